@@ -43,7 +43,9 @@ impl<F> Named<F> {
 
 impl<F> fmt::Debug for Named<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Named").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Named")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,7 +60,10 @@ impl<F> fmt::Debug for Named<F> {
 /// assert_eq!(task.name(), "connection 7");
 /// ```
 pub fn named<F: Future>(name: impl Into<Cow<'static, str>>, future: F) -> Named<F> {
-    Named { name: name.into(), future }
+    Named {
+        name: name.into(),
+        future,
+    }
 }
 
 /// Something that can be launched as an o-routine: a future, or a [`Named`] future.
