@@ -1,0 +1,667 @@
+//! The chunked transfer coding (RFC 9112 §7.1): an incremental decoder and an
+//! encoder that writes into the caller's buffer.
+
+use crate::error::{Error, Result};
+use crate::headers::is_tchar;
+use crate::limits::Limits;
+
+/// Decodes a chunked body incrementally, from bytes split anywhere.
+///
+/// Feed it bytes as they arrive with [`decode`](Self::decode); it appends body
+/// bytes to the caller's `Vec` and consumes everything it is given until the
+/// body ends, so nothing needs to be fed twice. Once [`is_done`](Self::is_done),
+/// the bytes it did not consume belong to the next message.
+///
+/// It rejects what request smuggling relies on: a size that is not hex or
+/// overflows, a lone LF or CR where CRLF belongs, whitespace after a size that
+/// is not followed by an extension, chunk extensions or trailers past their
+/// limits, and a body past [`Limits::max_body`] (413). Extensions and trailers
+/// are checked and dropped.
+///
+/// After an error the decoder keeps returning that error; the connection should
+/// be closed, since the end of the body is unknown.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{ChunkedDecoder, Limits};
+///
+/// let mut decoder = ChunkedDecoder::new(&Limits::default());
+/// let mut body = Vec::new();
+/// assert_eq!(decoder.decode(b"5\r\nHel", &mut body)?, 6);
+/// assert!(!decoder.is_done());
+/// let rest = b"lo\r\n8;ext=1\r\n, World!\r\n0\r\n\r\nGET /next";
+/// let used = decoder.decode(rest, &mut body)?;
+/// assert!(decoder.is_done());
+/// assert_eq!(body, b"Hello, World!");
+/// assert_eq!(&rest[used..], b"GET /next");
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChunkedDecoder {
+    state: State,
+    /// Body bytes announced so far (sizes of the chunks started).
+    body_len: u64,
+    extensions_len: usize,
+    trailers_len: usize,
+    max_body: u64,
+    max_extensions: usize,
+    max_trailers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Reading the hex digits of a chunk size.
+    Size { value: u64, digits: u8 },
+    /// Whitespace after the size; only `;` may follow.
+    SizeSpace { value: u64 },
+    /// Inside chunk extensions, until CR.
+    Extension { value: u64 },
+    /// CR seen after the size line; LF must follow.
+    SizeLf { value: u64 },
+    /// Copying chunk data.
+    Data { remaining: u64 },
+    /// Chunk data done; CR must follow.
+    DataCr,
+    /// CR seen after chunk data; LF must follow.
+    DataLf,
+    /// At the start of a trailer line or of the final CRLF.
+    TrailerStart,
+    /// Inside a trailer line, until CR.
+    Trailer,
+    /// CR seen at the end of a trailer line; LF must follow.
+    TrailerLf,
+    /// CR of the final CRLF seen; LF must follow.
+    EndLf,
+    /// The body and its trailers are complete.
+    Done,
+    /// A previous call failed with this error.
+    Failed(Error),
+}
+
+/// At most this many hex digits in a chunk size (64 bits).
+const MAX_SIZE_DIGITS: u8 = 16;
+
+impl ChunkedDecoder {
+    /// Creates a decoder enforcing the body, extension and trailer limits of `limits`.
+    pub fn new(limits: &Limits) -> Self {
+        ChunkedDecoder {
+            state: State::Size {
+                value: 0,
+                digits: 0,
+            },
+            body_len: 0,
+            extensions_len: 0,
+            trailers_len: 0,
+            max_body: limits.max_body,
+            max_extensions: limits.max_chunk_extensions,
+            max_trailers: limits.max_trailers,
+        }
+    }
+
+    /// Whether the last chunk and the trailer section have been read.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The number of body bytes decoded or announced by the chunk being read.
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    /// Decodes as much of `input` as possible, appending body bytes to `body`.
+    ///
+    /// Returns how many bytes of `input` were consumed: all of them unless the
+    /// body ended inside `input`. Once [`is_done`](Self::is_done), it consumes
+    /// nothing more.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadChunkSize`], [`Error::ChunkSizeOverflow`],
+    /// [`Error::BadChunkLineEnding`], [`Error::BadChunkExtension`],
+    /// [`Error::ChunkExtensionsTooLong`], [`Error::BadTrailer`],
+    /// [`Error::TrailersTooLarge`] (431), [`Error::BodyTooLarge`] (413). Bytes
+    /// decoded before the error may have been appended to `body`.
+    pub fn decode(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<usize> {
+        let mut i = 0;
+        while i < input.len() {
+            if let State::Data { remaining } = self.state {
+                let take = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len() - i);
+                body.extend_from_slice(&input[i..i + take]);
+                i += take;
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 {
+                    State::DataCr
+                } else {
+                    State::Data { remaining }
+                };
+                continue;
+            }
+            if matches!(self.state, State::Done | State::Failed(_)) {
+                break;
+            }
+            if let Err(e) = self.step(input[i]) {
+                self.state = State::Failed(e.clone());
+                return Err(e);
+            }
+            i += 1;
+        }
+        match &self.state {
+            State::Failed(e) => Err(e.clone()),
+            _ => Ok(i),
+        }
+    }
+
+    /// Advances the state machine by one byte outside chunk data.
+    fn step(&mut self, b: u8) -> Result<()> {
+        self.state = match self.state {
+            State::Size { value, digits } => match hex_value(b) {
+                Some(_) if digits == MAX_SIZE_DIGITS => return Err(Error::ChunkSizeOverflow),
+                Some(d) => State::Size {
+                    value: value << 4 | u64::from(d),
+                    digits: digits + 1,
+                },
+                None if digits == 0 => return Err(Error::BadChunkSize),
+                None => match b {
+                    b'\r' => State::SizeLf { value },
+                    b';' => {
+                        self.count_extension()?;
+                        State::Extension { value }
+                    }
+                    b' ' | b'\t' => {
+                        self.count_extension()?;
+                        State::SizeSpace { value }
+                    }
+                    b'\n' => return Err(Error::BadChunkLineEnding),
+                    _ => return Err(Error::BadChunkSize),
+                },
+            },
+            State::SizeSpace { value } => {
+                self.count_extension()?;
+                match b {
+                    b' ' | b'\t' => State::SizeSpace { value },
+                    b';' => State::Extension { value },
+                    _ => return Err(Error::BadChunkSize),
+                }
+            }
+            State::Extension { value } => match b {
+                b'\r' => State::SizeLf { value },
+                b'\n' => return Err(Error::BadChunkLineEnding),
+                b'\t' => {
+                    self.count_extension()?;
+                    State::Extension { value }
+                }
+                0..=0x1f | 0x7f => return Err(Error::BadChunkExtension),
+                _ => {
+                    self.count_extension()?;
+                    State::Extension { value }
+                }
+            },
+            State::SizeLf { value } => {
+                if b != b'\n' {
+                    return Err(Error::BadChunkLineEnding);
+                }
+                if value == 0 {
+                    State::TrailerStart
+                } else {
+                    self.body_len = self
+                        .body_len
+                        .checked_add(value)
+                        .filter(|&n| n <= self.max_body)
+                        .ok_or(Error::BodyTooLarge {
+                            limit: self.max_body,
+                        })?;
+                    State::Data { remaining: value }
+                }
+            }
+            State::DataCr if b == b'\r' => State::DataLf,
+            State::DataLf if b == b'\n' => State::Size {
+                value: 0,
+                digits: 0,
+            },
+            State::DataCr | State::DataLf => return Err(Error::BadChunkLineEnding),
+            State::TrailerStart => match b {
+                b'\r' => State::EndLf,
+                b'\n' => return Err(Error::BadChunkLineEnding),
+                b if is_tchar(b) => {
+                    self.count_trailer()?;
+                    State::Trailer
+                }
+                _ => return Err(Error::BadTrailer),
+            },
+            State::Trailer => match b {
+                b'\r' => State::TrailerLf,
+                b'\n' => return Err(Error::BadChunkLineEnding),
+                b'\t' => {
+                    self.count_trailer()?;
+                    State::Trailer
+                }
+                0..=0x1f | 0x7f => return Err(Error::BadTrailer),
+                _ => {
+                    self.count_trailer()?;
+                    State::Trailer
+                }
+            },
+            State::TrailerLf if b == b'\n' => {
+                self.count_trailer()?;
+                State::TrailerStart
+            }
+            State::EndLf if b == b'\n' => State::Done,
+            State::TrailerLf | State::EndLf => return Err(Error::BadChunkLineEnding),
+            State::Data { .. } | State::Done | State::Failed(_) => {
+                unreachable!("handled by decode")
+            }
+        };
+        Ok(())
+    }
+
+    fn count_extension(&mut self) -> Result<()> {
+        self.extensions_len += 1;
+        if self.extensions_len > self.max_extensions {
+            return Err(Error::ChunkExtensionsTooLong {
+                limit: self.max_extensions,
+            });
+        }
+        Ok(())
+    }
+
+    fn count_trailer(&mut self) -> Result<()> {
+        self.trailers_len += 1;
+        if self.trailers_len > self.max_trailers {
+            return Err(Error::TrailersTooLarge {
+                limit: self.max_trailers,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The size line of one chunk, `{len:x}\r\n`, kept on the stack.
+///
+/// For vectored writes: write `chunk_header(data.len())`, then `data`, then
+/// [`CHUNK_END`]. A chunk of length 0 would end the body, so never write one for
+/// empty data; end the body with [`LAST_CHUNK`].
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::chunk_header;
+///
+/// assert_eq!(chunk_header(255).as_ref(), b"ff\r\n");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ChunkHeader {
+    buf: [u8; 18],
+    len: u8,
+}
+
+impl AsRef<[u8]> for ChunkHeader {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for ChunkHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ChunkHeader({:?})",
+            String::from_utf8_lossy(self.as_ref())
+        )
+    }
+}
+
+/// The size line for a chunk of `len` bytes; see [`ChunkHeader`].
+pub fn chunk_header(len: usize) -> ChunkHeader {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 18];
+    let digits = ((usize::BITS - len.leading_zeros()).div_ceil(4)).max(1) as usize;
+    for (i, slot) in buf[..digits].iter_mut().enumerate() {
+        let shift = 4 * (digits - 1 - i);
+        *slot = HEX[(len >> shift) & 0xf];
+    }
+    buf[digits] = b'\r';
+    buf[digits + 1] = b'\n';
+    ChunkHeader {
+        buf,
+        len: (digits + 2) as u8,
+    }
+}
+
+/// What follows the data of each chunk.
+pub const CHUNK_END: &[u8] = b"\r\n";
+
+/// The last chunk and an empty trailer section: ends a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Appends `data` to `buf` as one chunk; appends nothing for empty `data`
+/// (an empty chunk would end the body).
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{encode_chunk, LAST_CHUNK};
+///
+/// let mut buf = Vec::new();
+/// encode_chunk(b"Hello, World!", &mut buf);
+/// encode_chunk(b"", &mut buf);
+/// buf.extend_from_slice(LAST_CHUNK);
+/// assert_eq!(buf, b"d\r\nHello, World!\r\n0\r\n\r\n");
+/// ```
+pub fn encode_chunk(data: &[u8], buf: &mut Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    buf.reserve(data.len() + 20);
+    buf.extend_from_slice(chunk_header(data.len()).as_ref());
+    buf.extend_from_slice(data);
+    buf.extend_from_slice(CHUNK_END);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        let mut l = Limits::default();
+        l.max_body(64).max_chunk_extensions(32).max_trailers(32);
+        l
+    }
+
+    /// Decodes `input` fed as `pieces`, returning (body, consumed, result).
+    fn feed<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, usize, Result<bool>) {
+        let mut d = ChunkedDecoder::new(&limits());
+        let mut body = Vec::new();
+        let mut consumed = 0;
+        for piece in pieces {
+            match d.decode(piece, &mut body) {
+                Ok(n) => {
+                    consumed += n;
+                    if n < piece.len() {
+                        assert!(d.is_done(), "stopped early without being done");
+                        break;
+                    }
+                }
+                // How much was consumed before an error does not matter.
+                Err(e) => return (body, 0, Err(e)),
+            }
+        }
+        (body, consumed, Ok(d.is_done()))
+    }
+
+    #[test]
+    fn valid_bodies() {
+        let table: &[(&[u8], &[u8], usize)] = &[
+            (b"0\r\n\r\n", b"", 5),
+            (b"5\r\nhello\r\n0\r\n\r\n", b"hello", 15),
+            (
+                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT",
+                b"hello world",
+                26,
+            ),
+            (b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789", 20),
+            (b"a\r\n0123456789\r\n0000\r\n\r\n", b"0123456789", 23),
+            (b"3;name=value\r\nabc\r\n0;last\r\n\r\n", b"abc", 29),
+            (b"3 ;x\r\nabc\r\n0\r\n\r\n", b"abc", 16),
+            (
+                b"3\r\nabc\r\n0\r\nExpires: never\r\nX: y\r\n\r\n",
+                b"abc",
+                35,
+            ),
+            (b"0000000000000003\r\nabc\r\n0\r\n\r\n", b"abc", 28),
+        ];
+        for (input, body, used) in table {
+            let (got, consumed, done) = feed([*input]);
+            assert_eq!(
+                (got.as_slice(), consumed, done),
+                (*body, *used, Ok(true)),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn every_flaw_class_is_rejected() {
+        let table: &[(&str, &[u8], Error, u16)] = &[
+            ("non-hex size", b"g\r\n", Error::BadChunkSize, 400),
+            ("empty size", b"\r\n", Error::BadChunkSize, 400),
+            (
+                "signed size",
+                b"+5\r\nhello\r\n0\r\n\r\n",
+                Error::BadChunkSize,
+                400,
+            ),
+            (
+                "0x prefix",
+                b"0x5\r\nhello\r\n0\r\n\r\n",
+                Error::BadChunkSize,
+                400,
+            ),
+            (
+                "size overflow",
+                b"10000000000000000\r\n",
+                Error::ChunkSizeOverflow,
+                400,
+            ),
+            (
+                "size overflow in leading zeros",
+                b"00000000000000001\r\n",
+                Error::ChunkSizeOverflow,
+                400,
+            ),
+            (
+                "lone LF after size",
+                b"5\nhello\r\n0\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "lone CR after size",
+                b"5\rhello\r\n0\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "lone LF after data",
+                b"5\r\nhello\n0\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "data longer than size",
+                b"5\r\nhelloX\r\n0\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "lone LF after last chunk",
+                b"5\r\nhello\r\n0\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "lone LF ending the body",
+                b"0\r\n\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "lone LF after extension",
+                b"5;a=b\nhello\r\n0\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "space then garbage",
+                b"5 x\r\nhello\r\n0\r\n\r\n",
+                Error::BadChunkSize,
+                400,
+            ),
+            (
+                "control byte in extension",
+                b"5;a\x01\r\nhello\r\n0\r\n\r\n",
+                Error::BadChunkExtension,
+                400,
+            ),
+            (
+                "unbounded extension",
+                b"1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+                Error::ChunkExtensionsTooLong { limit: 32 },
+                400,
+            ),
+            (
+                "extensions over many chunks",
+                b"1;aaaaaaaaaaaa\r\nx\r\n1;aaaaaaaaaaaa\r\nx\r\n1;aaaaaaaaaaaa\r\nx\r\n0\r\n\r\n",
+                Error::ChunkExtensionsTooLong { limit: 32 },
+                400,
+            ),
+            (
+                "trailers over limit",
+                b"0\r\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+                Error::TrailersTooLarge { limit: 32 },
+                431,
+            ),
+            (
+                "many trailer lines",
+                b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\n\r\n",
+                Error::TrailersTooLarge { limit: 32 },
+                431,
+            ),
+            (
+                "lone LF in trailer",
+                b"0\r\nX: y\nZ: w\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "lone CR in trailer",
+                b"0\r\nX: y\rZ: w\r\n\r\n",
+                Error::BadChunkLineEnding,
+                400,
+            ),
+            (
+                "NUL in trailer",
+                b"0\r\nX: \0\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "folded trailer",
+                b"0\r\nX: y\r\n z\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "body over limit in one chunk",
+                b"41\r\n",
+                Error::BodyTooLarge { limit: 64 },
+                413,
+            ),
+            (
+                "body over limit across chunks",
+                b"20\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n21\r\n",
+                Error::BodyTooLarge { limit: 64 },
+                413,
+            ),
+        ];
+        for (what, input, want, status) in table {
+            let (_, _, got) = feed([*input]);
+            assert_eq!(got.as_ref().err(), Some(want), "{what}");
+            assert_eq!(want.status(), *status, "{what}");
+        }
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut d = ChunkedDecoder::new(&limits());
+        let mut body = Vec::new();
+        assert_eq!(d.decode(b"z", &mut body), Err(Error::BadChunkSize));
+        assert_eq!(d.decode(b"0\r\n\r\n", &mut body), Err(Error::BadChunkSize));
+        assert!(!d.is_done());
+    }
+
+    #[test]
+    fn done_consumes_nothing_more() {
+        let mut d = ChunkedDecoder::new(&limits());
+        let mut body = Vec::new();
+        assert_eq!(d.decode(b"0\r\n\r\n", &mut body), Ok(5));
+        assert_eq!(d.decode(b"more", &mut body), Ok(0));
+        assert!(d.is_done());
+    }
+
+    #[test]
+    fn split_at_every_offset_and_byte_by_byte() {
+        let inputs: &[&[u8]] = &[
+            b"5\r\nhello\r\n6;ext=\"q\"\r\n world\r\n0\r\nTrailer: t\r\n\r\nNEXT REQUEST",
+            b"1\r\na\r\n1\r\nb\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX: y\rZ\r\n\r\n",
+            b"10000000000000000\r\n",
+            b"1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+            b"41\r\n",
+            b"5\r\nhel",
+        ];
+        for input in inputs {
+            let whole = feed([*input]);
+            for cut in 0..=input.len() {
+                let (a, b) = input.split_at(cut);
+                assert_eq!(
+                    feed([a, b]),
+                    whole,
+                    "split at {cut} of {:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(
+                feed(bytes),
+                whole,
+                "byte by byte: {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_headers() {
+        let table: &[(usize, &[u8])] = &[
+            (0, b"0\r\n"),
+            (1, b"1\r\n"),
+            (15, b"f\r\n"),
+            (16, b"10\r\n"),
+            (0x1234, b"1234\r\n"),
+            (usize::MAX, b"ffffffffffffffff\r\n"),
+        ];
+        for (len, want) in table {
+            assert_eq!(chunk_header(*len).as_ref(), *want, "{len}");
+        }
+        assert_eq!(format!("{:?}", chunk_header(10)), r#"ChunkHeader("a\r\n")"#);
+    }
+
+    #[test]
+    fn encoder_round_trips_through_decoder() {
+        let pieces: [&[u8]; 4] = [b"Hello", b"", &[b'x'; 40], b", World!"];
+        let mut wire = Vec::new();
+        for p in pieces {
+            encode_chunk(p, &mut wire);
+        }
+        wire.extend_from_slice(LAST_CHUNK);
+        let mut d = ChunkedDecoder::new(&Limits::default());
+        let mut body = Vec::new();
+        assert_eq!(d.decode(&wire, &mut body), Ok(wire.len()));
+        assert!(d.is_done());
+        assert_eq!(body, pieces.concat());
+    }
+}

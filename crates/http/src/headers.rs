@@ -1,0 +1,769 @@
+//! [`HttpHeaders`]: an ordered, case-insensitive multimap of header fields.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::{self, Write as _};
+use std::hash::BuildHasher;
+use std::ops::Index;
+
+use crate::error::{Error, Result};
+
+/// An ordered, case-insensitive multimap from header name to value, as in monocle.
+///
+/// Names compare without regard to ASCII case and keep the spelling they were
+/// first given; iteration follows insertion order; a name may appear several
+/// times ([`add`](Self::add) keeps duplicates, [`set`](Self::set) replaces them).
+///
+/// All names and values live in one string buffer, so a request's headers cost two
+/// allocations however many there are, and a lookup allocates nothing.
+///
+/// Names must be tokens and values must not hold CR, LF, NUL or other control
+/// bytes (a tab is fine), so a header can never split a response. The `try_`
+/// methods return [`Error::InvalidHeaderName`] / [`Error::InvalidHeaderValue`];
+/// the others panic, which in a handler turns into a 500 response.
+///
+/// # Examples
+///
+/// monocle's `headers['Content-Length'] = len(content)` becomes:
+///
+/// ```
+/// use monocle_http::HttpHeaders;
+///
+/// let content = "Hello, World!";
+/// let mut headers = HttpHeaders::new();
+/// headers.set("Content-Length", content.len());
+/// headers.set("Content-Type", "text/plain");
+/// headers.add("Set-Cookie", "a=1");
+/// headers.add("set-cookie", "b=2");
+///
+/// assert_eq!(headers.get("content-length"), Some("13"));
+/// assert_eq!(headers["CONTENT-TYPE"], *"text/plain");
+/// assert_eq!(headers.get_all("Set-Cookie").collect::<Vec<_>>(), ["a=1", "b=2"]);
+/// assert_eq!(headers.len(), 4);
+/// ```
+#[derive(Clone, Default)]
+pub struct HttpHeaders {
+    /// Every name and value, back to back. Removed fields leave garbage here
+    /// until [`compact`](Self::compact) runs.
+    data: String,
+    /// The fields in order. INVARIANT: each range lies within `data` on char
+    /// boundaries, `name_start <= name_end <= value_end`.
+    entries: Vec<Entry>,
+    /// Bytes of `data` still referenced by `entries`.
+    live: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    name_start: usize,
+    name_end: usize,
+    value_end: usize,
+}
+
+impl Entry {
+    fn name<'a>(&self, data: &'a str) -> &'a str {
+        &data[self.name_start..self.name_end]
+    }
+    fn value<'a>(&self, data: &'a str) -> &'a str {
+        &data[self.name_end..self.value_end]
+    }
+    fn size(&self) -> usize {
+        self.value_end - self.name_start
+    }
+}
+
+/// A value that can be stored in [`HttpHeaders`]: strings and integers.
+///
+/// The value writes itself into the headers' buffer, so `headers.set("Content-Length",
+/// 13)` allocates nothing beyond that buffer.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::HttpHeaders;
+///
+/// let mut h = HttpHeaders::new();
+/// h.set("Content-Length", 42u64);
+/// h.set("X-Name", String::from("monocle"));
+/// assert_eq!(h.get("content-length"), Some("42"));
+/// ```
+pub trait IntoHeaderValue {
+    /// Appends the value's text to `out`.
+    fn write_value(self, out: &mut String);
+}
+
+impl IntoHeaderValue for &str {
+    fn write_value(self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl IntoHeaderValue for String {
+    fn write_value(self, out: &mut String) {
+        out.push_str(&self);
+    }
+}
+
+impl IntoHeaderValue for &String {
+    fn write_value(self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl IntoHeaderValue for std::borrow::Cow<'_, str> {
+    fn write_value(self, out: &mut String) {
+        out.push_str(&self);
+    }
+}
+
+macro_rules! int_header_value {
+    ($($t:ty)*) => {$(
+        impl IntoHeaderValue for $t {
+            fn write_value(self, out: &mut String) {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+int_header_value!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
+
+/// Whether `b` may appear in a token (RFC 9110 §5.6.2).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+        | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+/// Whether `s` is a non-empty token, as a header name must be.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
+/// Whether `s` can be a header value: no control byte but horizontal tab.
+pub(crate) fn is_valid_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+impl HttpHeaders {
+    /// Creates an empty header map; allocates nothing until the first insert.
+    pub const fn new() -> Self {
+        HttpHeaders {
+            data: String::new(),
+            entries: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// Creates an empty map with room for `fields` fields of `bytes` bytes in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        HttpHeaders {
+            data: String::with_capacity(bytes),
+            entries: Vec::with_capacity(fields),
+            live: 0,
+        }
+    }
+
+    /// Appends a field, keeping any fields of the same name.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not a token or `value` holds a control byte (CR, LF, NUL...);
+    /// see [`try_add`](Self::try_add).
+    #[track_caller]
+    pub fn add(&mut self, name: impl AsRef<str>, value: impl IntoHeaderValue) {
+        if let Err(e) = self.try_add(name.as_ref(), value) {
+            panic!("HttpHeaders::add({:?}, ..): {e}", name.as_ref());
+        }
+    }
+
+    /// Appends a field, keeping any fields of the same name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHeaderName`] if `name` is not a token,
+    /// [`Error::InvalidHeaderValue`] if `value` holds CR, LF, NUL or another control
+    /// byte but tab. The map is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{Error, HttpHeaders};
+    ///
+    /// let mut h = HttpHeaders::new();
+    /// assert_eq!(h.try_add("Location", "/a\r\nSet-Cookie: x=1"), Err(Error::InvalidHeaderValue));
+    /// assert_eq!(h.try_add("Bad Name", "x"), Err(Error::InvalidHeaderName));
+    /// assert!(h.is_empty());
+    /// ```
+    pub fn try_add(&mut self, name: impl AsRef<str>, value: impl IntoHeaderValue) -> Result<()> {
+        let name = name.as_ref();
+        if !is_token(name) {
+            return Err(Error::InvalidHeaderName);
+        }
+        let start = self.data.len();
+        self.data.push_str(name);
+        let name_end = self.data.len();
+        value.write_value(&mut self.data);
+        if !is_valid_value(&self.data[name_end..]) {
+            self.data.truncate(start);
+            return Err(Error::InvalidHeaderValue);
+        }
+        self.push_entry(start, name_end);
+        Ok(())
+    }
+
+    /// Appends a field that is known to be valid (from the parser).
+    pub(crate) fn push_unchecked(&mut self, name: &str, value: &str) {
+        debug_assert!(is_token(name), "{name:?}");
+        let start = self.data.len();
+        self.data.push_str(name);
+        let name_end = self.data.len();
+        self.data.push_str(value);
+        self.push_entry(start, name_end);
+    }
+
+    fn push_entry(&mut self, name_start: usize, name_end: usize) {
+        let entry = Entry {
+            name_start,
+            name_end,
+            value_end: self.data.len(),
+        };
+        self.live += entry.size();
+        self.entries.push(entry);
+    }
+
+    /// Replaces every field named `name` with one field holding `value`.
+    ///
+    /// The new field takes the place of the first old one, so the order of the
+    /// other fields is kept; if there was none it is appended.
+    ///
+    /// # Panics
+    ///
+    /// As [`add`](Self::add); see [`try_set`](Self::try_set).
+    #[track_caller]
+    pub fn set(&mut self, name: impl AsRef<str>, value: impl IntoHeaderValue) {
+        if let Err(e) = self.try_set(name.as_ref(), value) {
+            panic!("HttpHeaders::set({:?}, ..): {e}", name.as_ref());
+        }
+    }
+
+    /// Replaces every field named `name` with one field holding `value`.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_add`](Self::try_add); the map is unchanged then.
+    pub fn try_set(&mut self, name: impl AsRef<str>, value: impl IntoHeaderValue) -> Result<()> {
+        let name = name.as_ref();
+        let first = self.position(name);
+        self.try_add(name, value)?;
+        if let Some(first) = first {
+            let new = self.entries.pop().expect("just added");
+            let old = std::mem::replace(&mut self.entries[first], new);
+            self.live -= old.size();
+            self.remove_from(name, first + 1);
+        }
+        Ok(())
+    }
+
+    /// The value of the first field named `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.position(name)
+            .map(|i| self.entries[i].value(&self.data))
+    }
+
+    /// The values of every field named `name`, in order.
+    ///
+    /// monocle called this `get_list`.
+    #[doc(alias = "get_list")]
+    pub fn get_all<'a>(&'a self, name: &'a str) -> GetAll<'a> {
+        GetAll {
+            data: &self.data,
+            entries: self.entries.iter(),
+            name,
+        }
+    }
+
+    /// Whether a field named `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// Whether any field named `name` holds `token` in its comma-separated list,
+    /// ignoring ASCII case and surrounding whitespace.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::HttpHeaders;
+    ///
+    /// let h = HttpHeaders::from([("Connection", "Upgrade, Close")]);
+    /// assert!(h.has_token("connection", "close"));
+    /// assert!(!h.has_token("connection", "keep-alive"));
+    /// ```
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name).any(|v| {
+            v.split(',')
+                .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case(token))
+        })
+    }
+
+    /// Removes every field named `name`; returns whether there was one.
+    #[doc(alias = "delete")]
+    pub fn remove(&mut self, name: &str) -> bool {
+        match self.position(name) {
+            Some(first) => {
+                self.remove_from(name, first);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the fields named `name` at or after index `from`.
+    fn remove_from(&mut self, name: &str, from: usize) {
+        let data = &self.data;
+        let mut removed = 0;
+        let mut i = 0;
+        self.entries.retain(|e| {
+            let keep = i < from || !e.name(data).eq_ignore_ascii_case(name);
+            if !keep {
+                removed += e.size();
+            }
+            i += 1;
+            keep
+        });
+        self.live -= removed;
+        if self.data.len() > 2 * self.live + 1024 {
+            self.compact();
+        }
+    }
+
+    /// Drops the bytes of removed fields from the buffer.
+    fn compact(&mut self) {
+        let mut data = String::with_capacity(self.live);
+        for e in &mut self.entries {
+            let start = data.len();
+            data.push_str(&self.data[e.name_start..e.value_end]);
+            let shift = e.name_start - start;
+            e.name_start -= shift;
+            e.name_end -= shift;
+            e.value_end -= shift;
+        }
+        self.data = data;
+    }
+
+    /// Removes every field, keeping the allocated memory.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+        self.live = 0;
+    }
+
+    /// The number of fields, counting each duplicate.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The fields as `(name, value)` in insertion order, names spelled as given.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            data: &self.data,
+            entries: self.entries.iter(),
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.name(&self.data).eq_ignore_ascii_case(name))
+    }
+}
+
+/// Iterator over the values of one header name; see [`HttpHeaders::get_all`].
+#[derive(Debug, Clone)]
+pub struct GetAll<'a> {
+    data: &'a str,
+    entries: std::slice::Iter<'a, Entry>,
+    name: &'a str,
+}
+
+impl<'a> Iterator for GetAll<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let (data, name) = (self.data, self.name);
+        self.entries
+            .find(|e| e.name(data).eq_ignore_ascii_case(name))
+            .map(|e| e.value(data))
+    }
+}
+
+/// Iterator over the fields of [`HttpHeaders`] as `(name, value)`.
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    data: &'a str,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let data = self.data;
+        self.entries.next().map(|e| (e.name(data), e.value(data)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let data = self.data;
+        self.entries
+            .next_back()
+            .map(|e| (e.name(data), e.value(data)))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a HttpHeaders {
+    type Item = (&'a str, &'a str);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for HttpHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Equal when both hold the same fields in the same order; names compare
+/// without regard to case, values exactly.
+impl PartialEq for HttpHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((n1, v1), (n2, v2))| n1.eq_ignore_ascii_case(n2) && v1 == v2)
+    }
+}
+
+impl Eq for HttpHeaders {}
+
+/// `headers["content-type"]` is the first value of that name.
+///
+/// # Panics
+///
+/// If there is no field of that name; use [`HttpHeaders::get`] when it may be absent.
+impl Index<&str> for HttpHeaders {
+    type Output = str;
+
+    #[track_caller]
+    fn index(&self, name: &str) -> &str {
+        match self.get(name) {
+            Some(v) => v,
+            None => panic!("no header named {name:?} (use HttpHeaders::get when it may be absent)"),
+        }
+    }
+}
+
+/// Appends each pair as with [`HttpHeaders::add`].
+///
+/// # Panics
+///
+/// As [`HttpHeaders::add`], on an invalid name or value.
+impl<K: AsRef<str>, V: IntoHeaderValue> Extend<(K, V)> for HttpHeaders {
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.add(k, v);
+        }
+    }
+}
+
+/// Builds headers from pairs, as with [`HttpHeaders::add`].
+///
+/// # Panics
+///
+/// As [`HttpHeaders::add`], on an invalid name or value.
+impl<K: AsRef<str>, V: IntoHeaderValue> FromIterator<(K, V)> for HttpHeaders {
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut h = HttpHeaders::new();
+        h.extend(iter);
+        h
+    }
+}
+
+/// `HttpHeaders::from([("Content-Type", "text/plain")])`.
+///
+/// # Panics
+///
+/// As [`HttpHeaders::add`], on an invalid name or value.
+impl<K: AsRef<str>, V: IntoHeaderValue, const N: usize> From<[(K, V); N]> for HttpHeaders {
+    #[track_caller]
+    fn from(pairs: [(K, V); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+/// Builds headers from a map, in the map's iteration order.
+///
+/// # Panics
+///
+/// As [`HttpHeaders::add`], on an invalid name or value.
+impl<K: AsRef<str>, V: IntoHeaderValue, S: BuildHasher> From<HashMap<K, V, S>> for HttpHeaders {
+    #[track_caller]
+    fn from(map: HashMap<K, V, S>) -> Self {
+        map.into_iter().collect()
+    }
+}
+
+/// Builds headers from a map, in key order.
+///
+/// # Panics
+///
+/// As [`HttpHeaders::add`], on an invalid name or value.
+impl<K: AsRef<str>, V: IntoHeaderValue> From<BTreeMap<K, V>> for HttpHeaders {
+    #[track_caller]
+    fn from(map: BTreeMap<K, V>) -> Self {
+        map.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_get_keeps_spelling() {
+        let mut h = HttpHeaders::new();
+        h.add("Content-Type", "text/html");
+        assert_eq!(h.get("content-type"), Some("text/html"));
+        assert_eq!(h.get("CONTENT-TYPE"), Some("text/html"));
+        assert_eq!(h.get("Content-Length"), None);
+        assert_eq!(h.iter().next(), Some(("Content-Type", "text/html")));
+        assert!(h.contains("content-TYPE"));
+    }
+
+    #[test]
+    fn add_keeps_duplicates_set_replaces_in_place() {
+        let mut h = HttpHeaders::from([("A", "1"), ("B", "2"), ("a", "3"), ("C", "4")]);
+        assert_eq!(h.get_all("a").collect::<Vec<_>>(), ["1", "3"]);
+        assert_eq!(h.get("A"), Some("1"));
+        h.set("A", "9");
+        let all: Vec<_> = h.iter().collect();
+        assert_eq!(all, [("A", "9"), ("B", "2"), ("C", "4")]);
+        h.set("D", 5);
+        assert_eq!(h.get("d"), Some("5"));
+        assert_eq!(h.len(), 4);
+    }
+
+    #[test]
+    fn remove_all_of_a_name() {
+        let mut h = HttpHeaders::from([("X", "1"), ("Y", "2"), ("x", "3")]);
+        assert!(h.remove("X"));
+        assert!(!h.remove("X"));
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("Y", "2")]);
+        assert_eq!(h.len(), 1);
+        h.clear();
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn numbers_and_strings_as_values() {
+        let mut h = HttpHeaders::new();
+        h.set("Content-Length", 13usize);
+        h.set("I", -3i32);
+        h.set("S", String::from("s"));
+        let r = String::from("r");
+        h.set("R", &r);
+        assert_eq!(h["content-length"], *"13");
+        assert_eq!(h["i"], *"-3");
+        assert_eq!(h["s"], *"s");
+        assert_eq!(h["r"], *r);
+    }
+
+    #[test]
+    #[should_panic(expected = "no header named \"missing\"")]
+    fn index_panics_when_absent() {
+        let h = HttpHeaders::new();
+        let _ = &h["missing"];
+    }
+
+    #[test]
+    fn rejects_splitting_values_and_bad_names() {
+        let table: &[(&str, &str, Option<Error>)] = &[
+            ("Ok", "fine\tvalue", None),
+            ("Ok", "caf\u{e9}", None),
+            ("X", "a\r\nInjected: 1", Some(Error::InvalidHeaderValue)),
+            ("X", "a\nb", Some(Error::InvalidHeaderValue)),
+            ("X", "a\rb", Some(Error::InvalidHeaderValue)),
+            ("X", "a\0b", Some(Error::InvalidHeaderValue)),
+            ("X", "a\x7fb", Some(Error::InvalidHeaderValue)),
+            ("", "v", Some(Error::InvalidHeaderName)),
+            ("Bad Name", "v", Some(Error::InvalidHeaderName)),
+            ("Bad:Name", "v", Some(Error::InvalidHeaderName)),
+            ("X\r\n", "v", Some(Error::InvalidHeaderName)),
+        ];
+        for (name, value, want) in table {
+            let mut h = HttpHeaders::from([("Keep", "me")]);
+            let got = h.try_add(name, *value).err();
+            assert_eq!(&got, want, "{name:?}: {value:?}");
+            let got = h.try_set(name, *value).err();
+            assert_eq!(&got, want, "{name:?}: {value:?}");
+            if want.is_some() {
+                assert_eq!(h.iter().collect::<Vec<_>>(), [("Keep", "me")]);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "header value holds CR")]
+    fn add_panics_on_crlf() {
+        HttpHeaders::new().add("X", "a\r\nb");
+    }
+
+    #[test]
+    fn has_token_lists() {
+        let h = HttpHeaders::from([
+            ("Connection", "keep-alive"),
+            ("connection", " Upgrade ,close"),
+        ]);
+        assert!(h.has_token("Connection", "CLOSE"));
+        assert!(h.has_token("Connection", "upgrade"));
+        assert!(!h.has_token("Connection", "clos"));
+    }
+
+    #[test]
+    fn from_maps() {
+        let mut m = HashMap::new();
+        m.insert("A", "1");
+        let h = HttpHeaders::from(m);
+        assert_eq!(h.get("a"), Some("1"));
+        let mut b = BTreeMap::new();
+        b.insert("B".to_string(), 2u32);
+        b.insert("A".to_string(), 1u32);
+        let h = HttpHeaders::from(b);
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("A", "1"), ("B", "2")]);
+    }
+
+    #[test]
+    fn equality_ignores_name_case() {
+        let a = HttpHeaders::from([("A", "1")]);
+        let b = HttpHeaders::from([("a", "1")]);
+        let c = HttpHeaders::from([("a", "2")]);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(format!("{a:?}"), r#"{"A": "1"}"#);
+    }
+
+    #[test]
+    fn compaction_keeps_content() {
+        let mut h = HttpHeaders::new();
+        for i in 0..2000 {
+            h.set("Counter", i);
+            h.add("Other", i);
+            if i % 3 == 0 {
+                h.remove("Other");
+            }
+        }
+        assert_eq!(h.get("counter"), Some("1999"));
+        assert!(h.data.len() < 4096, "buffer kept growing: {}", h.data.len());
+        assert_eq!(h.get_all("other").collect::<Vec<_>>(), ["1999"]);
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Add(String, String),
+            Set(String, String),
+            Remove(String),
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                "a",
+                "A",
+                "b",
+                "B",
+                "Content-Length",
+                "content-length",
+                "x-y",
+            ])
+            .prop_map(str::to_string)
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (name(), "[ -~]{0,8}").prop_map(|(n, v)| Op::Add(n, v)),
+                (name(), "[ -~]{0,8}").prop_map(|(n, v)| Op::Set(n, v)),
+                name().prop_map(Op::Remove),
+            ]
+        }
+
+        proptest! {
+            /// HttpHeaders behaves like a plain list of pairs searched without case.
+            #[test]
+            fn matches_a_list_model(ops in prop::collection::vec(op(), 0..60)) {
+                let mut h = HttpHeaders::new();
+                let mut model: Vec<(String, String)> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Add(n, v) => {
+                            h.add(&n, v.as_str());
+                            model.push((n, v));
+                        }
+                        Op::Set(n, v) => {
+                            h.set(&n, v.as_str());
+                            match model.iter().position(|(m, _)| m.eq_ignore_ascii_case(&n)) {
+                                Some(i) => {
+                                    model[i] = (n.clone(), v);
+                                    let mut j = 0;
+                                    model.retain(|(m, _)| {
+                                        j += 1;
+                                        j <= i + 1 || !m.eq_ignore_ascii_case(&n)
+                                    });
+                                }
+                                None => model.push((n, v)),
+                            }
+                        }
+                        Op::Remove(n) => {
+                            let had = model.iter().any(|(m, _)| m.eq_ignore_ascii_case(&n));
+                            prop_assert_eq!(h.remove(&n), had);
+                            model.retain(|(m, _)| !m.eq_ignore_ascii_case(&n));
+                        }
+                    }
+                    let got: Vec<(&str, &str)> = h.iter().collect();
+                    let want: Vec<(&str, &str)> =
+                        model.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                    prop_assert_eq!(got, want);
+                    for n in ["a", "B", "CONTENT-LENGTH", "x-Y", "zz"] {
+                        let want: Vec<&str> = model
+                            .iter()
+                            .filter(|(m, _)| m.eq_ignore_ascii_case(n))
+                            .map(|(_, v)| v.as_str())
+                            .collect();
+                        prop_assert_eq!(h.get_all(n).collect::<Vec<_>>(), want.clone());
+                        prop_assert_eq!(h.get(n), want.first().copied());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! monocle's HTTP/1.1 layer, without the I/O: headers, requests, responses, a
+//! strict incremental parser, the chunked coding, head writers and a router.
+//!
+//! The server and client of `monocle::stack::network::http` glue a connection
+//! to these pieces; everything here works on byte buffers, so it is tested
+//! without sockets and fed input split at every offset.
+//!
+//! ```
+//! use monocle_http::{
+//!     parse_request_head, write_response_head, BodyFraming, HttpRequest, HttpRouter,
+//!     Limits, ResponseContext, RouteMatch,
+//! };
+//!
+//! async fn hello(req: HttpRequest) -> String {
+//!     format!("Hello, {}!", req.param("name").unwrap_or("World"))
+//! }
+//!
+//! let mut router: HttpRouter = HttpRouter::new();
+//! router.get("/hello/:name", hello);
+//!
+//! // What a server does with the bytes it read:
+//! let buf = b"GET /hello/monocle HTTP/1.1\r\nHost: localhost\r\n\r\n";
+//! let head = parse_request_head(buf, &Limits::default())?.expect("complete head");
+//! assert_eq!(head.framing(), BodyFraming::Empty);
+//! let ctx = ResponseContext::from_head(&head);
+//! let mut req = HttpRequest::from_head(head, Vec::new(), None);
+//! let RouteMatch::Found { handler, params } = router.find(req.method(), req.path()) else {
+//!     unreachable!()
+//! };
+//! req.set_params(params);
+//! let resp = futures_lite::future::block_on(handler.call(req));
+//!
+//! let mut out = Vec::new();
+//! let written = write_response_head(&resp, &ctx, &mut out);
+//! out.extend_from_slice(resp.body().as_bytes().unwrap());
+//! assert!(written.keep_alive());
+//! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n"));
+//! assert!(out.ends_with(b"\r\n\r\nHello, monocle!"));
+//! # Ok::<(), monocle_http::Error>(())
+//! ```
+//!
+//! # Strictness
+//!
+//! The request parser rejects each flaw class that HTTP/1 request smuggling
+//! has relied on, with the status code to answer (see [`Error::status`]):
+//! obfuscated or duplicate `Transfer-Encoding`, signed or conflicting
+//! `Content-Length`, both together, chunk-size overflow, a lone LF or CR where
+//! CRLF belongs, unbounded chunk extensions, whitespace before a header colon,
+//! NUL and other control bytes, and anything over the [`Limits`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+mod chunked;
+mod date;
+mod encoding;
+mod error;
+mod handler;
+mod headers;
+mod into_response;
+mod limits;
+mod params;
+mod parse;
+mod request;
+mod response;
+mod router;
+mod status;
+mod version;
+mod write;
+
+pub use chunked::{chunk_header, encode_chunk, ChunkHeader, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
+pub use date::http_date;
+pub use error::{Error, Result};
+pub use handler::{Handler, LocalBoxFuture};
+pub use headers::{GetAll, HttpHeaders, IntoHeaderValue, Iter};
+pub use into_response::{IntoBody, IntoResponse};
+pub use limits::Limits;
+pub use params::Params;
+pub use parse::{parse_request_head, parse_response_head, BodyFraming, RequestHead, ResponseHead};
+pub use request::{Cookies, HttpRequest};
+pub use response::{Body, BodyStream, HttpResponse};
+pub use router::{HttpRouter, IntoPattern, Pattern, RouteMatch};
+pub use status::reason_phrase;
+pub use version::Version;
+pub use write::{
+    write_request_head, write_response_head, ResponseContext, TargetForm, WrittenHead, CONTINUE,
+    SERVER,
+};
+
+#[doc(no_inline)]
+pub use futures_lite::Stream;
+#[doc(no_inline)]
+pub use regex::Regex;

@@ -1,0 +1,122 @@
+//! [`Limits`]: how much a peer may send before it is refused.
+
+/// Size limits for parsing, with safe defaults; each is enforced with the status
+/// code named below, and every error message names the setter that raises it.
+///
+/// | limit | default | status when exceeded |
+/// |---|---|---|
+/// | [`max_head`](Self::max_head): request line plus headers | 64 KiB | 431 |
+/// | [`max_uri`](Self::max_uri): request target | 8 KiB | 414 |
+/// | [`max_headers`](Self::max_headers): header lines | 100 | 431 |
+/// | [`max_body`](Self::max_body): body, from `Content-Length` or chunked | 16 MiB | 413 |
+/// | [`max_chunk_extensions`](Self::max_chunk_extensions): chunk extensions of a body, in all | 16 KiB | 400 |
+/// | [`max_trailers`](Self::max_trailers): trailer section of a chunked body | 16 KiB | 431 |
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::Limits;
+///
+/// let mut limits = Limits::new();
+/// limits.max_body(100 << 20).max_uri(2048);
+/// assert_eq!(limits.body_limit(), 100 << 20);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub(crate) max_head: usize,
+    pub(crate) max_uri: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) max_body: u64,
+    pub(crate) max_chunk_extensions: usize,
+    pub(crate) max_trailers: usize,
+}
+
+impl Limits {
+    /// The default limits (see the table above).
+    pub const fn new() -> Self {
+        Limits {
+            max_head: 64 << 10,
+            max_uri: 8 << 10,
+            max_headers: 100,
+            max_body: 16 << 20,
+            max_chunk_extensions: 16 << 10,
+            max_trailers: 16 << 10,
+        }
+    }
+
+    /// Sets the largest head (request or status line plus headers, with line ends), in bytes.
+    pub fn max_head(&mut self, bytes: usize) -> &mut Self {
+        self.max_head = bytes;
+        self
+    }
+
+    /// Sets the longest request target, in bytes.
+    pub fn max_uri(&mut self, bytes: usize) -> &mut Self {
+        self.max_uri = bytes;
+        self
+    }
+
+    /// Sets the largest number of header lines.
+    pub fn max_headers(&mut self, count: usize) -> &mut Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Sets the largest body, in bytes.
+    pub fn max_body(&mut self, bytes: u64) -> &mut Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Sets how many bytes of chunk extensions one chunked body may carry in all.
+    ///
+    /// Extensions are read and dropped; the cap stops a peer from making the
+    /// server read without end while the body hardly grows.
+    pub fn max_chunk_extensions(&mut self, bytes: usize) -> &mut Self {
+        self.max_chunk_extensions = bytes;
+        self
+    }
+
+    /// Sets the largest trailer section of a chunked body, in bytes.
+    pub fn max_trailers(&mut self, bytes: usize) -> &mut Self {
+        self.max_trailers = bytes;
+        self
+    }
+
+    /// The largest head, in bytes.
+    pub fn head_limit(&self) -> usize {
+        self.max_head
+    }
+
+    /// The longest request target, in bytes.
+    pub fn uri_limit(&self) -> usize {
+        self.max_uri
+    }
+
+    /// The largest number of header lines.
+    pub fn headers_limit(&self) -> usize {
+        self.max_headers
+    }
+
+    /// The largest body, in bytes. A client reading a body until the connection
+    /// closes must enforce it itself.
+    pub fn body_limit(&self) -> u64 {
+        self.max_body
+    }
+
+    /// The most chunk-extension bytes in one body.
+    pub fn chunk_extensions_limit(&self) -> usize {
+        self.max_chunk_extensions
+    }
+
+    /// The largest trailer section, in bytes.
+    pub fn trailers_limit(&self) -> usize {
+        self.max_trailers
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::new()
+    }
+}

@@ -1,0 +1,1072 @@
+//! Parsing request and response heads, strictly, from a buffer that may hold
+//! only part of one.
+//!
+//! The parsers work on whatever bytes have arrived: they return `Ok(None)` until
+//! the head is complete, then the parsed head and its length in bytes, so the
+//! caller can drop it from its buffer and read the body after it. Every way a
+//! head can smuggle a second request past another parser (obfuscated or duplicate
+//! `Transfer-Encoding`, signed or conflicting `Content-Length`, whitespace before
+//! a colon, a lone CR or LF, NUL) is an error with the status code to answer.
+
+use httparse::{Header, Status, EMPTY_HEADER};
+
+use crate::error::{Error, Result};
+use crate::headers::{is_tchar, is_token, HttpHeaders};
+use crate::limits::Limits;
+use crate::status::status_has_no_body;
+use crate::version::Version;
+
+/// Header slots kept on the stack; larger [`Limits::max_headers`] use the heap.
+const STACK_HEADERS: usize = 64;
+
+/// How the body after a head is delimited (RFC 9112 §6).
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{parse_request_head, BodyFraming, Limits};
+///
+/// let buf = b"POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+/// let head = parse_request_head(buf, &Limits::default())?.unwrap();
+/// assert_eq!(head.framing(), BodyFraming::Chunked);
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyFraming {
+    /// No body: no length given in a request, or a response to HEAD, or a 1xx,
+    /// 204 or 304 response.
+    Empty,
+    /// Exactly this many bytes follow.
+    Length(u64),
+    /// A chunked body follows; decode it with [`ChunkedDecoder`](crate::ChunkedDecoder).
+    Chunked,
+    /// (Responses only.) The body runs until the server closes the connection.
+    UntilClose,
+}
+
+/// A parsed request head: request line, headers, and what they decide.
+///
+/// Made by [`parse_request_head`]; turned into an [`HttpRequest`](crate::HttpRequest)
+/// with [`HttpRequest::from_head`](crate::HttpRequest::from_head) once the body is read.
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    pub(crate) method: String,
+    pub(crate) uri: String,
+    pub(crate) version: Version,
+    pub(crate) headers: HttpHeaders,
+    framing: BodyFraming,
+    keep_alive: bool,
+    expect_continue: bool,
+    len: usize,
+}
+
+impl RequestHead {
+    /// The method, e.g. `"GET"`; case-sensitive as sent.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request target as sent: `/path?query`, an absolute URL, `*`, or an authority.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The protocol version of the request.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields, in order.
+    pub fn headers(&self) -> &HttpHeaders {
+        &self.headers
+    }
+
+    /// How the request body is delimited. Never [`BodyFraming::UntilClose`].
+    pub fn framing(&self) -> BodyFraming {
+        self.framing
+    }
+
+    /// Whether the connection may carry another request after this one (RFC 9112
+    /// §9.3): HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
+    /// `Connection: keep-alive`.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Whether the client sent `Expect: 100-continue` (HTTP/1.1 only) and waits
+    /// for `HTTP/1.1 100 Continue` before sending its body.
+    pub fn expect_continue(&self) -> bool {
+        self.expect_continue
+    }
+
+    /// The length of the head in bytes, including the blank line that ends it;
+    /// the body starts at this offset of the buffer.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the head is empty, which a parsed head never is.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A parsed response head: status line, headers, and what they decide.
+///
+/// Made by [`parse_response_head`]; turned into an [`HttpResponse`](crate::HttpResponse)
+/// with [`HttpResponse::from_head`](crate::HttpResponse::from_head) once the body is read.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub(crate) version: Version,
+    pub(crate) code: u16,
+    pub(crate) reason: String,
+    pub(crate) headers: HttpHeaders,
+    framing: BodyFraming,
+    keep_alive: bool,
+    len: usize,
+}
+
+impl ResponseHead {
+    /// The protocol version of the response.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The status code.
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The reason phrase as sent (may be empty).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The header fields, in order.
+    pub fn headers(&self) -> &HttpHeaders {
+        &self.headers
+    }
+
+    /// How the response body is delimited.
+    pub fn framing(&self) -> BodyFraming {
+        self.framing
+    }
+
+    /// Whether the connection may carry another request after this response.
+    /// False when the body runs until close or both `Content-Length` and
+    /// `Transfer-Encoding` were sent.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Whether this is an interim (1xx) response, after which the real response
+    /// follows on the same connection (except for 101 Switching Protocols).
+    pub fn is_interim(&self) -> bool {
+        (100..200).contains(&self.code)
+    }
+
+    /// The length of the head in bytes; the body starts at this offset.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the head is empty, which a parsed head never is.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Parses a request head from the start of `buf`, for a server.
+///
+/// Returns `Ok(None)` while the head is incomplete (read more and call again
+/// with the whole buffer), `Ok(Some(head))` once it is complete (the body starts
+/// at `head.len()`), or an error whose [`status`](Error::status) is the code to
+/// answer before closing the connection.
+///
+/// Accepted: HTTP/1.0 and HTTP/1.1; CRLF line ends only. Rejected, among others:
+/// whitespace before a header colon, a lone CR or LF, control bytes in a value,
+/// an HTTP/1.1 request without exactly one `Host`, `Content-Length` that is not
+/// plain digits or that disagrees with another, `Content-Length` together with
+/// `Transfer-Encoding`, more than one `Transfer-Encoding` line, a transfer coding
+/// list that is malformed (400) or is not exactly `chunked` (501), and heads,
+/// targets or declared bodies over the [`Limits`].
+///
+/// # Errors
+///
+/// See [`Error`]; each variant names the flaw.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{parse_request_head, BodyFraming, Limits, Version};
+///
+/// let limits = Limits::default();
+/// let buf = b"POST /form?x=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\nhello";
+/// assert!(parse_request_head(&buf[..20], &limits)?.is_none()); // not all there yet
+///
+/// let head = parse_request_head(buf, &limits)?.unwrap();
+/// assert_eq!(head.method(), "POST");
+/// assert_eq!(head.uri(), "/form?x=1");
+/// assert_eq!(head.version(), Version::Http11);
+/// assert_eq!(head.framing(), BodyFraming::Length(5));
+/// assert!(head.keep_alive());
+/// assert_eq!(&buf[head.len()..], b"hello");
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>> {
+    // Parsing at most max_head bytes makes the outcome the same however the
+    // bytes were split across reads: an error inside the limit wins, and the
+    // limit error comes only when those bytes were fine but incomplete.
+    let view = &buf[..buf.len().min(limits.max_head)];
+    with_header_slots(limits.max_headers, |slots| {
+        let mut req = httparse::Request::new(slots);
+        match req.parse(view) {
+            Ok(Status::Partial) => {
+                if partial_target_len(view) > limits.max_uri {
+                    Err(Error::UriTooLong {
+                        limit: limits.max_uri,
+                    })
+                } else if buf.len() > limits.max_head {
+                    Err(Error::HeadTooLarge {
+                        limit: limits.max_head,
+                    })
+                } else {
+                    Ok(None)
+                }
+            }
+            Ok(Status::Complete(len)) => {
+                check_line_ends(&view[..len])?;
+                let uri = req.path.unwrap_or_default();
+                if uri.len() > limits.max_uri {
+                    return Err(Error::UriTooLong {
+                        limit: limits.max_uri,
+                    });
+                }
+                let version = Version::from_minor(req.version.unwrap_or(1));
+                let headers = collect_headers(req.headers);
+                let framing = request_framing(&headers, version, limits)?;
+                match headers.get_all("host").count() {
+                    0 if version == Version::Http11 => return Err(Error::MissingHost),
+                    0 | 1 => {}
+                    _ => return Err(Error::DuplicateHost),
+                }
+                let keep_alive = keep_alive(&headers, version);
+                let expect_continue = version == Version::Http11
+                    && headers
+                        .get_all("expect")
+                        .any(|v| v.eq_ignore_ascii_case("100-continue"));
+                Ok(Some(RequestHead {
+                    method: req.method.unwrap_or_default().to_owned(),
+                    uri: uri.to_owned(),
+                    version,
+                    headers,
+                    framing,
+                    keep_alive,
+                    expect_continue,
+                    len,
+                }))
+            }
+            Err(e) => Err(map_error(e, view, limits, false)),
+        }
+    })
+}
+
+/// Parses a response head from the start of `buf`, for a client.
+///
+/// `request_method` is the method of the request this answers: a response to
+/// `HEAD` (and a 2xx answer to `CONNECT`) has no body whatever its headers say, as
+/// do 1xx, 204 and 304 responses. Otherwise the body is chunked if the final
+/// transfer coding is `chunked`, runs until close for any other coding or when
+/// no length is given, and has `Content-Length` bytes otherwise. When both
+/// `Content-Length` and `Transfer-Encoding` are present the latter wins and the
+/// connection is not reused.
+///
+/// A 1xx response ([`ResponseHead::is_interim`]) is followed by the real one:
+/// drop `head.len()` bytes and parse again. Unlike requests, a bare LF line end
+/// is tolerated here.
+///
+/// # Errors
+///
+/// A malformed status line or header, an invalid or conflicting
+/// `Content-Length`, a malformed `Transfer-Encoding`, or a head or declared body
+/// over the [`Limits`].
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{parse_response_head, BodyFraming, Limits};
+///
+/// let buf = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, World!";
+/// let head = parse_response_head(buf, "GET", &Limits::default())?.unwrap();
+/// assert_eq!((head.code(), head.reason()), (200, "OK"));
+/// assert_eq!(head.framing(), BodyFraming::Length(13));
+///
+/// let head = parse_response_head(buf, "HEAD", &Limits::default())?.unwrap();
+/// assert_eq!(head.framing(), BodyFraming::Empty);
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+pub fn parse_response_head(
+    buf: &[u8],
+    request_method: &str,
+    limits: &Limits,
+) -> Result<Option<ResponseHead>> {
+    let view = &buf[..buf.len().min(limits.max_head)];
+    with_header_slots(limits.max_headers, |slots| {
+        let mut resp = httparse::Response::new(slots);
+        match resp.parse(view) {
+            Ok(Status::Partial) if buf.len() > limits.max_head => Err(Error::HeadTooLarge {
+                limit: limits.max_head,
+            }),
+            Ok(Status::Partial) => Ok(None),
+            Ok(Status::Complete(len)) => {
+                let version = Version::from_minor(resp.version.unwrap_or(1));
+                let code = resp.code.unwrap_or_default();
+                let headers = collect_headers(resp.headers);
+                let (framing, reusable) = response_framing(code, request_method, &headers, limits)?;
+                let keep_alive = reusable && keep_alive(&headers, version);
+                Ok(Some(ResponseHead {
+                    version,
+                    code,
+                    reason: resp.reason.unwrap_or_default().to_owned(),
+                    headers,
+                    framing,
+                    keep_alive,
+                    len,
+                }))
+            }
+            Err(e) => Err(map_error(e, view, limits, true)),
+        }
+    })
+}
+
+fn with_header_slots<'b, R>(count: usize, f: impl FnOnce(&mut [Header<'b>]) -> R) -> R {
+    if count <= STACK_HEADERS {
+        let mut slots = [EMPTY_HEADER; STACK_HEADERS];
+        f(&mut slots[..count])
+    } else {
+        let mut slots = vec![EMPTY_HEADER; count];
+        f(&mut slots)
+    }
+}
+
+/// Copies httparse's headers into one [`HttpHeaders`], trimming optional
+/// whitespace. Bytes that are not UTF-8 (obs-text) become U+FFFD.
+fn collect_headers(parsed: &[Header<'_>]) -> HttpHeaders {
+    let bytes = parsed.iter().map(|h| h.name.len() + h.value.len()).sum();
+    let mut headers = HttpHeaders::with_capacity(parsed.len(), bytes);
+    for h in parsed {
+        let value = trim_ows(h.value);
+        match std::str::from_utf8(value) {
+            Ok(v) => headers.push_unchecked(h.name, v),
+            Err(_) => headers.push_unchecked(h.name, &String::from_utf8_lossy(value)),
+        }
+    }
+    headers
+}
+
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Rejects an LF not preceded by CR (httparse accepts a bare LF as a line end,
+/// which a front proxy may read differently).
+fn check_line_ends(head: &[u8]) -> Result<()> {
+    let mut prev = 0u8;
+    for &b in head {
+        if b == b'\n' && prev != b'\r' {
+            return Err(Error::BadLineEnding);
+        }
+        prev = b;
+    }
+    Ok(())
+}
+
+/// The length of the request target seen so far in an incomplete request line.
+fn partial_target_len(buf: &[u8]) -> usize {
+    let line = first_line(buf);
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return 0;
+    };
+    let target = &line[sp + 1..];
+    target
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(target.len())
+}
+
+/// The first line of a head, after the empty lines that may precede a request.
+fn first_line(buf: &[u8]) -> &[u8] {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let buf = &buf[start..];
+    let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = &buf[..end];
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Maps an httparse error to ours, looking at the bytes to tell flaws apart.
+fn map_error(e: httparse::Error, buf: &[u8], limits: &Limits, response: bool) -> Error {
+    let bad_start_line = if response {
+        Error::BadStatusLine
+    } else {
+        Error::BadRequestLine
+    };
+    match e {
+        httparse::Error::HeaderName if space_before_colon(buf) => Error::SpaceBeforeColon,
+        httparse::Error::HeaderName => Error::BadHeaderName,
+        httparse::Error::HeaderValue => Error::BadHeaderValue,
+        httparse::Error::NewLine => Error::BadLineEnding,
+        httparse::Error::TooManyHeaders => Error::TooManyHeaders {
+            limit: limits.max_headers,
+        },
+        httparse::Error::Version => {
+            // A version shaped like "HTTP/<digit>" that is not 1.0 or 1.1 is
+            // unsupported (505); anything else is malformed. Only the bytes up to
+            // the first digit decide, so the answer does not depend on how much of
+            // the line has arrived.
+            let line = first_line(buf);
+            let token = if response {
+                line.split(|&b| b == b' ').next().unwrap_or_default()
+            } else {
+                // The version is all that follows the second space.
+                let mut parts = line.splitn(3, |&b| b == b' ');
+                parts.nth(2).unwrap_or_default()
+            };
+            match token.strip_prefix(b"HTTP/") {
+                Some([d, ..]) if d.is_ascii_digit() => Error::UnsupportedVersion,
+                _ => bad_start_line,
+            }
+        }
+        httparse::Error::Token | httparse::Error::Status => bad_start_line,
+    }
+}
+
+/// Whether the first flawed header name is flawed by whitespace, as in
+/// `Host : x` or `Host x: y`. Only the bytes up to the flaw decide, as they do
+/// for httparse, so the answer does not depend on how much has arrived.
+fn space_before_colon(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    for line in buf[start..].split(|&b| b == b'\n').skip(1) {
+        let Some(flaw) = line.iter().position(|&b| !is_tchar(b)) else {
+            return false; // still arriving
+        };
+        match line[flaw] {
+            b':' => continue,
+            b' ' | b'\t' => return flaw > 0,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The parsed `Content-Length`, if any: every value of every field must be
+/// plain digits and all must agree (`5, 5` and two fields of `5` are accepted).
+fn content_length(headers: &HttpHeaders, limits: &Limits) -> Result<Option<u64>> {
+    let mut found = None;
+    for value in headers.get_all("content-length") {
+        for part in value.split(',') {
+            let part = part.trim_matches([' ', '\t']);
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::BadContentLength);
+            }
+            // Only digits: parsing fails only on overflow, which no limit allows.
+            let n: u64 = part.parse().map_err(|_| Error::BodyTooLarge {
+                limit: limits.max_body,
+            })?;
+            match found {
+                Some(m) if m != n => return Err(Error::ConflictingContentLength),
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// What a transfer-coding list amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Codings {
+    /// Exactly `chunked`.
+    OnlyChunked,
+    /// Other codings, then `chunked`.
+    ChunkedLast,
+    /// No `chunked` at all.
+    NotChunked,
+}
+
+/// Parses a `Transfer-Encoding` list strictly: every element a bare token (no
+/// parameters, no empty elements, no quotes), `chunked` at most once and last.
+fn transfer_codings(value: &str) -> Result<Codings> {
+    let mut count = 0;
+    let mut chunked = false;
+    for element in value.split(',') {
+        let element = element.trim_matches([' ', '\t']);
+        if !is_token(element) || chunked {
+            return Err(Error::BadTransferEncoding);
+        }
+        chunked = element.eq_ignore_ascii_case("chunked");
+        count += 1;
+    }
+    Ok(match (chunked, count) {
+        (true, 1) => Codings::OnlyChunked,
+        (true, _) => Codings::ChunkedLast,
+        (false, _) => Codings::NotChunked,
+    })
+}
+
+fn request_framing(
+    headers: &HttpHeaders,
+    version: Version,
+    limits: &Limits,
+) -> Result<BodyFraming> {
+    let te_count = headers.get_all("transfer-encoding").count();
+    if te_count > 0 {
+        if headers.contains("content-length") {
+            return Err(Error::ContentLengthWithTransferEncoding);
+        }
+        if te_count > 1 {
+            return Err(Error::DuplicateTransferEncoding);
+        }
+        if version == Version::Http10 {
+            return Err(Error::TransferEncodingInHttp10);
+        }
+        let value = headers.get("transfer-encoding").unwrap_or_default();
+        return match transfer_codings(value)? {
+            Codings::OnlyChunked => Ok(BodyFraming::Chunked),
+            Codings::ChunkedLast | Codings::NotChunked => Err(Error::UnsupportedTransferEncoding),
+        };
+    }
+    match content_length(headers, limits)? {
+        None | Some(0) => Ok(BodyFraming::Empty),
+        Some(n) if n > limits.max_body => Err(Error::BodyTooLarge {
+            limit: limits.max_body,
+        }),
+        Some(n) => Ok(BodyFraming::Length(n)),
+    }
+}
+
+/// The framing of a response body and whether the connection stays usable.
+fn response_framing(
+    code: u16,
+    request_method: &str,
+    headers: &HttpHeaders,
+    limits: &Limits,
+) -> Result<(BodyFraming, bool)> {
+    let connect_ok = request_method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&code);
+    if request_method.eq_ignore_ascii_case("HEAD") || status_has_no_body(code) || connect_ok {
+        return Ok((BodyFraming::Empty, true));
+    }
+    let mut final_coding = None;
+    for value in headers.get_all("transfer-encoding") {
+        if final_coding.is_some_and(|c| c != Codings::NotChunked) {
+            // chunked in an earlier field line, so not last
+            return Err(Error::BadTransferEncoding);
+        }
+        final_coding = Some(transfer_codings(value)?);
+    }
+    match final_coding {
+        Some(Codings::NotChunked) => Ok((BodyFraming::UntilClose, false)),
+        Some(_) => {
+            let clean = !headers.contains("content-length");
+            Ok((BodyFraming::Chunked, clean))
+        }
+        None => match content_length(headers, limits)? {
+            Some(0) => Ok((BodyFraming::Empty, true)),
+            Some(n) if n > limits.max_body => Err(Error::BodyTooLarge {
+                limit: limits.max_body,
+            }),
+            Some(n) => Ok((BodyFraming::Length(n), true)),
+            None => Ok((BodyFraming::UntilClose, false)),
+        },
+    }
+}
+
+/// RFC 9112 §9.3: HTTP/1.1 persists unless `close`; HTTP/1.0 only with `keep-alive`.
+fn keep_alive(headers: &HttpHeaders, version: Version) -> bool {
+    if headers.has_token("connection", "close") {
+        return false;
+    }
+    match version {
+        Version::Http11 => true,
+        Version::Http10 => headers.has_token("connection", "keep-alive"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(buf: &[u8]) -> Result<Option<RequestHead>> {
+        parse_request_head(buf, &Limits::default())
+    }
+
+    fn head(buf: &str) -> RequestHead {
+        parse(buf.as_bytes())
+            .unwrap_or_else(|e| panic!("{buf:?}: {e}"))
+            .unwrap_or_else(|| panic!("{buf:?}: incomplete"))
+    }
+
+    #[test]
+    fn simple_get() {
+        let h = head("GET /a/b?c=d HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n");
+        assert_eq!(h.method(), "GET");
+        assert_eq!(h.uri(), "/a/b?c=d");
+        assert_eq!(h.version(), Version::Http11);
+        assert_eq!(h.headers().get("user-agent"), Some("t"));
+        assert_eq!(h.framing(), BodyFraming::Empty);
+        assert!(h.keep_alive());
+        assert!(!h.expect_continue());
+        assert_eq!(h.len(), 49);
+        assert!(!h.is_empty());
+    }
+
+    #[test]
+    fn leading_empty_line_is_skipped() {
+        let h = head("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(h.uri(), "/");
+    }
+
+    #[test]
+    fn header_values_are_trimmed() {
+        let h = head("GET / HTTP/1.1\r\nHost:   x \t\r\nEmpty:\r\n\r\n");
+        assert_eq!(h.headers().get("host"), Some("x"));
+        assert_eq!(h.headers().get("empty"), Some(""));
+    }
+
+    #[test]
+    fn framing_table() {
+        let table = [
+            ("", BodyFraming::Empty),
+            ("Content-Length: 0\r\n", BodyFraming::Empty),
+            ("Content-Length: 10\r\n", BodyFraming::Length(10)),
+            (
+                "Content-Length: 10\r\nContent-Length: 10\r\n",
+                BodyFraming::Length(10),
+            ),
+            ("Content-Length: 10, 10\r\n", BodyFraming::Length(10)),
+            ("Content-Length: 007\r\n", BodyFraming::Length(7)),
+            ("Transfer-Encoding: chunked\r\n", BodyFraming::Chunked),
+            ("Transfer-Encoding: CHUNKED\r\n", BodyFraming::Chunked),
+        ];
+        for (extra, want) in table {
+            let h = head(&format!("POST / HTTP/1.1\r\nHost: x\r\n{extra}\r\n"));
+            assert_eq!(h.framing(), want, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_table() {
+        let table = [
+            ("HTTP/1.1", "", true),
+            ("HTTP/1.1", "Connection: close\r\n", false),
+            ("HTTP/1.1", "Connection: Keep-Alive, CLOSE\r\n", false),
+            ("HTTP/1.1", "Connection: keep-alive\r\n", true),
+            ("HTTP/1.0", "", false),
+            ("HTTP/1.0", "Connection: keep-alive\r\n", true),
+            ("HTTP/1.0", "Connection: Keep-Alive\r\n", true),
+            ("HTTP/1.0", "Connection: close\r\n", false),
+        ];
+        for (version, extra, want) in table {
+            let h = head(&format!("GET / {version}\r\nHost: x\r\n{extra}\r\n"));
+            assert_eq!(h.keep_alive(), want, "{version} {extra:?}");
+        }
+    }
+
+    #[test]
+    fn expect_continue_table() {
+        let table = [
+            ("HTTP/1.1", "Expect: 100-continue\r\n", true),
+            ("HTTP/1.1", "Expect: 100-Continue\r\n", true),
+            ("HTTP/1.1", "", false),
+            ("HTTP/1.1", "Expect: something\r\n", false),
+            ("HTTP/1.0", "Expect: 100-continue\r\n", false),
+        ];
+        for (version, extra, want) in table {
+            let h = head(&format!(
+                "PUT / {version}\r\nHost: x\r\nContent-Length: 3\r\n{extra}\r\n"
+            ));
+            assert_eq!(h.expect_continue(), want, "{version} {extra:?}");
+        }
+    }
+
+    #[test]
+    fn http10_needs_no_host() {
+        let h = head("GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(h.version(), Version::Http10);
+    }
+
+    /// One test per flaw class: the input, the error, the status code.
+    #[test]
+    fn every_flaw_class_is_rejected_with_its_status() {
+        let cl_te =
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let table: &[(&str, &str, Error, u16)] = &[
+            ("malformed request line", "GET\r\n\r\n", Error::BadRequestLine, 400),
+            ("space in method", "G T / HTTP/1.1\r\nHost: x\r\n\r\n", Error::BadRequestLine, 400),
+            ("control byte in target", "GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n", Error::BadRequestLine, 400),
+            ("garbage version", "GET / HTTX/1.1\r\nHost: x\r\n\r\n", Error::BadRequestLine, 400),
+            ("HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", Error::UnsupportedVersion, 505),
+            ("HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", Error::UnsupportedVersion, 505),
+            ("HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", Error::UnsupportedVersion, 505),
+            ("space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", Error::SpaceBeforeColon, 400),
+            ("tab before colon", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\t: chunked\r\n\r\n", Error::SpaceBeforeColon, 400),
+            ("bad header name", "GET / HTTP/1.1\r\nHo(st: x\r\n\r\n", Error::BadHeaderName, 400),
+            ("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", Error::BadHeaderName, 400),
+            ("NUL in header value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", Error::BadHeaderValue, 400),
+            ("NUL in header name", "GET / HTTP/1.1\r\nHost: x\r\nX\0: a\r\n\r\n", Error::BadHeaderName, 400),
+            ("lone CR in header value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", Error::BadHeaderValue, 400),
+            ("lone CR ending a header", "GET / HTTP/1.1\r\nHost: x\rX: b\r\n\r\n", Error::BadHeaderValue, 400),
+            ("lone LF ending a header", "GET / HTTP/1.1\r\nHost: x\nX: b\r\n\r\n", Error::BadLineEnding, 400),
+            ("lone LF ending the head", "GET / HTTP/1.1\nHost: x\n\n", Error::BadLineEnding, 400),
+            ("missing host", "GET / HTTP/1.1\r\n\r\n", Error::MissingHost, 400),
+            ("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Error::DuplicateHost, 400),
+            ("CL and TE", cl_te, Error::ContentLengthWithTransferEncoding, 400),
+            ("signed CL +", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", Error::BadContentLength, 400),
+            ("signed CL -", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n", Error::BadContentLength, 400),
+            ("hex CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\n", Error::BadContentLength, 400),
+            ("CL with inner space", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n", Error::BadContentLength, 400),
+            ("empty CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", Error::BadContentLength, 400),
+            ("CL list with empty element", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3,\r\n\r\n", Error::BadContentLength, 400),
+            ("conflicting CL lines", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", Error::ConflictingContentLength, 400),
+            ("conflicting CL list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\n", Error::ConflictingContentLength, 400),
+            ("duplicate TE", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", Error::DuplicateTransferEncoding, 400),
+            ("obfuscated TE: quoted", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", Error::BadTransferEncoding, 400),
+            ("obfuscated TE: parameter", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", Error::BadTransferEncoding, 400),
+            ("obfuscated TE: vertical tab", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \x0bchunked\r\n\r\n", Error::BadHeaderValue, 400),
+            ("obfuscated TE: empty element", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked\r\n\r\n", Error::BadTransferEncoding, 400),
+            ("TE chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Error::BadTransferEncoding, 400),
+            ("TE chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", Error::BadTransferEncoding, 400),
+            ("TE gzip only", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", Error::UnsupportedTransferEncoding, 501),
+            ("TE gzip, chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Error::UnsupportedTransferEncoding, 501),
+            ("TE lookalike", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", Error::UnsupportedTransferEncoding, 501),
+            ("TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Error::TransferEncodingInHttp10, 400),
+            ("body over limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 16777217\r\n\r\n", Error::BodyTooLarge { limit: 16 << 20 }, 413),
+            ("CL overflowing u64", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\n", Error::BodyTooLarge { limit: 16 << 20 }, 413),
+        ];
+        for (what, input, want, status) in table {
+            let got = parse(input.as_bytes()).map(|h| h.map(|h| h.len()));
+            assert_eq!(
+                got.as_ref().err(),
+                Some(want),
+                "{what}: {input:?} gave {got:?}"
+            );
+            assert_eq!(want.status(), *status, "{what}");
+        }
+    }
+
+    #[test]
+    fn head_and_uri_limits() {
+        let mut limits = Limits::default();
+        limits.max_head(100).max_uri(20).max_headers(3);
+        let p = |s: &str| parse_request_head(s.as_bytes(), &limits).map(|h| h.map(|h| h.len()));
+
+        let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20));
+        assert_eq!(p(&long_uri), Err(Error::UriTooLong { limit: 20 }));
+        assert_eq!(Error::UriTooLong { limit: 20 }.status(), 414);
+        // Still arriving, already too long.
+        assert_eq!(p(&long_uri[..27]), Err(Error::UriTooLong { limit: 20 }));
+        // Exactly at the limit is fine.
+        let ok_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(19));
+        assert!(p(&ok_uri).unwrap().is_some());
+
+        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "b".repeat(80));
+        assert_eq!(p(&big), Err(Error::HeadTooLarge { limit: 100 }));
+        assert_eq!(p(&big[..101]), Err(Error::HeadTooLarge { limit: 100 }));
+        assert_eq!(p(&big[..100]), Ok(None));
+        assert_eq!(Error::HeadTooLarge { limit: 100 }.status(), 431);
+
+        let many = "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(p(many), Err(Error::TooManyHeaders { limit: 3 }));
+        assert_eq!(Error::TooManyHeaders { limit: 3 }.status(), 431);
+
+        let mut limits = Limits::default();
+        limits.max_headers(200);
+        let mut lots = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+        for i in 0..150 {
+            lots.push_str(&format!("H{i}: {i}\r\n"));
+        }
+        lots.push_str("\r\n");
+        let h = parse_request_head(lots.as_bytes(), &limits)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.headers().len(), 151);
+    }
+
+    #[test]
+    fn body_limit_is_configurable() {
+        let mut limits = Limits::default();
+        limits.max_body(10);
+        let p = |s: &str| parse_request_head(s.as_bytes(), &limits).map(|h| h.map(|h| h.framing()));
+        assert_eq!(
+            p("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"),
+            Ok(Some(BodyFraming::Length(10)))
+        );
+        assert_eq!(
+            p("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n"),
+            Err(Error::BodyTooLarge { limit: 10 })
+        );
+    }
+
+    /// The first conclusive answer over growing prefixes equals the answer for
+    /// the whole input, and no prefix concludes differently.
+    fn check_every_split(input: &[u8], parse: impl Fn(&[u8]) -> Result<Option<(usize, String)>>) {
+        let full = parse(input);
+        for cut in 0..input.len() {
+            match parse(&input[..cut]) {
+                Ok(None) => {}
+                other => {
+                    assert_eq!(other, full, "prefix of {cut} bytes of {input:?}");
+                }
+            }
+        }
+    }
+
+    fn summary(h: &RequestHead) -> (usize, String) {
+        (
+            h.len(),
+            format!(
+                "{} {} {:?} {:?} {:?} {}",
+                h.method(),
+                h.uri(),
+                h.version(),
+                h.headers(),
+                h.framing(),
+                h.keep_alive()
+            ),
+        )
+    }
+
+    #[test]
+    fn request_split_at_every_offset() {
+        let mut limits = Limits::default();
+        limits.max_head(200).max_uri(30);
+        let inputs: &[&[u8]] = &[
+            b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n",
+            b"\r\nPOST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+            b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\nX: b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n\r\n",
+        ];
+        for input in inputs {
+            check_every_split(input, |b| {
+                parse_request_head(b, &limits).map(|h| h.as_ref().map(summary))
+            });
+        }
+    }
+
+    #[test]
+    fn response_split_at_every_offset() {
+        let inputs: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX: y\r\n\r\nabc",
+            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.0 200 OK\nServer: old\n\nbody",
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/2 200 OK\r\n\r\n",
+        ];
+        for input in inputs {
+            check_every_split(input, |b| {
+                parse_response_head(b, "GET", &Limits::default()).map(|h| {
+                    h.map(|h| {
+                        (
+                            h.len(),
+                            format!(
+                                "{} {} {:?} {:?} {}",
+                                h.code(),
+                                h.reason(),
+                                h.headers(),
+                                h.framing(),
+                                h.keep_alive()
+                            ),
+                        )
+                    })
+                })
+            });
+        }
+    }
+
+    #[test]
+    fn response_framing_table() {
+        let table: &[(&str, &str, &str, BodyFraming, bool)] = &[
+            (
+                "GET",
+                "200 OK",
+                "Content-Length: 5\r\n",
+                BodyFraming::Length(5),
+                true,
+            ),
+            (
+                "GET",
+                "200 OK",
+                "Content-Length: 0\r\n",
+                BodyFraming::Empty,
+                true,
+            ),
+            ("GET", "200 OK", "", BodyFraming::UntilClose, false),
+            (
+                "GET",
+                "200 OK",
+                "Transfer-Encoding: chunked\r\n",
+                BodyFraming::Chunked,
+                true,
+            ),
+            (
+                "GET",
+                "200 OK",
+                "Transfer-Encoding: gzip, chunked\r\n",
+                BodyFraming::Chunked,
+                true,
+            ),
+            (
+                "GET",
+                "200 OK",
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+                BodyFraming::Chunked,
+                true,
+            ),
+            (
+                "GET",
+                "200 OK",
+                "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+                BodyFraming::UntilClose,
+                false,
+            ),
+            (
+                "GET",
+                "200 OK",
+                "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                BodyFraming::Chunked,
+                false,
+            ),
+            (
+                "GET",
+                "200 OK",
+                "Content-Length: 5\r\nConnection: close\r\n",
+                BodyFraming::Length(5),
+                false,
+            ),
+            (
+                "HEAD",
+                "200 OK",
+                "Content-Length: 5\r\n",
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "head",
+                "200 OK",
+                "Transfer-Encoding: chunked\r\n",
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "GET",
+                "204 No Content",
+                "Content-Length: 5\r\n",
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "GET",
+                "304 Not Modified",
+                "Content-Length: 5\r\n",
+                BodyFraming::Empty,
+                true,
+            ),
+            ("GET", "100 Continue", "", BodyFraming::Empty, true),
+            (
+                "GET",
+                "101 Switching Protocols",
+                "",
+                BodyFraming::Empty,
+                true,
+            ),
+            ("CONNECT", "200 OK", "", BodyFraming::Empty, true),
+            (
+                "CONNECT",
+                "407 Proxy Authentication Required",
+                "Content-Length: 2\r\n",
+                BodyFraming::Length(2),
+                true,
+            ),
+        ];
+        for (method, status, extra, framing, ka) in table {
+            let buf = format!("HTTP/1.1 {status}\r\n{extra}\r\n");
+            let h = parse_response_head(buf.as_bytes(), method, &Limits::default())
+                .unwrap_or_else(|e| panic!("{buf:?}: {e}"))
+                .unwrap();
+            assert_eq!(
+                (h.framing(), h.keep_alive()),
+                (*framing, *ka),
+                "{method} {buf:?}"
+            );
+        }
+        let h = parse_response_head(
+            b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+            "GET",
+            &Limits::default(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!h.keep_alive());
+        assert_eq!(h.version(), Version::Http10);
+        let h = parse_response_head(b"HTTP/1.1 100 Continue\r\n\r\n", "GET", &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert!(h.is_interim());
+        assert_eq!(h.len(), 25);
+    }
+
+    #[test]
+    fn response_errors() {
+        let table: &[(&str, Error)] = &[
+            ("HTTP/1.1 2000 OK\r\n\r\n", Error::BadStatusLine),
+            ("HTTP/1.1 OK\r\n\r\n", Error::BadStatusLine),
+            ("HTTP/3.0 200 OK\r\n\r\n", Error::UnsupportedVersion),
+            ("HTPT/1.1 200 OK\r\n\r\n", Error::BadStatusLine),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+                Error::BadContentLength,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                Error::ConflictingContentLength,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                Error::BadTransferEncoding,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n",
+                Error::BadTransferEncoding,
+            ),
+            ("HTTP/1.1 200 OK\r\nX : y\r\n\r\n", Error::SpaceBeforeColon),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+                Error::BodyTooLarge { limit: 16 << 20 },
+            ),
+        ];
+        for (input, want) in table {
+            let got = parse_response_head(input.as_bytes(), "GET", &Limits::default())
+                .map(|h| h.map(|h| h.len()));
+            assert_eq!(got.as_ref().err(), Some(want), "{input:?} gave {got:?}");
+        }
+    }
+}

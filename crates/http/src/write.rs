@@ -1,0 +1,717 @@
+//! Writing response heads (for the server) and request heads (for the client)
+//! into a reusable buffer.
+
+use std::io::Write as _;
+
+use crate::date;
+use crate::error::{Error, Result};
+use crate::headers::is_token;
+use crate::parse::{BodyFraming, RequestHead};
+use crate::request::HttpRequest;
+use crate::response::{Body, HttpResponse};
+use crate::status::status_has_no_body;
+use crate::version::Version;
+
+/// The `Server` and `User-Agent` value: `monocle/` and this crate's version.
+pub const SERVER: &str = concat!("monocle/", env!("CARGO_PKG_VERSION"));
+
+/// The interim response a server sends to a request with `Expect: 100-continue`
+/// before reading its body.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// What the request being answered decides about the response head.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{parse_request_head, Limits, ResponseContext, Version};
+///
+/// let head = parse_request_head(b"HEAD / HTTP/1.0\r\n\r\n", &Limits::default())?.unwrap();
+/// assert_eq!(
+///     ResponseContext::from_head(&head),
+///     ResponseContext::new(Version::Http10, "HEAD", false)
+/// );
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseContext {
+    version: Version,
+    head: bool,
+    keep_alive: bool,
+}
+
+impl ResponseContext {
+    /// The context for a request of this version and method, on a connection the
+    /// server would keep open (`keep_alive`) if the response allows.
+    pub fn new(version: Version, method: &str, keep_alive: bool) -> Self {
+        ResponseContext {
+            version,
+            head: method.eq_ignore_ascii_case("HEAD"),
+            keep_alive,
+        }
+    }
+
+    /// The context for a parsed request.
+    pub fn from_head(head: &RequestHead) -> Self {
+        ResponseContext::new(head.version(), head.method(), head.keep_alive())
+    }
+
+    /// The context for an answer that ends the connection, such as the 400 to a
+    /// request that could not be parsed.
+    pub fn closing() -> Self {
+        ResponseContext {
+            version: Version::Http11,
+            head: false,
+            keep_alive: false,
+        }
+    }
+}
+
+/// What [`write_response_head`] decided: how to send the body and whether the
+/// connection stays open afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenHead {
+    framing: BodyFraming,
+    keep_alive: bool,
+}
+
+impl WrittenHead {
+    /// How to send the body after the head:
+    ///
+    /// * [`Empty`](BodyFraming::Empty): send nothing (HEAD, 1xx, 204, 304); drop a stream unread.
+    /// * [`Length(n)`](BodyFraming::Length): send the bytes as they are; for a
+    ///   stream, exactly `n` bytes (the handler's `Content-Length`), else close.
+    /// * [`Chunked`](BodyFraming::Chunked): send each stream item with
+    ///   [`encode_chunk`](crate::encode_chunk), then [`LAST_CHUNK`](crate::LAST_CHUNK).
+    /// * [`UntilClose`](BodyFraming::UntilClose): send the stream as is, then close.
+    pub fn framing(&self) -> BodyFraming {
+        self.framing
+    }
+
+    /// Whether the connection may serve another request after this response.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+}
+
+/// Appends the status line and headers of `resp` to `buf`, ending with the
+/// blank line, and says how to send the body.
+///
+/// The writer owns the framing headers: a handler's `Transfer-Encoding` and
+/// `Connection` are dropped and written as decided here, and `Content-Length`
+/// is always the length of an in-memory body (a handler's value is kept only for
+/// a stream, or for an empty body answering HEAD). It adds `Server:
+/// monocle/VERSION` and an IMF-fixdate `Date` unless the handler set them.
+///
+/// * 1xx, 204, 304: no body and no `Content-Length`.
+/// * In-memory body: `Content-Length`.
+/// * Stream: its `Content-Length` if the handler gave a valid one, else
+///   `Transfer-Encoding: chunked` to an HTTP/1.1 client, else (HTTP/1.0) a body
+///   delimited by closing the connection.
+/// * HEAD: the same headers as for GET, no body.
+/// * `Connection: close` when the connection will close (the request asked,
+///   the handler set `Connection: close`, or the body runs until close);
+///   `Connection: keep-alive` when an HTTP/1.0 client's connection stays open.
+///
+/// Allocates only if `buf` must grow; keep `buf` per connection and `clear` it.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{write_response_head, BodyFraming, HttpResponse, ResponseContext, Version};
+///
+/// let resp = HttpResponse::new(200).with_body("Hello, World!");
+/// let mut buf = Vec::new();
+/// let written = write_response_head(&resp, &ResponseContext::new(Version::Http11, "GET", true), &mut buf);
+/// assert_eq!(written.framing(), BodyFraming::Length(13));
+/// assert!(written.keep_alive());
+/// let text = String::from_utf8(buf).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"));
+/// assert!(text.contains("\r\nServer: monocle/"));
+/// assert!(text.ends_with(" GMT\r\n\r\n"));
+/// ```
+pub fn write_response_head(
+    resp: &HttpResponse,
+    ctx: &ResponseContext,
+    buf: &mut Vec<u8>,
+) -> WrittenHead {
+    let code = resp.code();
+    let headers = resp.headers();
+    let handler_close = headers.has_token("connection", "close");
+    let handler_length = headers.get("content-length").and_then(|v| {
+        v.parse::<u64>()
+            .ok()
+            .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+    });
+
+    buf.extend_from_slice(resp.version().as_str().as_bytes());
+    let _ = write!(buf, " {code} ");
+    buf.extend_from_slice(resp.wire_reason().as_bytes());
+    buf.extend_from_slice(b"\r\n");
+
+    let (framing, length_header) = if status_has_no_body(code) {
+        (BodyFraming::Empty, None)
+    } else {
+        match resp.body() {
+            Body::Full(b) if ctx.head && b.is_empty() => {
+                (BodyFraming::Empty, handler_length.or(Some(0)))
+            }
+            Body::Full(b) => (BodyFraming::Length(b.len() as u64), Some(b.len() as u64)),
+            Body::Stream(_) => match handler_length {
+                Some(n) => (BodyFraming::Length(n), Some(n)),
+                None if ctx.version == Version::Http11 => (BodyFraming::Chunked, None),
+                None => (BodyFraming::UntilClose, None),
+            },
+        }
+    };
+    match length_header {
+        Some(n) => {
+            let _ = write!(buf, "Content-Length: {n}\r\n");
+        }
+        None if framing == BodyFraming::Chunked => {
+            buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        None => {}
+    }
+    let framing = if ctx.head {
+        BodyFraming::Empty
+    } else {
+        framing
+    };
+    let keep_alive = ctx.keep_alive && !handler_close && framing != BodyFraming::UntilClose;
+
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("connection")
+        {
+            continue;
+        }
+        write_header(buf, name, value);
+    }
+    if !headers.contains("server") {
+        write_header(buf, "Server", SERVER);
+    }
+    if !headers.contains("date") {
+        buf.extend_from_slice(b"Date: ");
+        date::write_now(buf);
+        buf.extend_from_slice(b"\r\n");
+    }
+    if !keep_alive {
+        buf.extend_from_slice(b"Connection: close\r\n");
+    } else if ctx.version == Version::Http10 {
+        buf.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    buf.extend_from_slice(b"\r\n");
+    WrittenHead {
+        framing,
+        keep_alive,
+    }
+}
+
+fn write_header(buf: &mut Vec<u8>, name: &str, value: &str) {
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value.as_bytes());
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// The form of the request target a client sends (RFC 9112 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetForm {
+    /// `/path?query`, to an origin server.
+    #[default]
+    Origin,
+    /// `http://host/path?query`, to a proxy.
+    Absolute,
+}
+
+/// Appends the request line and headers of `req` to `buf`, ending with the
+/// blank line; the body, if any, goes right after.
+///
+/// Writes `Host` first (the request's `Host` header, else the authority of an
+/// absolute target), adds `User-Agent: monocle/VERSION` unless set, and `Content-Length` for a non-empty body or any
+/// POST, PUT or PATCH. A `Content-Length` or `Transfer-Encoding` in the
+/// request's headers is dropped: the body is always sent with its length.
+///
+/// # Errors
+///
+/// [`Error::BadRequestLine`] if the method is not a token or the target holds a
+/// space, a control byte or non-ASCII (percent-encode it);
+/// [`Error::MissingHost`] for an HTTP/1.1 request with no host to name, or an
+/// absolute-form request without one. `buf` is unchanged then.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{write_request_head, HttpRequest, TargetForm};
+///
+/// let req = HttpRequest::from_url("POST", "http://127.0.0.1:8088/form?x=1")?.with_body("a=b");
+/// let mut buf = Vec::new();
+/// write_request_head(&req, TargetForm::Origin, &mut buf)?;
+/// assert_eq!(
+///     String::from_utf8(buf).unwrap(),
+///     format!(
+///         "POST /form?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8088\r\nUser-Agent: {}\r\nContent-Length: 3\r\n\r\n",
+///         monocle_http::SERVER
+///     )
+/// );
+///
+/// let mut buf = Vec::new();
+/// write_request_head(&req, TargetForm::Absolute, &mut buf)?;
+/// assert!(buf.starts_with(b"POST http://127.0.0.1:8088/form?x=1 HTTP/1.1\r\n"));
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+pub fn write_request_head(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -> Result<()> {
+    let start = buf.len();
+    let result = write_request_inner(req, form, buf);
+    if result.is_err() {
+        buf.truncate(start);
+    }
+    result
+}
+
+fn write_request_inner(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -> Result<()> {
+    if !is_token(req.method()) {
+        return Err(Error::BadRequestLine);
+    }
+    let uri = req.uri();
+    let is_absolute = req.is_absolute_form();
+    buf.extend_from_slice(req.method().as_bytes());
+    buf.push(b' ');
+    let target_start = buf.len();
+    match form {
+        TargetForm::Absolute if is_absolute => buf.extend_from_slice(uri.as_bytes()),
+        TargetForm::Absolute => {
+            let host = req.host().ok_or(Error::MissingHost)?;
+            buf.extend_from_slice(req.scheme().unwrap_or("http").as_bytes());
+            buf.extend_from_slice(b"://");
+            buf.extend_from_slice(host.as_bytes());
+            buf.extend_from_slice(uri.as_bytes());
+        }
+        TargetForm::Origin if is_absolute => {
+            buf.extend_from_slice(req.path().as_bytes());
+            if !req.query().is_empty() {
+                buf.push(b'?');
+                buf.extend_from_slice(req.query().as_bytes());
+            }
+        }
+        TargetForm::Origin => buf.extend_from_slice(uri.as_bytes()),
+    }
+    let target = &buf[target_start..];
+    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+        return Err(Error::BadRequestLine);
+    }
+    buf.push(b' ');
+    buf.extend_from_slice(req.version().as_str().as_bytes());
+    buf.extend_from_slice(b"\r\n");
+
+    let headers = req.headers();
+    // Host goes first (RFC 9112 §3.2); only one is ever sent.
+    match headers.get("host").or_else(|| req.host()) {
+        Some(host) => write_header(buf, "Host", host),
+        None if req.version() == Version::Http11 => return Err(Error::MissingHost),
+        None => {}
+    }
+    if !headers.contains("user-agent") {
+        write_header(buf, "User-Agent", SERVER);
+    }
+    let body_len = req.body().len();
+    let method = req.method();
+    if body_len > 0
+        || ["POST", "PUT", "PATCH"]
+            .iter()
+            .any(|m| method.eq_ignore_ascii_case(m))
+    {
+        let _ = write!(buf, "Content-Length: {body_len}\r\n");
+    }
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("content-length")
+            && !name.eq_ignore_ascii_case("transfer-encoding")
+            && !name.eq_ignore_ascii_case("host")
+        {
+            write_header(buf, name, value);
+        }
+    }
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::type_complexity)] // test tables
+mod tests {
+    use super::*;
+    use crate::headers::HttpHeaders;
+    use crate::limits::Limits;
+    use crate::parse::parse_response_head;
+
+    /// Writes the head, then checks it parses back and returns its lines
+    /// without `Date` (which changes).
+    fn write(resp: &HttpResponse, ctx: ResponseContext) -> (Vec<String>, WrittenHead) {
+        let mut buf = b"leftover".to_vec();
+        buf.clear();
+        let written = write_response_head(resp, &ctx, &mut buf);
+        let method = if ctx.head { "HEAD" } else { "GET" };
+        let head = parse_response_head(&buf, method, &Limits::default())
+            .expect("our own head parses")
+            .expect("complete");
+        assert_eq!(head.len(), buf.len());
+        let text = String::from_utf8(buf).unwrap();
+        let lines = text
+            .split("\r\n")
+            .filter(|l| !l.starts_with("Date: ") && !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        (lines, written)
+    }
+
+    fn ctx11() -> ResponseContext {
+        ResponseContext::new(Version::Http11, "GET", true)
+    }
+
+    fn stream() -> Body {
+        Body::from_stream(futures_lite::stream::iter(vec![Ok(b"x".to_vec())]))
+    }
+
+    #[test]
+    fn hello_with_monocle_headers() {
+        let content = "Hello, World!";
+        let mut headers = HttpHeaders::new();
+        headers.set("Content-Length", content.len());
+        headers.set("Content-Type", "text/plain");
+        let resp = HttpResponse::new(200)
+            .with_headers(headers)
+            .with_body(content);
+        let (lines, written) = write(&resp, ctx11());
+        assert_eq!(
+            lines,
+            [
+                "HTTP/1.1 200 OK",
+                "Content-Length: 13",
+                "Content-Type: text/plain",
+                &format!("Server: {SERVER}"),
+            ]
+        );
+        assert_eq!(written.framing(), BodyFraming::Length(13));
+        assert!(written.keep_alive());
+    }
+
+    #[test]
+    fn framing_table() {
+        let s = SERVER;
+        let http10_ka = ResponseContext::new(Version::Http10, "GET", true);
+        let http10 = ResponseContext::new(Version::Http10, "GET", false);
+        let head = ResponseContext::new(Version::Http11, "HEAD", true);
+        let table: Vec<(
+            &str,
+            HttpResponse,
+            ResponseContext,
+            Vec<String>,
+            BodyFraming,
+            bool,
+        )> = vec![
+            (
+                "wrong content-length is corrected",
+                HttpResponse::new(200)
+                    .with_header("Content-Length", 99)
+                    .with_body("abc"),
+                ctx11(),
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 3".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Length(3),
+                true,
+            ),
+            (
+                "empty body",
+                HttpResponse::new(200),
+                ctx11(),
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 0".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Length(0),
+                true,
+            ),
+            (
+                "204 has no length",
+                HttpResponse::new(204).with_body("ignored"),
+                ctx11(),
+                vec!["HTTP/1.1 204 No Content".into(), format!("Server: {s}")],
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "304 has no length",
+                HttpResponse::new(304),
+                ctx11(),
+                vec!["HTTP/1.1 304 Not Modified".into(), format!("Server: {s}")],
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "stream is chunked for 1.1",
+                HttpResponse::new(200)
+                    .with_body(stream())
+                    .with_header("Transfer-Encoding", "gzip"),
+                ctx11(),
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Transfer-Encoding: chunked".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Chunked,
+                true,
+            ),
+            (
+                "stream with a length",
+                HttpResponse::new(200)
+                    .with_header("Content-Length", 1)
+                    .with_body(stream()),
+                ctx11(),
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 1".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Length(1),
+                true,
+            ),
+            (
+                "stream to 1.0 runs until close",
+                HttpResponse::new(200).with_body(stream()),
+                http10_ka,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    format!("Server: {s}"),
+                    "Connection: close".into(),
+                ],
+                BodyFraming::UntilClose,
+                false,
+            ),
+            (
+                "1.0 keep-alive is confirmed",
+                HttpResponse::new(200).with_body("a"),
+                http10_ka,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 1".into(),
+                    format!("Server: {s}"),
+                    "Connection: keep-alive".into(),
+                ],
+                BodyFraming::Length(1),
+                true,
+            ),
+            (
+                "1.0 without keep-alive closes",
+                HttpResponse::new(200).with_body("a"),
+                http10,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 1".into(),
+                    format!("Server: {s}"),
+                    "Connection: close".into(),
+                ],
+                BodyFraming::Length(1),
+                false,
+            ),
+            (
+                "handler asks to close",
+                HttpResponse::new(200)
+                    .with_header("Connection", "close")
+                    .with_body("a"),
+                ctx11(),
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 1".into(),
+                    format!("Server: {s}"),
+                    "Connection: close".into(),
+                ],
+                BodyFraming::Length(1),
+                false,
+            ),
+            (
+                "HEAD keeps the length of the body",
+                HttpResponse::new(200).with_body("abcd"),
+                head,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 4".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "HEAD with the handler's length and no body",
+                HttpResponse::new(200).with_header("Content-Length", 1234),
+                head,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 1234".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "HEAD with a stream",
+                HttpResponse::new(200).with_body(stream()),
+                head,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Transfer-Encoding: chunked".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Empty,
+                true,
+            ),
+            (
+                "handler's server and custom reason",
+                HttpResponse::new(299)
+                    .with_reason("Custom")
+                    .with_header("Server", "me"),
+                ctx11(),
+                vec![
+                    "HTTP/1.1 299 Custom".into(),
+                    "Content-Length: 0".into(),
+                    "Server: me".into(),
+                ],
+                BodyFraming::Length(0),
+                true,
+            ),
+            (
+                "unknown code, no reason",
+                HttpResponse::new(599),
+                ResponseContext::closing(),
+                vec![
+                    "HTTP/1.1 599 ".into(),
+                    "Content-Length: 0".into(),
+                    format!("Server: {s}"),
+                    "Connection: close".into(),
+                ],
+                BodyFraming::Length(0),
+                false,
+            ),
+        ];
+        for (what, resp, ctx, lines, framing, ka) in table {
+            let (got, written) = write(&resp, ctx);
+            assert_eq!(got, lines, "{what}");
+            assert_eq!(
+                (written.framing(), written.keep_alive()),
+                (framing, ka),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn date_is_written_unless_set() {
+        let mut buf = Vec::new();
+        write_response_head(&HttpResponse::new(200), &ctx11(), &mut buf);
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(text.matches("\r\nDate: ").count(), 1);
+        let mut buf = Vec::new();
+        let resp = HttpResponse::new(200).with_header("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
+        write_response_head(&resp, &ctx11(), &mut buf);
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(text.matches("Date: ").count(), 1);
+        assert!(text.contains("Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"));
+    }
+
+    #[test]
+    fn request_heads() {
+        let ua = format!("User-Agent: {SERVER}\r\n");
+        let table: Vec<(HttpRequest, TargetForm, String)> = vec![
+            (
+                HttpRequest::new("GET", "/").with_header("Host", "h"),
+                TargetForm::Origin,
+                format!("GET / HTTP/1.1\r\nHost: h\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::new("POST", "/p")
+                    .with_header("Host", "h")
+                    .with_header("Content-Length", 9),
+                TargetForm::Origin,
+                format!("POST /p HTTP/1.1\r\nHost: h\r\n{ua}Content-Length: 0\r\n\r\n"),
+            ),
+            (
+                HttpRequest::new("GET", "http://h:81/a?b").with_header("User-Agent", "me"),
+                TargetForm::Origin,
+                "GET /a?b HTTP/1.1\r\nHost: h:81\r\nUser-Agent: me\r\n\r\n".into(),
+            ),
+            (
+                HttpRequest::new("GET", "http://h:81/a?b"),
+                TargetForm::Absolute,
+                format!("GET http://h:81/a?b HTTP/1.1\r\nHost: h:81\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::from_url("GET", "https://h/x").unwrap(),
+                TargetForm::Absolute,
+                format!("GET https://h/x HTTP/1.1\r\nHost: h\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::new("GET", "/old").with_version(Version::Http10),
+                TargetForm::Origin,
+                format!("GET /old HTTP/1.0\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::new("PUT", "/f")
+                    .with_header("Host", "h")
+                    .with_body("data"),
+                TargetForm::Origin,
+                format!("PUT /f HTTP/1.1\r\nHost: h\r\n{ua}Content-Length: 4\r\n\r\n"),
+            ),
+        ];
+        for (req, form, want) in table {
+            let mut buf = Vec::new();
+            write_request_head(&req, form, &mut buf).unwrap();
+            assert_eq!(String::from_utf8(buf).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn request_head_errors_leave_buffer_alone() {
+        let table = [
+            (
+                HttpRequest::new("G T", "/").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/a b").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/a\r\nX: y").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/caf\u{e9}").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (HttpRequest::new("GET", ""), Error::BadRequestLine),
+            (HttpRequest::new("GET", "/"), Error::MissingHost),
+        ];
+        for (req, want) in table {
+            let mut buf = b"kept".to_vec();
+            assert_eq!(
+                write_request_head(&req, TargetForm::Origin, &mut buf),
+                Err(want.clone()),
+                "{req:?}"
+            );
+            assert_eq!(buf, b"kept");
+        }
+        let mut buf = Vec::new();
+        assert_eq!(
+            write_request_head(
+                &HttpRequest::new("GET", "/"),
+                TargetForm::Absolute,
+                &mut buf
+            ),
+            Err(Error::MissingHost)
+        );
+    }
+}
