@@ -191,6 +191,12 @@ impl ResponseHead {
 /// list that is malformed (400) or is not exactly `chunked` (501), and heads,
 /// targets or declared bodies over the [`Limits`].
 ///
+/// Each call parses from the start of `buf`. To keep the cost linear when a
+/// peer trickles its head in byte by byte, call again only when the new bytes
+/// hold an LF (a head completes only at a line end, a flaw inside a line is
+/// still found then, and [`Limits::max_headers`] bounds the number of lines) or
+/// when `buf` has grown past [`Limits::max_uri`] or [`Limits::max_head`].
+///
 /// # Errors
 ///
 /// See [`Error`]; each variant names the flaw.

@@ -181,6 +181,27 @@ impl HttpResponse {
         resp
     }
 
+    /// The answer to a request that could not be parsed or framed: the error's
+    /// [`status`](crate::Error::status) with its message as a plain-text body.
+    /// Write it with [`ResponseContext::closing`](crate::ResponseContext::closing),
+    /// then close the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{Error, HttpResponse};
+    ///
+    /// let resp = HttpResponse::from_error(&Error::BadContentLength);
+    /// assert_eq!(resp.code(), 400);
+    /// assert_eq!(resp.text(), "invalid content-length: not a decimal number\n");
+    /// ```
+    pub fn from_error(error: &crate::Error) -> Self {
+        let mut resp = HttpResponse::new(error.status()).with_body(format!("{error}\n"));
+        resp.headers
+            .push_unchecked("Content-Type", "text/plain; charset=utf-8");
+        resp
+    }
+
     /// The response a client read: a parsed head and the body after it.
     pub fn from_head(head: ResponseHead, body: Vec<u8>) -> Self {
         HttpResponse {
