@@ -1,0 +1,379 @@
+//! Time: [`sleep`], [`timeout`], [`delayed`], [`next_tick`] and [`queue_task`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::runtime::{self, TimerEntry};
+use crate::wheel::TimerKey;
+
+/// A future that completes at a deadline.
+///
+/// On a monocle loop the timer lives in the loop's timing wheel (millisecond
+/// resolution, never early); elsewhere it falls back to an async-io timer.
+/// Dropping it cancels the timer.
+pub struct Sleep {
+    deadline: Instant,
+    state: SleepState,
+}
+
+enum SleepState {
+    Idle,
+    /// Registered in the wheel of the loop whose `Shared` has this address.
+    Wheel {
+        key: TimerKey,
+        owner: usize,
+    },
+    Portable(async_io::Timer),
+    Done,
+}
+
+/// Waits for `duration`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// monocle_stack::block_on(async {
+///     let start = Instant::now();
+///     monocle_stack::util::sleep(Duration::from_millis(20)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(
+        Instant::now()
+            .checked_add(duration)
+            .unwrap_or_else(far_future),
+    )
+}
+
+/// Waits until `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        state: SleepState::Idle,
+    }
+}
+
+fn far_future() -> Instant {
+    // About thirty years: "never" for any program, and safe from overflow.
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+impl Sleep {
+    /// When this sleep ends.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Moves the deadline; the timer is re-registered on the next poll.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
+        self.state = SleepState::Idle;
+    }
+
+    fn cancel(&mut self) {
+        if let SleepState::Wheel { key, owner } = self.state {
+            runtime::try_with_loop(|lp| {
+                if lp.shared_addr() == owner {
+                    lp.remove_timer(key);
+                }
+            });
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                SleepState::Done => return Poll::Ready(()),
+                SleepState::Idle => {
+                    if Instant::now() >= this.deadline {
+                        this.state = SleepState::Done;
+                        return Poll::Ready(());
+                    }
+                    let deadline = this.deadline;
+                    let waker = cx.waker().clone();
+                    let registered = runtime::try_with_loop(|lp| {
+                        let key = lp.insert_timer(deadline, TimerEntry::Wake(waker));
+                        (key, lp.shared_addr())
+                    });
+                    this.state = match registered {
+                        Some((key, owner)) => SleepState::Wheel { key, owner },
+                        None => SleepState::Portable(async_io::Timer::at(deadline)),
+                    };
+                    return Poll::Pending;
+                }
+                SleepState::Wheel { key, owner } => {
+                    let (key, owner) = (*key, *owner);
+                    let waiting = runtime::try_with_loop(|lp| {
+                        (lp.shared_addr() == owner).then(|| lp.refresh_timer(key, cx.waker()))
+                    })
+                    .flatten();
+                    match waiting {
+                        Some(true) => return Poll::Pending,
+                        Some(false) => {
+                            this.state = SleepState::Done;
+                            return Poll::Ready(());
+                        }
+                        // Moved to another thread: start over there.
+                        None => this.state = SleepState::Idle,
+                    }
+                }
+                SleepState::Portable(timer) => {
+                    return match Pin::new(timer).poll(cx) {
+                        Poll::Ready(_) => {
+                            this.state = SleepState::Done;
+                            Poll::Ready(())
+                        }
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("done", &matches!(self.state, SleepState::Done))
+            .finish()
+    }
+}
+
+/// Waits for `duration`, then gives `value` (monocle's `util.delayed`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let v = monocle_stack::block_on(monocle_stack::util::delayed(Duration::from_millis(5), "late"));
+/// assert_eq!(v, "late");
+/// ```
+pub async fn delayed<T>(duration: Duration, value: T) -> T {
+    sleep(duration).await;
+    value
+}
+
+/// An already-resolved value, monocle's `util.immediate`: `immediate(v).await == v`.
+pub fn immediate<T>(value: T) -> std::future::Ready<T> {
+    std::future::ready(value)
+}
+
+/// Yields to the event loop once, letting every other ready o-routine run
+/// before this one continues (monocle's `util.next_tick`).
+pub fn next_tick() -> NextTick {
+    NextTick { yielded: false }
+}
+
+/// The future returned by [`next_tick`].
+#[derive(Debug)]
+pub struct NextTick {
+    yielded: bool,
+}
+
+impl Future for NextTick {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The error of [`timeout`]: the future did not finish in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedOut {
+    after: Duration,
+}
+
+impl TimedOut {
+    /// How long the future was given.
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out after {}",
+            crate::diagnostics::human(self.after)
+        )
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+impl From<TimedOut> for std::io::Error {
+    fn from(e: TimedOut) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    }
+}
+
+/// Runs `future` for at most `duration`; if it is not done by then it is dropped
+/// and [`TimedOut`] returned.
+///
+/// ```
+/// use std::time::Duration;
+/// use monocle_stack::util::{sleep, timeout};
+///
+/// monocle_stack::block_on(async {
+///     let slow = timeout(Duration::from_millis(10), sleep(Duration::from_secs(60))).await;
+///     assert_eq!(slow.unwrap_err().to_string(), "timed out after 10 ms");
+///     assert_eq!(timeout(Duration::from_secs(1), async { 5 }).await, Ok(5));
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+        after: duration,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`timeout`].
+    #[derive(Debug)]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+        after: Duration,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, TimedOut>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(v) = this.future.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match Pin::new(this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(TimedOut { after: *this.after })),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A function queued with [`queue_task`]; [`cancel`](QueuedTask::cancel) stops it.
+///
+/// The handle is `Send + Sync + Clone`: any thread may cancel.
+#[derive(Clone)]
+pub struct QueuedTask {
+    state: Arc<AtomicU8>,
+}
+
+const QUEUED: u8 = 0;
+const CANCELLED: u8 = 1;
+const STARTED: u8 = 2;
+
+impl QueuedTask {
+    pub(crate) fn new() -> QueuedTask {
+        QueuedTask {
+            state: Arc::new(AtomicU8::new(QUEUED)),
+        }
+    }
+
+    /// Stops the task from running. Returns `true` if it had not started yet
+    /// (and now never will), `false` if it already ran or was cancelled.
+    pub fn cancel(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Whether the task has started running.
+    pub fn has_run(&self) -> bool {
+        self.state.load(Ordering::Acquire) == STARTED
+    }
+
+    /// Whether the task was cancelled before it ran.
+    pub fn is_cancelled(&self) -> bool {
+        self.state.load(Ordering::Acquire) == CANCELLED
+    }
+
+    /// Wraps `f` so that it runs only if the task was not cancelled first.
+    pub(crate) fn guard(&self, f: impl FnOnce()) -> impl FnOnce() {
+        let state = self.state.clone();
+        move || {
+            if state
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                f();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for QueuedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state.load(Ordering::Acquire) {
+            QUEUED => "queued",
+            CANCELLED => "cancelled",
+            _ => "started",
+        };
+        f.debug_tuple("QueuedTask").field(&state).finish()
+    }
+}
+
+/// Runs `f` on an event loop after `delay` (monocle's `eventloop.queue_task`).
+///
+/// Called on a loop's thread, `f` runs on that loop; called from a thread
+/// without a loop, it runs on the main loop (the first loop the process created
+/// on a thread of its own, not one of [`Loops`](crate::Loops)), so `queue_task`
+/// is safe to call from anywhere. With no main loop yet, the calling thread's
+/// loop is created and becomes the main loop. To queue an o-routine, launch it
+/// from `f`. Use [`Handle::queue_task`](crate::Handle::queue_task) to pick the loop.
+///
+/// ```
+/// use std::time::Duration;
+/// use monocle_stack::eventloop::{halt, queue_task, run};
+///
+/// let task = queue_task(Duration::from_millis(5), || halt());
+/// run(); // returns when the queued task halts the loop
+/// assert!(task.has_run());
+/// ```
+///
+/// # Panics
+///
+/// Panics if an event loop has to be created and cannot be.
+pub fn queue_task<F>(delay: Duration, f: F) -> QueuedTask
+where
+    F: FnOnce() + Send + 'static,
+{
+    let task = QueuedTask::new();
+    let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+    if runtime::try_with_loop(|_| ()).is_some() {
+        let guarded = task.guard(f);
+        runtime::with_loop(|lp| lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded))));
+    } else {
+        let handle = crate::Handle::main().unwrap_or_else(crate::Handle::current);
+        handle.queue_guarded(deadline, &task, f);
+    }
+    task
+}

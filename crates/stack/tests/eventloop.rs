@@ -1,0 +1,527 @@
+//! The event loop's behaviour, on the reactor chosen by `MONOCLE_REACTOR`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use monocle_core::{named, Callback, Channel};
+use monocle_stack::diagnostics::{task_dump, TaskState};
+use monocle_stack::eventloop::{self, queue_task};
+use monocle_stack::util::{delayed, next_tick, sleep, timeout};
+use monocle_stack::{block_on, launch, offload, Handle, JoinError, Loops};
+
+mod common;
+use common::{capture_logs, logs_matching, on_fresh_thread};
+
+#[test]
+fn block_on_returns_the_output() {
+    on_fresh_thread(|| assert_eq!(block_on(async { 6 * 7 }), 42));
+}
+
+#[test]
+fn launched_oroutines_run_and_join() {
+    on_fresh_thread(|| {
+        let sum = block_on(async {
+            let handles: Vec<_> = (0..100u64).map(|i| launch(async move { i })).collect();
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await;
+            }
+            sum
+        });
+        assert_eq!(sum, 4950);
+    });
+}
+
+#[test]
+fn dropping_the_handle_does_not_cancel() {
+    on_fresh_thread(|| {
+        let done = Rc::new(Cell::new(false));
+        let flag = done.clone();
+        block_on(async move {
+            drop(launch(async move {
+                sleep(Duration::from_millis(5)).await;
+                flag.set(true);
+            }));
+            sleep(Duration::from_millis(30)).await;
+        });
+        assert!(done.get());
+    });
+}
+
+#[test]
+fn cancel_stops_an_oroutine() {
+    on_fresh_thread(|| {
+        let reached = Rc::new(Cell::new(false));
+        let flag = reached.clone();
+        block_on(async move {
+            let h = launch(async move {
+                sleep(Duration::from_millis(20)).await;
+                flag.set(true);
+            });
+            next_tick().await;
+            assert_eq!(h.cancel().await, None);
+            sleep(Duration::from_millis(40)).await;
+        });
+        assert!(!reached.get());
+    });
+}
+
+#[test]
+fn non_send_oroutines_run() {
+    on_fresh_thread(|| {
+        let shared = Rc::new(RefCell::new(Vec::new()));
+        block_on({
+            let shared = shared.clone();
+            async move {
+                let a = launch({
+                    let s = shared.clone();
+                    async move { s.borrow_mut().push(1) }
+                });
+                let b = launch({
+                    let s = shared.clone();
+                    async move { s.borrow_mut().push(2) }
+                });
+                a.await;
+                b.await;
+            }
+        });
+        assert_eq!(*shared.borrow(), vec![1, 2]);
+    });
+}
+
+#[test]
+fn run_until_halt() {
+    on_fresh_thread(|| {
+        let count = Rc::new(Cell::new(0));
+        let c = count.clone();
+        launch(async move {
+            for _ in 0..3 {
+                next_tick().await;
+                c.set(c.get() + 1);
+            }
+            eventloop::halt();
+        });
+        eventloop::run();
+        assert_eq!(count.get(), 3);
+    });
+}
+
+#[test]
+fn halt_from_another_thread() {
+    on_fresh_thread(|| {
+        let handle = eventloop::handle();
+        let started = Arc::new(AtomicBool::new(false));
+        let s = started.clone();
+        launch(async move { s.store(true, Ordering::SeqCst) });
+        let t = std::thread::spawn(move || {
+            // Wait until the loop has demonstrably started running.
+            while !started.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            handle.halt();
+        });
+        eventloop::run();
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn cross_thread_wake() {
+    on_fresh_thread(|| {
+        let cb: Callback<u32> = Callback::new();
+        let resolver = cb.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            resolver.resolve(7).unwrap();
+        });
+        let v = block_on(async move {
+            let waiter = launch(async move { cb.await });
+            waiter.await
+        });
+        assert_eq!(v, 7);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn many_cross_thread_wakes_are_not_lost() {
+    on_fresh_thread(|| {
+        let ch: Channel<usize> = Channel::new(16);
+        let mut threads = Vec::new();
+        for t in 0..4 {
+            let ch = ch.clone();
+            threads.push(std::thread::spawn(move || {
+                for i in 0..5_000 {
+                    futures_lite::future::block_on(ch.send(t * 5_000 + i)).unwrap();
+                }
+            }));
+        }
+        let total = block_on(async move {
+            let mut seen = vec![false; 20_000];
+            for _ in 0..20_000 {
+                let v = ch.recv().await.unwrap();
+                assert!(!seen[v], "value {v} received twice");
+                seen[v] = true;
+            }
+            seen.iter().filter(|s| **s).count()
+        });
+        assert_eq!(total, 20_000);
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn wake_from_async_io_thread() {
+    // An async-io timer is fired by async-io's reactor, which may run on its own
+    // background thread; the o-routine must still be woken.
+    on_fresh_thread(|| {
+        let out = block_on(async {
+            let h = launch(async {
+                async_io::Timer::after(Duration::from_millis(10)).await;
+                "woken"
+            });
+            h.await
+        });
+        assert_eq!(out, "woken");
+    });
+}
+
+#[test]
+fn sleep_and_delayed_never_fire_early() {
+    on_fresh_thread(|| {
+        block_on(async {
+            let start = Instant::now();
+            sleep(Duration::from_millis(30)).await;
+            assert!(start.elapsed() >= Duration::from_millis(30));
+            let start = Instant::now();
+            assert_eq!(delayed(Duration::from_millis(15), 3).await, 3);
+            assert!(start.elapsed() >= Duration::from_millis(15));
+        });
+    });
+}
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    on_fresh_thread(|| {
+        let order = Rc::new(RefCell::new(Vec::new()));
+        block_on({
+            let order = order.clone();
+            async move {
+                let hs: Vec<_> = [40u64, 10, 30, 20, 0]
+                    .into_iter()
+                    .map(|ms| {
+                        let order = order.clone();
+                        launch(async move {
+                            sleep(Duration::from_millis(ms)).await;
+                            order.borrow_mut().push(ms);
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.await;
+                }
+            }
+        });
+        assert_eq!(*order.borrow(), vec![0, 10, 20, 30, 40]);
+    });
+}
+
+#[test]
+fn timeout_expires_and_passes() {
+    on_fresh_thread(|| {
+        block_on(async {
+            let err = timeout(Duration::from_millis(10), sleep(Duration::from_secs(30)))
+                .await
+                .unwrap_err();
+            assert_eq!(err.after(), Duration::from_millis(10));
+            assert_eq!(err.to_string(), "timed out after 10 ms");
+            assert_eq!(timeout(Duration::from_secs(5), async { 1 }).await, Ok(1));
+        });
+    });
+}
+
+#[test]
+fn queue_task_runs_and_cancels() {
+    on_fresh_thread(|| {
+        // Give this thread its loop first: with none, queue_task would hand the
+        // work to the process's main loop (another test's, here).
+        let _ = eventloop::handle();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r1 = ran.clone();
+        let first = queue_task(Duration::from_millis(5), move || {
+            r1.fetch_add(1, Ordering::SeqCst);
+        });
+        let r2 = ran.clone();
+        let cancelled = queue_task(Duration::from_millis(10), move || {
+            r2.fetch_add(100, Ordering::SeqCst);
+        });
+        assert!(cancelled.cancel());
+        assert!(
+            !cancelled.cancel(),
+            "a second cancel reports nothing to cancel"
+        );
+        queue_task(Duration::from_millis(30), eventloop::halt);
+        eventloop::run();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert!(first.has_run());
+        assert!(cancelled.is_cancelled());
+    });
+}
+
+#[test]
+fn queue_task_from_another_thread() {
+    on_fresh_thread(|| {
+        let handle = eventloop::handle();
+        let (tx, rx) = mpsc::channel();
+        let t = std::thread::spawn(move || {
+            handle.queue_task(Duration::from_millis(5), move || {
+                tx.send(std::thread::current().name().map(str::to_owned))
+                    .unwrap();
+                eventloop::halt();
+            });
+        });
+        eventloop::run();
+        t.join().unwrap();
+        assert_eq!(
+            rx.recv().unwrap(),
+            std::thread::current().name().map(str::to_owned)
+        );
+    });
+}
+
+#[test]
+fn a_panicking_oroutine_does_not_stop_others() {
+    let logs = capture_logs();
+    on_fresh_thread(|| {
+        let v = block_on(async {
+            let bad = launch(named("doomed", async {
+                next_tick().await;
+                panic!("boom")
+            }));
+            let _: &monocle_stack::JoinHandle<()> = &bad;
+            drop(bad);
+            let good = launch(async {
+                for _ in 0..10 {
+                    next_tick().await;
+                }
+                5
+            });
+            good.await
+        });
+        assert_eq!(v, 5);
+    });
+    let lines = logs_matching(&logs, "'doomed'");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("panicked: boom"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("eventloop.rs"),
+        "names the launch site: {}",
+        lines[0]
+    );
+}
+
+#[test]
+fn an_unobserved_error_is_logged_and_an_awaited_one_is_not() {
+    let logs = capture_logs();
+    on_fresh_thread(|| {
+        block_on(async {
+            launch(named("unobserved", async {
+                Err::<(), _>(std::io::Error::other("disk on fire"))
+            }));
+            let seen = launch(named("observed", async { Err::<(), _>("handled") }));
+            assert_eq!(seen.await, Err("handled"));
+            for _ in 0..3 {
+                next_tick().await;
+            }
+        });
+    });
+    let lines = logs_matching(&logs, "'unobserved'");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("failed: disk on fire"), "{}", lines[0]);
+    assert!(logs_matching(&logs, "'observed'").is_empty());
+}
+
+#[test]
+fn awaiting_a_panicked_oroutine_propagates() {
+    on_fresh_thread(|| {
+        let outer_panicked = block_on(async {
+            let inner = launch(async {
+                next_tick().await;
+                panic!("inner")
+            });
+            let _: &monocle_stack::JoinHandle<()> = &inner;
+            // The outer o-routine awaits the inner one and so panics too.
+            let outer = launch(async move { inner.await });
+            futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outer))
+                .await
+                .is_err()
+        });
+        assert!(outer_panicked);
+    });
+}
+
+#[test]
+fn blocking_poll_is_reported_with_the_name() {
+    let logs = capture_logs();
+    on_fresh_thread(|| {
+        eventloop::set_blocking_threshold(Some(Duration::from_millis(40)));
+        block_on(async {
+            launch(named("sleepy", async {
+                std::thread::sleep(Duration::from_millis(300));
+            }))
+            .await;
+        });
+    });
+    let after = logs_matching(&logs, "'sleepy'");
+    assert_eq!(after.len(), 1, "{after:?} {:?}", logs.lock().unwrap());
+    assert!(
+        after[0].contains("blocked the loop for at least"),
+        "{}",
+        after[0]
+    );
+    let during = logs_matching(&logs, "has blocked the loop for");
+    assert!(
+        during.iter().any(|l| l.contains("eventloop.rs")),
+        "the watchdog names the launch site while it blocks: {during:?}"
+    );
+}
+
+#[test]
+fn task_dump_lists_live_oroutines() {
+    on_fresh_thread(|| {
+        block_on(async {
+            let parked = launch(named("parked", std::future::pending::<()>()));
+            let ready = launch(named("ready", async {}));
+            let dump = task_dump();
+            let find = |n: &str| dump.iter().find(|t| t.name.as_deref() == Some(n)).cloned();
+            assert_eq!(find("ready").unwrap().state, TaskState::Scheduled);
+            next_tick().await;
+            next_tick().await;
+            let dump = task_dump();
+            let parked_info = dump
+                .iter()
+                .find(|t| t.name.as_deref() == Some("parked"))
+                .unwrap();
+            assert_eq!(parked_info.state, TaskState::Waiting);
+            assert!(parked_info.location.file().ends_with("eventloop.rs"));
+            assert!(
+                dump.iter().all(|t| t.name.as_deref() != Some("ready")),
+                "finished ones leave"
+            );
+            let _ = ready;
+            parked.cancel().await;
+            next_tick().await;
+            assert!(task_dump()
+                .iter()
+                .all(|t| t.name.as_deref() != Some("parked")));
+        });
+    });
+}
+
+#[test]
+fn task_dump_from_another_thread() {
+    let loops = Loops::start(1).unwrap();
+    let h = loops.handle(0).clone();
+    block_on(h.spawn(|| async {
+        launch(named("resident", std::future::pending::<()>()));
+    }))
+    .unwrap();
+    let dump = futures_lite::future::block_on(h.task_dump()).unwrap();
+    assert!(
+        dump.iter().any(|t| t.name.as_deref() == Some("resident")),
+        "{dump:?}"
+    );
+}
+
+#[test]
+fn a_million_oroutines() {
+    on_fresh_thread(|| {
+        let count = Rc::new(Cell::new(0u32));
+        block_on({
+            let count = count.clone();
+            async move {
+                let mut handles = Vec::with_capacity(1000);
+                for _ in 0..1000 {
+                    for _ in 0..1000 {
+                        let c = count.clone();
+                        handles.push(launch(async move { c.set(c.get() + 1) }));
+                    }
+                    for h in handles.drain(..) {
+                        h.await;
+                    }
+                }
+            }
+        });
+        assert_eq!(count.get(), 1_000_000);
+        assert!(task_dump().is_empty(), "every o-routine left the registry");
+    });
+}
+
+#[test]
+fn loops_on_several_threads() {
+    let loops = Loops::start(3).unwrap();
+    assert_eq!(loops.len(), 3);
+    let results: Vec<_> = loops
+        .spawn_on_all(|| async {
+            sleep(Duration::from_millis(5)).await;
+            std::thread::current().name().unwrap().to_owned()
+        })
+        .into_iter()
+        .map(|h| block_on(h).unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["monocle-loop-0", "monocle-loop-1", "monocle-loop-2"]
+    );
+    let h = loops.handle(2).clone();
+    loops.shutdown();
+    let gone = block_on(h.spawn(|| async { 1 }));
+    assert!(matches!(gone, Err(JoinError::LoopGone { .. })), "{gone:?}");
+}
+
+#[test]
+fn offload_runs_blocking_work_off_the_loop() {
+    on_fresh_thread(|| {
+        let loop_thread = std::thread::current().id();
+        let (ticks, other) = block_on(async move {
+            let ticker = launch(async {
+                let mut n = 0;
+                for _ in 0..5 {
+                    sleep(Duration::from_millis(2)).await;
+                    n += 1;
+                }
+                n
+            });
+            let other = offload(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                std::thread::current().id()
+            })
+            .await;
+            (ticker.await, other)
+        });
+        assert_eq!(ticks, 5);
+        assert_ne!(other, loop_thread);
+    });
+}
+
+#[test]
+fn handle_main_exists_while_a_loop_lives() {
+    on_fresh_thread(|| {
+        let _ = Handle::current();
+        assert!(Handle::main().is_some());
+    });
+}
+
+#[test]
+fn the_loop_uses_the_reactor_chosen_by_the_environment() {
+    let expected = match std::env::var("MONOCLE_REACTOR").as_deref() {
+        Ok("async-io") => monocle_stack::reactor::ReactorKind::AsyncIo,
+        _ => monocle_stack::reactor::ReactorKind::platform_default(),
+    };
+    on_fresh_thread(move || assert_eq!(Handle::current().reactor(), expected));
+}
