@@ -1,1 +1,76 @@
-//! monocle
+//! monocle: event-driven code that reads like blocking code.
+//!
+//! An *o-routine* is an `async fn` run by monocle's event loop; each `.await`
+//! hands control back to the loop until the I/O (or timer, or channel) it waits
+//! for is ready — what `yield` did in the Python original. This crate gathers the
+//! layers under monocle's familiar paths:
+//!
+//! | path | what | crate |
+//! |---|---|---|
+//! | [`launch`], [`Callback`], [`defer`], [`named`], [`run`], [`block_on`] | o-routines and their results | `monocle-core`, `monocle-stack` |
+//! | [`stack::eventloop`] | `run`, `halt`, `queue_task`, the loop builder | `monocle-stack` |
+//! | [`util`] | `sleep`, `delayed`, `immediate`, `next_tick`, `timeout` | `monocle-stack` |
+//! | [`experimental`] | `Channel`, `first_of` | `monocle-core` |
+//!
+//! ```
+//! use std::time::Duration;
+//! use monocle::stack::eventloop;
+//! use monocle::util::sleep;
+//!
+//! async fn greet(who: &str) -> String {
+//!     sleep(Duration::from_millis(5)).await;
+//!     format!("hello, {who}")
+//! }
+//!
+//! monocle::launch(async {
+//!     let greeting = greet("monocle").await;
+//!     assert_eq!(greeting, "hello, monocle");
+//!     eventloop::halt();
+//! });
+//! eventloop::run();
+//! ```
+//!
+//! # Features
+//!
+//! * `network` — TCP services and clients (`monocle::stack::network`).
+//! * `http` (default) — the HTTP client, server and router
+//!   (`monocle::stack::network::http`); implies `network`.
+//! * `tls` — TLS for services, clients and HTTPS, on rustls.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use monocle_core::{defer, named, AlreadyResolved, Callback, IntoOroutine, Named, OroutineExt};
+pub use monocle_stack::{block_on, launch, run, Cancel, JoinHandle, Outcome};
+
+/// The underlying crates, for what this crate does not re-export by name.
+pub mod crates {
+    pub use monocle_core as core;
+    pub use monocle_stack as stack;
+}
+
+/// The event loop and, with the `network` feature, the network layer
+/// (monocle's `monocle.stack`).
+pub mod stack {
+    pub use monocle_stack::eventloop;
+    pub use monocle_stack::{
+        diagnostics, offload, reactor, Handle, JoinError, Loops, Offload, RemoteJoinHandle,
+    };
+}
+
+/// Timers (monocle's `monocle.util`).
+pub mod util {
+    pub use monocle_stack::util::*;
+}
+
+/// Channels and `first_of` (monocle's `monocle.experimental`).
+pub mod experimental {
+    pub use monocle_core::{
+        first_of, first_of2, Channel, FirstOf, FirstOf2, RecvError, SendError, TryRecvError,
+        TrySendError, Winner,
+    };
+}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! The event loop: [`run`], [`halt`], [`queue_task`], and the loop [`Builder`].
 //!
 //! Every thread has its own loop, created the first time something needs it
-//! ([`launch`](crate::launch), [`block_on`](crate::block_on), [`run`]). monocle
+//! ([`launch`](crate::launch), [`block_on`], [`run`]). monocle
 //! programs launch their o-routines and then call [`run`], which returns when
 //! some o-routine (or another thread) calls [`halt`]:
 //!
@@ -30,7 +30,7 @@ pub use crate::timer::{queue_task, QueuedTask};
 ///
 /// O-routines launched before `run` start now. When `run` returns, o-routines
 /// that have not finished stay where they are and go on at the next `run` or
-/// [`block_on`](crate::block_on).
+/// [`block_on`].
 ///
 /// # Panics
 ///

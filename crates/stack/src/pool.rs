@@ -120,7 +120,7 @@ impl Loops {
             .iter()
             .map(|h| {
                 let make = make.clone();
-                h.spawn(move || make())
+                h.spawn(make)
             })
             .collect()
     }

@@ -167,7 +167,7 @@ thread_local! {
 pub(crate) fn with_loop<R>(f: impl FnOnce(&Rc<Loop>) -> R) -> R {
     CURRENT.with(|cell| {
         let lp = cell.get_or_init(|| {
-            Loop::new(ReactorKind::from_env(), true)
+            Loop::new(ReactorKind::from_env(), None, true)
                 .unwrap_or_else(|e| panic!("monocle: cannot create the event loop: {e}"))
         });
         f(lp)
@@ -192,13 +192,7 @@ pub(crate) fn init_loop(
                 "this thread already has an event loop",
             ));
         }
-        let mut lp = Loop::new(kind, may_be_main)?;
-        if let Some(name) = name {
-            Rc::get_mut(&mut lp)
-                .and_then(|l| Arc::get_mut(&mut l.shared))
-                .expect("a new loop is not shared")
-                .name = name;
-        }
+        let lp = Loop::new(kind, name, may_be_main)?;
         let _ = cell.set(lp);
         Ok(())
     })
@@ -210,12 +204,19 @@ pub(crate) fn current_epoll() -> Option<crate::reactor::epoll::Reactor> {
 }
 
 impl Loop {
-    fn new(kind: ReactorKind, may_be_main: bool) -> std::io::Result<Rc<Loop>> {
+    fn new(
+        kind: ReactorKind,
+        name: Option<String>,
+        may_be_main: bool,
+    ) -> std::io::Result<Rc<Loop>> {
         let (reactor, notifier) = Reactor::new(kind)?;
-        let name = std::thread::current()
-            .name()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{:?}", std::thread::current().id()));
+        let name = name.unwrap_or_else(|| {
+            let thread = std::thread::current();
+            thread
+                .name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{:?}", thread.id()))
+        });
         let shared = Arc::new(Shared {
             name,
             reactor_kind: reactor.kind(),
@@ -479,7 +480,7 @@ impl Drop for Loop {
         while self.shared.commands.pop().is_ok() {}
         let local = std::mem::take(&mut *self.local.borrow_mut());
         drop(local);
-        let timers = std::mem::replace(&mut *self.timers.borrow_mut(), Wheel::new());
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);
     }
 }

@@ -138,7 +138,7 @@ fn cross_thread_wake() {
             resolver.resolve(7).unwrap();
         });
         let v = block_on(async move {
-            let waiter = launch(async move { cb.await });
+            let waiter = launch(cb);
             waiter.await
         });
         assert_eq!(v, 7);
@@ -356,7 +356,7 @@ fn awaiting_a_panicked_oroutine_propagates() {
             });
             let _: &monocle_stack::JoinHandle<()> = &inner;
             // The outer o-routine awaits the inner one and so panics too.
-            let outer = launch(async move { inner.await });
+            let outer = launch(inner);
             futures_lite::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outer))
                 .await
                 .is_err()
@@ -413,7 +413,7 @@ fn task_dump_lists_live_oroutines() {
                 dump.iter().all(|t| t.name.as_deref() != Some("ready")),
                 "finished ones leave"
             );
-            let _ = ready;
+            drop(ready);
             parked.cancel().await;
             next_tick().await;
             assert!(task_dump()
