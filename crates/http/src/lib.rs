@@ -52,22 +52,28 @@
 #![warn(missing_debug_implementations)]
 
 mod chunked;
+mod config;
+mod conn;
 mod date;
 mod encoding;
 mod error;
 mod handler;
 mod headers;
 mod into_response;
+mod io;
 mod limits;
 mod params;
 mod parse;
 mod request;
 mod response;
 mod router;
+mod server;
 mod status;
 mod version;
 mod write;
 
+pub use config::ServerConfig;
+pub use server::HttpServer;
 pub use chunked::{chunk_header, encode_chunk, ChunkHeader, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
 pub use date::http_date;
 pub use error::{Error, Result};

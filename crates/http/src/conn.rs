@@ -1,0 +1,491 @@
+//! The per-connection HTTP/1.1 server state machine, over any
+//! `AsyncRead + AsyncWrite` byte stream.
+//!
+//! One loop per connection: parse a head in place from the input buffer, read
+//! the body by its framing, call the handler (catching panics), write the
+//! response into the output buffer. Responses to pipelined requests pile up in
+//! that buffer and go out in one write once no complete request is left
+//! buffered (or before anything would wait).
+
+use std::io;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use futures_lite::future::poll_once;
+use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::{FutureExt, StreamExt};
+
+use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
+use crate::config::ServerConfig;
+use crate::error::Error;
+use crate::io::{fill, read_guarded, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
+use crate::parse::{parse_request_head, BodyFraming, RequestHead};
+use crate::request::HttpRequest;
+use crate::response::{Body, HttpResponse};
+use crate::router::RouteMatch;
+use crate::server::App;
+use crate::write::{write_response_head, ResponseContext, CONTINUE};
+
+/// A body at most this long is copied into the output buffer; a longer one is
+/// written from where it is, with the head, in one vectored write.
+const COPY_BODY_MAX: usize = 16 << 10;
+
+/// Flush the output buffer when it holds this much, even if more pipelined
+/// requests are waiting.
+const FLUSH_AT: usize = 64 << 10;
+
+/// What the request log line needs, captured only when info logging is on.
+struct LogInfo {
+    method: String,
+    uri: String,
+    proto: &'static str,
+    user_agent: String,
+    start: Instant,
+}
+
+/// How a connection ends early.
+enum Stop {
+    /// Close quietly (peer gone, idle timeout, server stopping).
+    Close,
+    /// Answer this error, then close.
+    Reject(Error),
+    /// Answer 408, then close.
+    HeadTimeout,
+}
+
+pub(crate) struct Conn<'a, IO> {
+    app: &'a App,
+    config: ServerConfig,
+    io: IO,
+    inbuf: InBuf,
+    out: Vec<u8>,
+    peer: Option<SocketAddr>,
+}
+
+impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
+    pub(crate) fn new(app: &'a App, io: IO, peer: Option<SocketAddr>) -> Self {
+        Conn {
+            app,
+            config: app.config(),
+            io,
+            inbuf: InBuf::new(),
+            out: Vec::with_capacity(8 << 10),
+            peer,
+        }
+    }
+
+    /// Serves requests until the connection should close, then closes it.
+    pub(crate) async fn run(mut self) -> io::Result<()> {
+        loop {
+            let head = match self.next_head().await? {
+                Ok(head) => head,
+                Err(Stop::Close) => return self.finish().await,
+                Err(Stop::Reject(e)) => return self.reject(&e).await,
+                Err(Stop::HeadTimeout) => return self.reject_timeout().await,
+            };
+            self.inbuf.consume(head.len());
+            let body = match self.read_body(&head).await? {
+                Ok(body) => body,
+                Err(Stop::Reject(e)) => return self.reject(&e).await,
+                Err(_) => return self.finish().await,
+            };
+            let keep_alive = head.keep_alive() && !self.app.state.stopping.is_fired();
+            let ctx = ResponseContext::new(head.version(), head.method(), keep_alive);
+            let log = log::log_enabled!(log::Level::Info).then(|| LogInfo {
+                method: head.method().to_owned(),
+                uri: head.uri().to_owned(),
+                proto: head.version().as_str(),
+                user_agent: head.headers().get("user-agent").unwrap_or("-").to_owned(),
+                start: Instant::now(),
+            });
+            let req = HttpRequest::from_head(head, body, self.peer);
+            let resp = self.respond(req).await?;
+            if let Some(err) = resp.handler_error() {
+                log::error!(
+                    "[{}] handler failed, answered 500: {err}",
+                    PeerIp(self.peer)
+                );
+            }
+            let (keep_alive, bytes) = self.write_response(resp, &ctx).await?;
+            if let Some(log) = log {
+                log::info!(
+                    "[{}] {} {} {} -> {} ({} bytes, {:.2} ms); {}",
+                    PeerIp(self.peer),
+                    log.method,
+                    log.uri,
+                    log.proto,
+                    bytes.1,
+                    bytes.0,
+                    log.start.elapsed().as_secs_f64() * 1000.0,
+                    log.user_agent
+                );
+            }
+            if !keep_alive || self.app.state.stopping.is_fired() {
+                return self.finish().await;
+            }
+            if self.out.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
+        }
+    }
+
+    /// Reads until a complete request head is buffered and parses it.
+    async fn next_head(&mut self) -> io::Result<Result<RequestHead, Stop>> {
+        let reparse_past = self
+            .config
+            .limits
+            .uri_limit()
+            .min(self.config.limits.head_limit());
+        // Bytes of the buffer already parsed without finding a complete head.
+        let mut parsed = 0;
+        let mut head_deadline: Option<Instant> = None;
+        loop {
+            if self.inbuf.len() > parsed {
+                let data = self.inbuf.data();
+                let worth = parsed == 0
+                    || data[parsed..].contains(&b'\n')
+                    || data.len() > reparse_past;
+                if worth {
+                    match parse_request_head(data, &self.config.limits) {
+                        Ok(Some(head)) => return Ok(Ok(head)),
+                        Ok(None) => parsed = data.len(),
+                        Err(e) => return Ok(Err(Stop::Reject(e))),
+                    }
+                }
+            }
+            // No complete request is buffered: send what is pending, then wait.
+            if self.inbuf.is_empty() && self.app.state.stopping.is_fired() {
+                return Ok(Err(Stop::Close));
+            }
+            self.flush().await?;
+            let (deadline, stop) = if self.inbuf.is_empty() {
+                (
+                    Deadline::After(self.config.keep_alive_timeout),
+                    Some(&self.app.state.stopping),
+                )
+            } else {
+                let at = *head_deadline
+                    .get_or_insert_with(|| Instant::now() + self.config.header_timeout);
+                (Deadline::At(at), None)
+            };
+            match fill(&mut self.io, &mut self.inbuf, deadline, stop).await {
+                Ok(ReadEnd::Data(_)) => {}
+                Ok(ReadEnd::TimedOut) if !self.inbuf.is_empty() => {
+                    return Ok(Err(Stop::HeadTimeout))
+                }
+                Ok(_) => return Ok(Err(Stop::Close)),
+                Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the request body by its framing.
+    async fn read_body(&mut self, head: &RequestHead) -> io::Result<Result<Vec<u8>, Stop>> {
+        let deadline = Deadline::After(self.config.read_timeout);
+        match head.framing() {
+            BodyFraming::Empty | BodyFraming::UntilClose => Ok(Ok(Vec::new())),
+            BodyFraming::Length(n) => {
+                let n = match usize::try_from(n) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        return Ok(Err(Stop::Reject(Error::BodyTooLarge {
+                            limit: self.config.limits.body_limit(),
+                        })))
+                    }
+                };
+                if head.expect_continue() && self.inbuf.is_empty() && n > 0 {
+                    self.out.extend_from_slice(CONTINUE);
+                }
+                let have = n.min(self.inbuf.len());
+                let mut body = Vec::with_capacity(n);
+                body.extend_from_slice(&self.inbuf.data()[..have]);
+                self.inbuf.consume(have);
+                if have < n {
+                    self.flush().await?;
+                    body.resize(n, 0);
+                    let mut got = have;
+                    while got < n {
+                        match read_guarded(&mut self.io, &mut body[got..], deadline, None).await {
+                            Ok(ReadEnd::Data(k)) => got += k,
+                            Ok(_) => return Ok(Err(Stop::Close)),
+                            Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Ok(Ok(body))
+            }
+            BodyFraming::Chunked => {
+                if head.expect_continue() && self.inbuf.is_empty() {
+                    self.out.extend_from_slice(CONTINUE);
+                }
+                let mut decoder = ChunkedDecoder::new(&self.config.limits);
+                let mut body = Vec::new();
+                loop {
+                    match decoder.decode(self.inbuf.data(), &mut body) {
+                        Ok(used) => self.inbuf.consume(used),
+                        Err(e) => return Ok(Err(Stop::Reject(e))),
+                    }
+                    if decoder.is_done() {
+                        return Ok(Ok(body));
+                    }
+                    self.flush().await?;
+                    match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
+                        Ok(ReadEnd::Data(_)) => {}
+                        Ok(_) => return Ok(Err(Stop::Close)),
+                        Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes the request and runs its handler; a panic becomes a 500.
+    async fn respond(&mut self, mut req: HttpRequest) -> io::Result<HttpResponse> {
+        let handler = {
+            let router = self.app.router.borrow();
+            match router.find(req.method(), req.path()) {
+                RouteMatch::Found { handler, params } => {
+                    req.set_params(params);
+                    handler.clone()
+                }
+                found @ RouteMatch::MethodNotAllowed { .. } => {
+                    let allow = found.allow_header().unwrap_or_default();
+                    return Ok(HttpResponse::new(405)
+                        .with_header("Allow", allow)
+                        .with_header("Content-Type", "text/plain; charset=utf-8")
+                        .with_body("Method Not Allowed\n"));
+                }
+                RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
+                    Some(h) => h.clone(),
+                    None => {
+                        return Ok(HttpResponse::new(404)
+                            .with_header("Content-Type", "text/plain; charset=utf-8")
+                            .with_body("Not Found\n"))
+                    }
+                },
+            }
+        };
+        let mut fut = AssertUnwindSafe(handler.call(req)).catch_unwind();
+        let outcome = match poll_once(&mut fut).await {
+            Some(outcome) => outcome,
+            None => {
+                // The handler waits: let earlier pipelined responses go meanwhile.
+                self.flush().await?;
+                fut.await
+            }
+        };
+        Ok(outcome.unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a non-string payload");
+            HttpResponse::internal_error(format!("handler panicked: {msg}"))
+        }))
+    }
+
+    /// Writes the response; returns whether the connection stays open, and
+    /// (body bytes, status code) for the log.
+    async fn write_response(
+        &mut self,
+        resp: HttpResponse,
+        ctx: &ResponseContext,
+    ) -> io::Result<(bool, (u64, u16))> {
+        let code = resp.code();
+        let written = write_response_head(&resp, ctx, &mut self.out);
+        let keep_alive = written.keep_alive();
+        match (written.framing(), resp.into_body()) {
+            (BodyFraming::Empty, _) => Ok((keep_alive, (0, code))),
+            (_, Body::Full(body)) => {
+                if body.len() <= COPY_BODY_MAX {
+                    self.out.extend_from_slice(&body);
+                } else {
+                    self.write_out(&[&body]).await?;
+                }
+                Ok((keep_alive, (body.len() as u64, code)))
+            }
+            (framing, Body::Stream(mut stream)) => {
+                let mut sent: u64 = 0;
+                let mut complete = true;
+                loop {
+                    self.flush().await?;
+                    let item = match stream.next().await {
+                        None => break,
+                        Some(Ok(item)) => item,
+                        Some(Err(e)) => {
+                            log::warn!(
+                                "[{}] response body stream failed, closing: {e}",
+                                PeerIp(self.peer)
+                            );
+                            complete = false;
+                            break;
+                        }
+                    };
+                    match framing {
+                        BodyFraming::Length(n) => {
+                            let room = (n - sent).min(item.len() as u64) as usize;
+                            self.out.extend_from_slice(&item[..room]);
+                            sent += room as u64;
+                            if sent == n {
+                                break;
+                            }
+                        }
+                        BodyFraming::Chunked => {
+                            if !item.is_empty() {
+                                encode_chunk(&item, &mut self.out);
+                                sent += item.len() as u64;
+                            }
+                        }
+                        _ => {
+                            self.out.extend_from_slice(&item);
+                            sent += item.len() as u64;
+                        }
+                    }
+                }
+                match framing {
+                    BodyFraming::Length(n) if sent < n => complete = false,
+                    BodyFraming::Chunked if complete => self.out.extend_from_slice(LAST_CHUNK),
+                    _ => {}
+                }
+                Ok((keep_alive && complete, (sent, code)))
+            }
+        }
+    }
+
+    /// Writes the output buffer and then `more`, in one vectored write.
+    async fn write_out(&mut self, more: &[&[u8]]) -> io::Result<()> {
+        let mut bufs: [&[u8]; 3] = [&self.out, &[], &[]];
+        let n = 1 + more.len().min(2);
+        bufs[1..n].copy_from_slice(&more[..n - 1]);
+        let deadline = Deadline::After(self.config.read_timeout);
+        let result = with_deadline(deadline, write_all_vectored(&mut self.io, &bufs[..n])).await;
+        self.out.clear();
+        match result {
+            Some(r) => r,
+            None => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "writing a response to {} made no progress for {:?}; raise ServerConfig::read_timeout",
+                    PeerIp(self.peer),
+                    self.config.read_timeout
+                ),
+            )),
+        }
+    }
+
+    /// Sends the output buffer, if it holds anything.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.write_out(&[]).await
+    }
+
+    /// Answers a request that could not be parsed or framed, then closes.
+    async fn reject(&mut self, error: &Error) -> io::Result<()> {
+        let resp = HttpResponse::from_error(error);
+        log::info!(
+            "[{}] bad request, answered {}: {error}",
+            PeerIp(self.peer),
+            resp.code()
+        );
+        self.send_closing(resp).await
+    }
+
+    async fn reject_timeout(&mut self) -> io::Result<()> {
+        log::info!(
+            "[{}] request head not complete after {:?}, answered 408",
+            PeerIp(self.peer),
+            self.config.header_timeout
+        );
+        let resp = HttpResponse::new(408)
+            .with_header("Content-Type", "text/plain; charset=utf-8")
+            .with_body(format!(
+                "request head not complete after {:?}\n",
+                self.config.header_timeout
+            ));
+        self.send_closing(resp).await
+    }
+
+    async fn send_closing(&mut self, resp: HttpResponse) -> io::Result<()> {
+        write_response_head(&resp, &ResponseContext::closing(), &mut self.out);
+        if let Some(body) = resp.body().as_bytes() {
+            self.out.extend_from_slice(body);
+        }
+        self.finish().await?;
+        // Read (and drop) what the client still sends for a moment, so that
+        // closing with unread data does not reset the connection before the
+        // client has read the answer.
+        let mut scratch = [0u8; 4096];
+        let until = Instant::now() + std::time::Duration::from_millis(500);
+        let mut budget = 256usize << 10;
+        while budget > 0 {
+            match read_guarded(&mut self.io, &mut scratch, Deadline::At(until), None).await {
+                Ok(ReadEnd::Data(n)) => budget = budget.saturating_sub(n),
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is pending and shuts down the write side.
+    async fn finish(&mut self) -> io::Result<()> {
+        match self.flush().await {
+            Err(e) if is_disconnect(&e) => return Ok(()),
+            other => other?,
+        }
+        let _ = with_deadline(
+            Deadline::After(self.config.read_timeout),
+            self.io.close(),
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// Answers a connection over the limit with 503 and closes it.
+pub(crate) async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO) -> io::Result<()> {
+    let resp = HttpResponse::new(503)
+        .with_header("Content-Type", "text/plain; charset=utf-8")
+        .with_header("Retry-After", "1")
+        .with_body("too many connections; try again\n");
+    let mut out = Vec::new();
+    write_response_head(&resp, &ResponseContext::closing(), &mut out);
+    out.extend_from_slice(resp.body().as_bytes().unwrap_or_default());
+    io.write_all(&out).await?;
+    io.close().await?;
+    let mut scratch = [0u8; 1024];
+    let _ = with_deadline(
+        Deadline::After(std::time::Duration::from_millis(100)),
+        io.read(&mut scratch),
+    )
+    .await;
+    Ok(())
+}
+
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// Formats the peer's IP for log lines, `-` when unknown.
+struct PeerIp(Option<SocketAddr>);
+
+impl std::fmt::Display for PeerIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "{}", addr.ip()),
+            None => f.write_str("-"),
+        }
+    }
+}

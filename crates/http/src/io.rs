@@ -1,0 +1,289 @@
+//! Buffers and small I/O helpers shared by the server and the client: a
+//! reusable input buffer, reads raced against a lazily armed timer and a stop
+//! signal, and a vectored `write_all`.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use monocle_stack::util::{sleep_until, Sleep};
+
+/// The size an input buffer starts with.
+const INITIAL_INPUT: usize = 8 << 10;
+
+/// A connection's input buffer: bytes `[start, end)` of `buf` are unread.
+///
+/// `buf` stays fully initialized, so reads go straight into its tail without
+/// zeroing per read; it grows only when one message needs more room.
+#[derive(Debug)]
+pub(crate) struct InBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl InBuf {
+    pub(crate) fn new() -> Self {
+        InBuf {
+            buf: vec![0; INITIAL_INPUT],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The unread bytes.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Drops `n` unread bytes from the front.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Makes room for at least some more bytes at the tail and returns it.
+    fn spare(&mut self) -> &mut [u8] {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let len = self.buf.len();
+                self.buf.resize(len * 2, 0);
+            }
+        }
+        &mut self.buf[self.end..]
+    }
+
+}
+
+/// Why a guarded read ended without data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadEnd {
+    /// Some bytes arrived (how many).
+    Data(usize),
+    /// The peer closed its side.
+    Eof,
+    /// The deadline passed.
+    TimedOut,
+    /// The server is stopping.
+    Stopped,
+}
+
+/// When a guarded read gives up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Deadline {
+    /// This long after the read starts waiting (the timer is armed only when
+    /// the first poll finds no data, so a read that is ready costs no clock read).
+    After(Duration),
+    /// At this instant.
+    At(Instant),
+}
+
+/// Reads once into `inbuf`, giving up at the deadline or when `stop` fires.
+pub(crate) async fn fill<R: AsyncRead + Unpin>(
+    io: &mut R,
+    inbuf: &mut InBuf,
+    deadline: Deadline,
+    stop: Option<&Signal>,
+) -> io::Result<ReadEnd> {
+    let spare = inbuf.spare();
+    let end = read_guarded(io, spare, deadline, stop).await?;
+    if let ReadEnd::Data(n) = end {
+        inbuf.end += n;
+    }
+    Ok(end)
+}
+
+/// Reads once into `buf`, giving up at the deadline or when `stop` fires.
+pub(crate) async fn read_guarded<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut [u8],
+    deadline: Deadline,
+    stop: Option<&Signal>,
+) -> io::Result<ReadEnd> {
+    let mut timer: Option<Sleep> = None;
+    let mut waiter: Option<usize> = None;
+    let result = std::future::poll_fn(|cx| {
+        match Pin::new(&mut *io).poll_read(cx, buf) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Ok(ReadEnd::Eof)),
+            Poll::Ready(Ok(n)) => return Poll::Ready(Ok(ReadEnd::Data(n))),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {}
+        }
+        if let Some(stop) = stop {
+            if stop.poll_wait(&mut waiter, cx).is_ready() {
+                return Poll::Ready(Ok(ReadEnd::Stopped));
+            }
+        }
+        poll_deadline(&mut timer, deadline, cx).map(|()| Ok(ReadEnd::TimedOut))
+    })
+    .await;
+    if let (Some(stop), Some(key)) = (stop, waiter) {
+        stop.forget(key);
+    }
+    result
+}
+
+/// Arms `timer` on first use and polls it.
+fn poll_deadline(timer: &mut Option<Sleep>, deadline: Deadline, cx: &mut Context<'_>) -> Poll<()> {
+    if timer.is_none() {
+        *timer = match deadline {
+            Deadline::After(d) => Some(sleep_until(
+                Instant::now().checked_add(d).unwrap_or_else(far_future),
+            )),
+            Deadline::At(at) => Some(sleep_until(at)),
+        };
+    }
+    match timer.as_mut() {
+        Some(t) => Pin::new(t).poll(cx),
+        None => Poll::Pending,
+    }
+}
+
+/// Runs `fut` until it finishes (`Some`) or the deadline passes (`None`); the
+/// timer is armed only if `fut` does not finish at its first poll.
+pub(crate) async fn with_deadline<F: Future>(deadline: Deadline, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut timer: Option<Sleep> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        poll_deadline(&mut timer, deadline, cx).map(|()| None)
+    })
+    .await
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// Writes all of `bufs` (in order) to `io`, vectored where the writer supports it.
+pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bufs: &[&[u8]],
+) -> io::Result<()> {
+    let mut index = 0;
+    let mut offset = 0;
+    std::future::poll_fn(|cx| {
+        loop {
+            while index < bufs.len() && offset == bufs[index].len() {
+                index += 1;
+                offset = 0;
+            }
+            if index == bufs.len() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut slices = [IoSlice::new(&[]); 4];
+            let mut count = 0;
+            for (i, b) in bufs[index..].iter().enumerate().take(slices.len()) {
+                slices[count] = IoSlice::new(if i == 0 { &b[offset..] } else { b });
+                count += 1;
+            }
+            let n = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the peer stopped accepting data",
+                    )))
+                }
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            let mut left = n;
+            while left > 0 {
+                let room = bufs[index].len() - offset;
+                if left < room {
+                    offset += left;
+                    left = 0;
+                } else {
+                    left -= room;
+                    index += 1;
+                    offset = 0;
+                }
+            }
+        }
+    })
+    .await?;
+    std::future::poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await
+}
+
+/// A one-way, one-thread broadcast flag: once [`fire`](Signal::fire)d, every
+/// waiter wakes and every later wait returns at once.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    fired: Cell<bool>,
+    waiters: RefCell<slab::Slab<Waker>>,
+}
+
+impl Signal {
+    pub(crate) fn is_fired(&self) -> bool {
+        self.fired.get()
+    }
+
+    pub(crate) fn fire(&self) {
+        self.fired.set(true);
+        let wakers: Vec<Waker> = self.waiters.borrow_mut().drain().collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Polls for the signal; registers the waker under `key` while not fired.
+    pub(crate) fn poll_wait(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.fired.get() {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.waiters.borrow_mut();
+        match key.and_then(|k| waiters.get_mut(k)) {
+            Some(w) => {
+                if !w.will_wake(cx.waker()) {
+                    *w = cx.waker().clone();
+                }
+            }
+            None => *key = Some(waiters.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+
+    /// Unregisters a waiter (its key may already be gone after a wake).
+    pub(crate) fn forget(&self, key: usize) {
+        let mut waiters = self.waiters.borrow_mut();
+        if waiters.contains(key) {
+            waiters.remove(key);
+        }
+    }
+
+    /// Waits until fired.
+    pub(crate) async fn wait(&self) {
+        let mut key = None;
+        std::future::poll_fn(|cx| self.poll_wait(&mut key, cx)).await;
+        if let Some(k) = key {
+            self.forget(k);
+        }
+    }
+}

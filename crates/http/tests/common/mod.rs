@@ -1,0 +1,111 @@
+//! Shared test helpers: a server on a monocle loop in its own thread.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use async_io::Async;
+use monocle_http::HttpServer;
+use monocle_stack::{launch, Handle, Loops};
+
+/// A server running on its own event loop thread.
+pub struct TestServer {
+    pub port: u16,
+    pub loops: Loops,
+}
+
+impl TestServer {
+    pub fn handle(&self) -> &Handle {
+        self.loops.handle(0)
+    }
+
+    /// Runs `f` with the server on its loop and returns its result.
+    pub fn with_server<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&HttpServer) -> T + Send + 'static,
+    ) -> T {
+        monocle_stack::block_on(self.handle().spawn(move || async move {
+            SERVER.with(|s| f(s.borrow().as_ref().unwrap()))
+        }))
+        .unwrap()
+    }
+}
+
+thread_local! {
+    static SERVER: std::cell::RefCell<Option<HttpServer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Starts `make()` on a fresh loop, listening on 127.0.0.1 and a free port.
+pub fn start(make: impl FnOnce() -> HttpServer + Send + 'static) -> TestServer {
+    let loops = Loops::start(1).unwrap();
+    let port = monocle_stack::block_on(loops.handle(0).spawn(move || async move {
+        let server = make();
+        SERVER.with(|s| *s.borrow_mut() = Some(server.clone()));
+        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+        let port = listener.get_ref().local_addr().unwrap().port();
+        launch(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else { break };
+                let server = server.clone();
+                launch(async move {
+                    let _ = server.serve_connection(stream, Some(peer)).await;
+                });
+            }
+        });
+        port
+    }))
+    .unwrap();
+    TestServer { port, loops }
+}
+
+/// A blocking raw connection with a read timeout that fails the test.
+pub fn raw(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Sends `request` and reads until the server closes.
+pub fn exchange_until_close(port: u16, request: &[u8]) -> String {
+    let mut s = raw(port);
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads one response (head + Content-Length body) from a raw stream.
+pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
+    loop {
+        if let Some(end) = find(buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                read_more(s, buf);
+            }
+            let total = end + 4 + len;
+            let text = String::from_utf8_lossy(&buf[..total]).into_owned();
+            buf.drain(..total);
+            return text;
+        }
+        read_more(s, buf);
+    }
+}
+
+fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 8192];
+    let n = s.read(&mut chunk).unwrap();
+    assert!(n > 0, "connection closed early; have {:?}", String::from_utf8_lossy(buf));
+    buf.extend_from_slice(&chunk[..n]);
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
