@@ -340,6 +340,8 @@ struct Opts {
     scale: usize,
     reps: usize,
     filters: Vec<String>,
+    /// Only these peers (all when empty); for profiling one of them.
+    peers: Vec<Peer>,
 }
 
 fn rows(o: &Opts) -> Vec<Row> {
@@ -591,8 +593,10 @@ fn machine_line(row: &Row, c: &[Cell; 4]) -> String {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: loop_bench [--quick] [--reps N] [FILTER...]\n\
-         Runs every row whose name contains one of the FILTERs (all rows without one)."
+        "usage: loop_bench [--quick] [--reps N] [--peer PEER]... [FILTER...]\n\
+         Runs every row whose name contains one of the FILTERs (all rows without one),\n\
+         on every peer or only on the --peer ones (monocle_epoll, monocle_async_io,\n\
+         tokio, async_executor)."
     );
     std::process::exit(2);
 }
@@ -607,6 +611,7 @@ fn main() {
         scale: 1,
         reps: 3,
         filters: Vec::new(),
+        peers: Vec::new(),
     };
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -618,6 +623,11 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or_else(|| usage())
             }
+            "--peer" => o.peers.push(
+                it.next()
+                    .and_then(|v| Peer::parse(&v))
+                    .unwrap_or_else(|| usage()),
+            ),
             "-h" | "--help" => usage(),
             f if f.starts_with('-') => usage(),
             f => o.filters.push(f.to_string()),
@@ -641,6 +651,9 @@ fn main() {
             total: None,
         }; 4];
         for (i, peer) in PEERS.into_iter().enumerate() {
+            if !o.peers.is_empty() && !o.peers.contains(&peer) {
+                continue;
+            }
             cells[i] = measure(row, peer, &o);
             eprintln!(
                 "  {:<22} {:<16} {} {}",
