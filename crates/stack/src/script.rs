@@ -9,7 +9,8 @@ use crate::task::Outcome;
 /// and exits the process with status 1.
 ///
 /// Other o-routines run while `main` does; those still running when it ends are
-/// dropped with the loop.
+/// dropped with the loop. Use [`block_on`](crate::block_on) to get `main`'s
+/// value back instead.
 ///
 /// ```no_run
 /// use monocle_stack::util::sleep;
@@ -21,7 +22,7 @@ use crate::task::Outcome;
 ///     });
 /// }
 /// ```
-pub fn run<F>(main: F) -> F::Output
+pub fn run<F>(main: F)
 where
     F: Future,
     F::Output: Outcome,
@@ -31,5 +32,4 @@ where
         eprintln!("error: {failure}");
         std::process::exit(1);
     }
-    out
 }

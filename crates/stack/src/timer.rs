@@ -107,11 +107,14 @@ impl Future for Sleep {
                         let key = lp.insert_timer(deadline, TimerEntry::Wake(waker));
                         (key, lp.shared_addr())
                     });
-                    this.state = match registered {
-                        Some((key, owner)) => SleepState::Wheel { key, owner },
-                        None => SleepState::Portable(async_io::Timer::at(deadline)),
-                    };
-                    return Poll::Pending;
+                    match registered {
+                        Some((key, owner)) => {
+                            this.state = SleepState::Wheel { key, owner };
+                            return Poll::Pending;
+                        }
+                        // Not on a monocle loop: poll an async-io timer instead.
+                        None => this.state = SleepState::Portable(async_io::Timer::at(deadline)),
+                    }
                 }
                 SleepState::Wheel { key, owner } => {
                     let (key, owner) = (*key, *owner);

@@ -525,3 +525,49 @@ fn the_loop_uses_the_reactor_chosen_by_the_environment() {
     };
     on_fresh_thread(move || assert_eq!(Handle::current().reactor(), expected));
 }
+
+#[test]
+fn run_returns_at_once_after_an_earlier_halt() {
+    on_fresh_thread(|| {
+        let handle = eventloop::handle();
+        handle.halt();
+        eventloop::run(); // must not hang
+                          // The request was consumed: a later run waits for a new halt.
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        launch(async move {
+            next_tick().await;
+            r.set(true);
+            eventloop::halt();
+        });
+        eventloop::run();
+        assert!(ran.get());
+    });
+}
+
+#[test]
+fn block_on_inside_an_oroutine_is_refused_clearly() {
+    on_fresh_thread(|| {
+        let panic = std::panic::catch_unwind(|| block_on(async { block_on(async {}) }))
+            .expect_err("nested block_on must panic");
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap();
+        assert!(msg.contains("already running on this thread"), "{msg}");
+        // The loop is still usable afterwards.
+        assert_eq!(block_on(async { 3 }), 3);
+    });
+}
+
+#[test]
+fn timers_work_under_another_executor() {
+    // No monocle loop on this thread: sleep falls back to async-io's timers.
+    on_fresh_thread(|| {
+        let start = Instant::now();
+        futures_lite::future::block_on(sleep(Duration::from_millis(15)));
+        assert!(start.elapsed() >= Duration::from_millis(15));
+        assert!(Handle::try_current().is_none(), "no loop was created");
+    });
+}
