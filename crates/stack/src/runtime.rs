@@ -252,6 +252,11 @@ impl Loop {
         }))
     }
 
+    /// The clock as of the loop's last reading (once per turn).
+    pub(crate) fn last_now(&self) -> Instant {
+        self.now.get()
+    }
+
     /// An identity for this loop that `Send` values can carry.
     pub(crate) fn shared_addr(&self) -> usize {
         Arc::as_ptr(&self.shared) as usize
@@ -325,11 +330,12 @@ impl Loop {
         }
     }
 
+    /// Reads the clock (once per turn of the loop) and fires due timers.
     fn fire_timers(&self) {
+        let now = self.now_tick();
         if self.timers.borrow().is_empty() {
             return;
         }
-        let now = self.now_tick();
         let mut due = self.due.borrow_mut();
         self.timers
             .borrow_mut()
@@ -423,7 +429,10 @@ impl Loop {
                     return Some(out);
                 }
             }
-            if until_halt && self.shared.halt.swap(false, Ordering::AcqRel) {
+            if until_halt
+                && self.shared.halt.load(Ordering::Relaxed)
+                && self.shared.halt.swap(false, Ordering::AcqRel)
+            {
                 return None;
             }
 
@@ -454,7 +463,6 @@ impl Loop {
                 if let Err(e) = self.reactor.wait(&self.shared.notifier, timeout) {
                     log::error!("event loop {}: reactor wait failed: {e}", self.shared.name);
                 }
-                self.now.set(Instant::now());
                 self.fire_timers();
             } else if self.reactor.has_sources() {
                 if let Err(e) = self

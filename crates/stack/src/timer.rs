@@ -97,20 +97,26 @@ impl Future for Sleep {
             match &mut this.state {
                 SleepState::Done => return Poll::Ready(()),
                 SleepState::Idle => {
-                    if Instant::now() >= this.deadline {
-                        this.state = SleepState::Done;
-                        return Poll::Ready(());
-                    }
                     let deadline = this.deadline;
-                    let waker = cx.waker().clone();
+                    // On a loop, the loop's last clock reading decides (no clock
+                    // read here); a deadline that passed since fires on the
+                    // loop's next turn.
                     let registered = runtime::try_with_loop(|lp| {
+                        if deadline <= lp.last_now() {
+                            return None;
+                        }
+                        let waker = cx.waker().clone();
                         let key = lp.insert_timer(deadline, TimerEntry::Wake(waker));
-                        (key, lp.shared_addr())
+                        Some((key, lp.shared_addr()))
                     });
                     match registered {
-                        Some((key, owner)) => {
+                        Some(Some((key, owner))) => {
                             this.state = SleepState::Wheel { key, owner };
                             return Poll::Pending;
+                        }
+                        Some(None) => {
+                            this.state = SleepState::Done;
+                            return Poll::Ready(());
                         }
                         // Not on a monocle loop: poll an async-io timer instead.
                         None => this.state = SleepState::Portable(async_io::Timer::at(deadline)),

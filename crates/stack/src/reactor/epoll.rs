@@ -33,6 +33,8 @@ struct Inner {
     eventfd: BorrowedFdHolder,
     sources: RefCell<Slab<SourceState>>,
     events: RefCell<Vec<epoll::Event>>,
+    /// Wakers collected during one wait, reused so a wait does not allocate.
+    wakers: RefCell<Vec<Waker>>,
 }
 
 /// Keeps the eventfd alive by holding the notifier (which owns it).
@@ -71,6 +73,7 @@ impl Reactor {
             eventfd: BorrowedFdHolder(notifier.clone()),
             sources: RefCell::new(Slab::new()),
             events: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
+            wakers: RefCell::new(Vec::with_capacity(64)),
         };
         Ok((Reactor(Rc::new(inner)), notifier))
     }
@@ -95,7 +98,7 @@ impl Reactor {
             Err(rustix::io::Errno::INTR) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        let mut wakers: Vec<Waker> = Vec::new();
+        let mut wakers = std::mem::take(&mut *self.0.wakers.borrow_mut());
         {
             let mut sources = self.0.sources.borrow_mut();
             for event in events.iter() {
@@ -126,9 +129,10 @@ impl Reactor {
         }
         drop(events);
         // Wake outside the borrows: a waker may run arbitrary code.
-        for w in wakers {
+        for w in wakers.drain(..) {
             w.wake();
         }
+        *self.0.wakers.borrow_mut() = wakers;
         Ok(())
     }
 
