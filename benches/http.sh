@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# HTTP/1.1 "Hello, World!" comparison in one run: monocle's `hello_server`
+# example (one event loop) against hyper 1.x on tokio's current-thread runtime
+# (`benches/src/bin/hyper_hello.rs`). Each server is pinned to one core, wrk to
+# the other; for each load the two servers run back to back.
+#
+#   benches/http.sh                  # from the repository root, or anywhere
+#
+# Environment knobs (defaults in brackets):
+#   DURATION [10s]    length of each wrk run
+#   WARMUP [2s]       wrk warm-up per server before the measured runs
+#   CONNS ["64 512"]  keep-alive connection counts, one plain run each
+#   PIPE_CONNS [64]   connections of the pipelined run
+#   PIPE_DEPTH [16]   requests per write in the pipelined run
+#   SERVER_CPU [0]    core of the server under test; WRK_CPU [1] core of wrk
+#   MONOCLE_PORT [18080], HYPER_PORT [18081]
+#   SKIP_BUILD [0]    1: use the binaries already in target/release
+#   MONOCLE_SERVER    the monocle server binary [target/release/examples/hello_server]
+#
+# Per run it prints requests/s, p99 latency, and the server's CPU time per
+# request (utime+stime from /proc/PID/stat before and after the run, divided
+# by the requests wrk completed): wrk saturates its own core before a fast
+# server saturates its, so requests/s alone can hide a difference.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-2s}"
+CONNS="${CONNS:-64 512}"
+PIPE_CONNS="${PIPE_CONNS:-64}"
+PIPE_DEPTH="${PIPE_DEPTH:-16}"
+SERVER_CPU="${SERVER_CPU:-0}"
+WRK_CPU="${WRK_CPU:-1}"
+MONOCLE_PORT="${MONOCLE_PORT:-18080}"
+HYPER_PORT="${HYPER_PORT:-18081}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+LUA="$ROOT/benches/wrk/pipeline.lua"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+CLK_TCK="$(getconf CLK_TCK)"
+MONOCLE_SERVER="${MONOCLE_SERVER:-$TARGET/examples/hello_server}"
+
+# ------------------------------------------------------------------ tools
+
+if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "wrk is missing: installing it with apt-get" >&2
+        apt-get update -qq
+        apt-get install -y -qq wrk >/dev/null
+    else
+        echo "wrk is missing: install it (sudo apt-get install -y wrk) and run again" >&2
+        exit 1
+    fi
+fi
+for tool in taskset getconf; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "$tool is missing" >&2; exit 1; }
+done
+
+if [ "$SKIP_BUILD" != 1 ]; then
+    echo "building (release): hello_server example, hyper_hello" >&2
+    cargo build --release --example hello_server
+    cargo build --release -p monocle-benches --bin hyper_hello
+fi
+
+# ------------------------------------------------------------------ servers
+
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT INT TERM
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Waits until 127.0.0.1:$1 answers GET / with "Hello, World!".
+wait_ready() {
+    local port=$1 name=$2 i
+    for i in $(seq 1 100); do
+        # The braces keep 2>/dev/null from sticking to the shell, as a bare
+        # `exec ... 2>/dev/null` would.
+        if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+            printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
+            local reply
+            reply="$(timeout 2 cat <&3 || true)"
+            exec 3<&- 3>&-
+            if [[ "$reply" == "HTTP/1.1 200"* && "$reply" == *"Hello, World!"* ]]; then
+                return 0
+            fi
+            echo "$name on port $port answered unexpectedly:" >&2
+            printf '%s\n' "$reply" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "$name did not start listening on port $port" >&2
+    exit 1
+}
+
+for port in "$MONOCLE_PORT" "$HYPER_PORT"; do
+    if port_in_use "$port"; then
+        echo "port $port is in use; set MONOCLE_PORT / HYPER_PORT" >&2
+        exit 1
+    fi
+done
+
+taskset -c "$SERVER_CPU" "$MONOCLE_SERVER" "$MONOCLE_PORT" 1 >/dev/null 2>&1 &
+MONOCLE_PID=$!
+PIDS+=("$MONOCLE_PID")
+taskset -c "$SERVER_CPU" "$TARGET/hyper_hello" "$HYPER_PORT" >/dev/null 2>&1 &
+HYPER_PID=$!
+PIDS+=("$HYPER_PID")
+wait_ready "$MONOCLE_PORT" monocle
+wait_ready "$HYPER_PORT" hyper
+
+# ------------------------------------------------------------------ measuring
+
+# utime + stime of a process, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the parenthesised command name).
+cpu_ticks() {
+    local stat
+    stat="$(cat "/proc/$1/stat")"
+    stat="${stat##*) }"
+    # shellcheck disable=SC2086
+    set -- $stat
+    echo $(( ${12} + ${13} ))
+}
+
+# wrk's latency ("1.23ms", "850.00us", "1.01s") in microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") f = 1; else if (u == "ms") f = 1000; else if (u == "s") f = 1000000;
+        else if (u == "m") f = 60000000; else f = -1
+        # wrk reports 0.00us percentiles in pipelined runs: no usable sample.
+        if (f < 0 || n == 0) print "n/a"; else printf "%.0f", n * f }'
+}
+
+RESULTS=()
+
+# run_load NAME SERVER PID PORT CONNS [wrk args...]
+run_load() {
+    local load=$1 server=$2 pid=$3 port=$4 conns=$5
+    shift 5
+    local before after out rps reqs p99 errors
+    # The run_load arguments after CONNS go to wrk before the default URL;
+    # the pipelined run passes its own URL and `-- DEPTH`, and wrk takes the
+    # first URL it is given.
+    before="$(cpu_ticks "$pid")"
+    out="$(taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency "$@" "http://127.0.0.1:$port/")"
+    after="$(cpu_ticks "$pid")"
+    rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+    reqs="$(awk '/requests in/ { print $1 }' <<<"$out")"
+    p99="$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
+    errors="$(awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }' <<<"$out")"
+    local cpu_us
+    cpu_us="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$reqs" \
+        'BEGIN { if (n > 0) printf "%.2f", t * 1000000 / hz / n; else print "nan" }')"
+    printf '  %-14s %-8s %12s req/s  p99 %8s us  cpu %6s us/req  %s\n' \
+        "$load" "$server" "$rps" "$p99" "$cpu_us" "${errors:-}" >&2
+    RESULTS+=("$load $server $rps $p99 $cpu_us $reqs $((after - before)) ${errors// /_}")
+}
+
+echo "warming up (${WARMUP} per server)" >&2
+taskset -c "$WRK_CPU" wrk -t1 -c64 -d"$WARMUP" "http://127.0.0.1:$MONOCLE_PORT/" >/dev/null
+taskset -c "$WRK_CPU" wrk -t1 -c64 -d"$WARMUP" "http://127.0.0.1:$HYPER_PORT/" >/dev/null
+
+LOADS=()
+for c in $CONNS; do
+    LOADS+=("c$c:$c")
+done
+LOADS+=("c${PIPE_CONNS}-pipe${PIPE_DEPTH}:$PIPE_CONNS:pipe")
+
+for spec in "${LOADS[@]}"; do
+    IFS=: read -r load conns pipe <<<"$spec"
+    echo "load $load" >&2
+    if [ "${pipe:-}" = pipe ]; then
+        # wrk takes the script's arguments after the URL and `--`.
+        run_load "$load" monocle "$MONOCLE_PID" "$MONOCLE_PORT" "$conns" -s "$LUA" \
+            "http://127.0.0.1:$MONOCLE_PORT/" -- "$PIPE_DEPTH"
+        run_load "$load" hyper "$HYPER_PID" "$HYPER_PORT" "$conns" -s "$LUA" \
+            "http://127.0.0.1:$HYPER_PORT/" -- "$PIPE_DEPTH"
+    else
+        run_load "$load" monocle "$MONOCLE_PID" "$MONOCLE_PORT" "$conns"
+        run_load "$load" hyper "$HYPER_PID" "$HYPER_PORT" "$conns"
+    fi
+done
+
+# ------------------------------------------------------------------ report
+
+echo
+echo "HTTP/1.1 hello world: monocle hello_server (1 loop) vs hyper 1.x on tokio current-thread"
+echo "servers on core $SERVER_CPU, wrk -t1 on core $WRK_CPU, $DURATION per run"
+echo
+printf '%-16s %12s %12s %9s %10s %10s %9s %10s %10s %9s\n' \
+    load "monocle r/s" "hyper r/s" "m/h r/s" "monocle p99" "hyper p99" "m/h p99" \
+    "monocle cpu" "hyper cpu" "m/h cpu"
+printf '%-16s %12s %12s %9s %10s %10s %9s %10s %10s %9s\n' \
+    "" "" "" "" "(us)" "(us)" "" "(us/req)" "(us/req)" ""
+for spec in "${LOADS[@]}"; do
+    load="${spec%%:*}"
+    read -r _ _ m_rps m_p99 m_cpu _ _ _ <<<"$(printf '%s\n' "${RESULTS[@]}" | awk -v l="$load" '$1 == l && $2 == "monocle"')"
+    read -r _ _ h_rps h_p99 h_cpu _ _ _ <<<"$(printf '%s\n' "${RESULTS[@]}" | awk -v l="$load" '$1 == l && $2 == "hyper"')"
+    awk -v l="$load" -v mr="$m_rps" -v hr="$h_rps" -v mp="$m_p99" -v hp="$h_p99" \
+        -v mc="$m_cpu" -v hc="$h_cpu" 'function r(a, b) { return (b > 0) ? sprintf("%.3f", a / b) : "nan" }
+        BEGIN { printf "%-16s %12.0f %12.0f %9s %10s %10s %9s %10s %10s %9s\n",
+                l, mr, hr, r(mr, hr), mp, hp, r(mp, hp), mc, hc, r(mc, hc) }'
+done
+echo
+echo "m/h: monocle / hyper. r/s above 1 and p99, cpu below 1 mean monocle is better."
+echo "pipelined rows: r/s counts responses; wrk's latency percentiles are not usable there (n/a)."
+echo
+for line in "${RESULTS[@]}"; do
+    read -r load server rps p99 cpu reqs ticks errors <<<"$line"
+    echo "RESULT load=$load server=$server rps=$rps p99_us=$p99 cpu_us_per_req=$cpu requests=$reqs cpu_ticks=$ticks errors=${errors:-none}"
+done
