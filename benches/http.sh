@@ -209,7 +209,7 @@ for spec in "${LOADS[@]}"; do
     read -r _ _ m_rps m_p99 m_cpu _ _ _ <<<"$(printf '%s\n' "${RESULTS[@]}" | awk -v l="$load" '$1 == l && $2 == "monocle"')"
     read -r _ _ h_rps h_p99 h_cpu _ _ _ <<<"$(printf '%s\n' "${RESULTS[@]}" | awk -v l="$load" '$1 == l && $2 == "hyper"')"
     awk -v l="$load" -v mr="$m_rps" -v hr="$h_rps" -v mp="$m_p99" -v hp="$h_p99" \
-        -v mc="$m_cpu" -v hc="$h_cpu" 'function r(a, b) { return (b > 0) ? sprintf("%.3f", a / b) : "nan" }
+        -v mc="$m_cpu" -v hc="$h_cpu" 'function r(a, b) { return (a > 0 && b > 0) ? sprintf("%.3f", a / b) : "n/a" }
         BEGIN { printf "%-16s %12.0f %12.0f %9s %10s %10s %9s %10s %10s %9s\n",
                 l, mr, hr, r(mr, hr), mp, hp, r(mp, hp), mc, hc, r(mc, hc) }'
 done
