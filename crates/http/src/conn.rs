@@ -143,9 +143,8 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         loop {
             if self.inbuf.len() > parsed {
                 let data = self.inbuf.data();
-                let worth = parsed == 0
-                    || data[parsed..].contains(&b'\n')
-                    || data.len() > reparse_past;
+                let worth =
+                    parsed == 0 || data[parsed..].contains(&b'\n') || data.len() > reparse_past;
                 if worth {
                     match parse_request_head(data, &self.config.limits) {
                         Ok(Some(head)) => return Ok(Ok(head)),
@@ -438,11 +437,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             Err(e) if is_disconnect(&e) => return Ok(()),
             other => other?,
         }
-        let _ = with_deadline(
-            Deadline::After(self.config.read_timeout),
-            self.io.close(),
-        )
-        .await;
+        let _ = with_deadline(Deadline::After(self.config.read_timeout), self.io.close()).await;
         Ok(())
     }
 }

@@ -76,7 +76,6 @@ impl InBuf {
         }
         &mut self.buf[self.end..]
     }
-
 }
 
 /// Why a guarded read ended without data.
@@ -188,43 +187,41 @@ pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
 ) -> io::Result<()> {
     let mut index = 0;
     let mut offset = 0;
-    std::future::poll_fn(|cx| {
-        loop {
-            while index < bufs.len() && offset == bufs[index].len() {
+    std::future::poll_fn(|cx| loop {
+        while index < bufs.len() && offset == bufs[index].len() {
+            index += 1;
+            offset = 0;
+        }
+        if index == bufs.len() {
+            return Poll::Ready(Ok(()));
+        }
+        let mut slices = [IoSlice::new(&[]); 4];
+        let mut count = 0;
+        for (i, b) in bufs[index..].iter().enumerate().take(slices.len()) {
+            slices[count] = IoSlice::new(if i == 0 { &b[offset..] } else { b });
+            count += 1;
+        }
+        let n = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]) {
+            Poll::Ready(Ok(0)) => {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the peer stopped accepting data",
+                )))
+            }
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        let mut left = n;
+        while left > 0 {
+            let room = bufs[index].len() - offset;
+            if left < room {
+                offset += left;
+                left = 0;
+            } else {
+                left -= room;
                 index += 1;
                 offset = 0;
-            }
-            if index == bufs.len() {
-                return Poll::Ready(Ok(()));
-            }
-            let mut slices = [IoSlice::new(&[]); 4];
-            let mut count = 0;
-            for (i, b) in bufs[index..].iter().enumerate().take(slices.len()) {
-                slices[count] = IoSlice::new(if i == 0 { &b[offset..] } else { b });
-                count += 1;
-            }
-            let n = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the peer stopped accepting data",
-                    )))
-                }
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            let mut left = n;
-            while left > 0 {
-                let room = bufs[index].len() - offset;
-                if left < room {
-                    offset += left;
-                    left = 0;
-                } else {
-                    left -= room;
-                    index += 1;
-                    offset = 0;
-                }
             }
         }
     })

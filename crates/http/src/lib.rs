@@ -52,11 +52,13 @@
 #![warn(missing_debug_implementations)]
 
 mod chunked;
+mod client;
 mod config;
 mod conn;
 mod date;
 mod encoding;
 mod error;
+mod exchange;
 mod handler;
 mod headers;
 mod into_response;
@@ -72,9 +74,9 @@ mod status;
 mod version;
 mod write;
 
-pub use config::ServerConfig;
-pub use server::HttpServer;
 pub use chunked::{chunk_header, encode_chunk, ChunkHeader, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
+pub use client::HttpClient;
+pub use config::ServerConfig;
 pub use date::http_date;
 pub use error::{Error, Result};
 pub use handler::{Handler, LocalBoxFuture};
@@ -86,6 +88,7 @@ pub use parse::{parse_request_head, parse_response_head, BodyFraming, RequestHea
 pub use request::{Cookies, HttpRequest};
 pub use response::{Body, BodyStream, HttpResponse};
 pub use router::{HttpRouter, IntoPattern, Pattern, RouteMatch};
+pub use server::HttpServer;
 pub use status::reason_phrase;
 pub use version::Version;
 pub use write::{

@@ -6,12 +6,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
+use std::net::IpAddr;
+
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::FutureExt;
+use monocle_network::{add_service, add_service_on, Connection, Service, ServiceHandle};
+use monocle_stack::Loops;
 
 use crate::config::ServerConfig;
 use crate::conn::{refuse, Conn};
-use crate::handler::Handler;
+use crate::handler::{Handler, LocalBoxFuture};
 use crate::io::{with_deadline, Deadline, Signal};
 use crate::router::{HttpRouter, IntoPattern};
 
@@ -21,6 +25,8 @@ pub(crate) struct App {
     pub(crate) fallback: RefCell<Option<Handler>>,
     config: RefCell<ServerConfig>,
     pub(crate) state: ServerState,
+    bind: Cell<Option<IpAddr>>,
+    service: RefCell<Option<ServiceHandle>>,
 }
 
 impl App {
@@ -124,6 +130,8 @@ impl HttpServer {
                 fallback: RefCell::new(None),
                 config: RefCell::new(ServerConfig::new()),
                 state: ServerState::default(),
+                bind: Cell::new(None),
+                service: RefCell::new(None),
             }),
         }
     }
@@ -251,11 +259,126 @@ impl HttpServer {
             .await
     }
 
+    /// Listens only on `ip` (all IPv4 interfaces by default), e.g. `[127, 0, 0, 1]`.
+    pub fn bind_addr(&mut self, ip: impl Into<IpAddr>) -> &mut Self {
+        self.app.bind.set(Some(ip.into()));
+        self
+    }
+
+    /// The network service serving this server on its port, for the network
+    /// layer's `add_service` (monocle's `add_service(HttpServer(port, handler))`).
+    /// Add `.tls(config)` to it for HTTPS (feature `tls`).
+    ///
+    /// Prefer [`start`](Self::start) when you want [`stop`](Self::stop) to also
+    /// close the listener; with `add_service(server.service())` stop the
+    /// returned handle yourself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{HttpClient, HttpRequest, HttpServer};
+    /// use monocle_network::add_service;
+    ///
+    /// monocle_stack::block_on(async {
+    ///     let server = HttpServer::new(0, |_req: HttpRequest| async { "Hello, World!" });
+    ///     let svc = add_service(server.service().bind_addr([127, 0, 0, 1]))?;
+    ///     let url = format!("http://127.0.0.1:{}/", svc.port());
+    ///     let resp = HttpClient::query(&url).await?;
+    ///     assert_eq!((resp.code(), &*resp.text()), (200, "Hello, World!"));
+    ///     svc.stop();
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn service(&self) -> Service<impl Fn(Connection) -> LocalBoxFuture<io::Result<()>>> {
+        let server = self.clone();
+        let service = Service::new(
+            move |conn: Connection| -> LocalBoxFuture<io::Result<()>> {
+                let server = server.clone();
+                Box::pin(async move {
+                    let peer = Some(conn.peer_addr());
+                    server.serve_connection(conn, peer).await
+                })
+            },
+            self.port,
+        );
+        match self.app.bind.get() {
+            Some(ip) => service.bind_addr(ip),
+            None => service,
+        }
+    }
+
+    /// Starts serving on this thread's event loop; [`stop`](Self::stop) also
+    /// closes the listener. Returns the network handle (its
+    /// [`port`](ServiceHandle::port) is the real one when the server asked for port 0).
+    ///
+    /// # Errors
+    ///
+    /// The port cannot be bound.
+    pub fn start(&self) -> io::Result<ServiceHandle> {
+        let handle = add_service(self.service())?;
+        *self.app.service.borrow_mut() = Some(handle.clone());
+        Ok(handle)
+    }
+
+    /// Starts a server on every loop of `loops`, all sharing `port` through
+    /// `SO_REUSEPORT`: `make` (which must be `Send + Sync`) builds each loop's
+    /// own `HttpServer` on that loop's thread the first time it gets a
+    /// connection, so handlers need not be `Send`. The port, bind address and
+    /// TLS settings come from the arguments; each built server supplies routes,
+    /// handlers and [`ServerConfig`].
+    ///
+    /// Stopping the returned handle closes the listeners; connections already
+    /// open are served until they close or idle out (a graceful per-loop drain
+    /// is available through each loop's server, see [`stop`](Self::stop)).
+    ///
+    /// # Errors
+    ///
+    /// The port cannot be bound, or a loop has shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{HttpClient, HttpRequest, HttpServer};
+    /// use monocle_stack::Loops;
+    ///
+    /// let loops = Loops::start(2)?;
+    /// let svc = HttpServer::start_on(&loops, 0, Some([127, 0, 0, 1].into()), || {
+    ///     HttpServer::new(0, |_req: HttpRequest| async { "Hello, World!" })
+    /// })?;
+    /// let url = format!("http://127.0.0.1:{}/", svc.port());
+    /// let resp = monocle_stack::block_on(HttpClient::query(&url))?;
+    /// assert_eq!(resp.text(), "Hello, World!");
+    /// svc.stop();
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn start_on(
+        loops: &Loops,
+        port: u16,
+        bind: Option<IpAddr>,
+        make: impl Fn() -> HttpServer + Send + Sync + 'static,
+    ) -> io::Result<ServiceHandle> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let per_loop = PerLoop {
+            id,
+            make: Box::new(make),
+        };
+        let mut service = Service::new(move |conn: Connection| per_loop.serve(conn), port);
+        if let Some(ip) = bind {
+            service = service.bind_addr(ip);
+        }
+        add_service_on(loops, service)
+    }
+
     /// Stops gracefully: idle connections close at once, connections busy with
     /// a request finish it and close, and any still open after
     /// [`ServerConfig::drain_timeout`] are closed. Resolves when all are closed.
     pub async fn stop(&self) {
         let state = &self.app.state;
+        if let Some(handle) = self.app.service.borrow_mut().take() {
+            handle.stop();
+        }
         state.stopping.fire();
         if state.active.get() > 0 {
             let drain = self.app.config.borrow().drain_timeout;
@@ -295,5 +418,41 @@ impl fmt::Debug for HttpServer {
             .field("routes", &self.app.router.borrow().len())
             .field("active_connections", &self.active_connections())
             .finish()
+    }
+}
+
+thread_local! {
+    /// The servers [`PerLoop`] built on this thread, by id.
+    static LOOP_SERVERS: RefCell<Vec<(u64, HttpServer)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The connection handler of [`HttpServer::start_on`]: `Send + Sync`, it
+/// builds (once per loop thread) and then uses that loop's own server.
+struct PerLoop {
+    id: u64,
+    make: Box<dyn Fn() -> HttpServer + Send + Sync>,
+}
+
+impl PerLoop {
+    /// Serves one connection with this loop's server, building it if needed.
+    fn serve(&self, conn: Connection) -> LocalBoxFuture<io::Result<()>> {
+        let server = LOOP_SERVERS.with(|servers| {
+            if let Some((_, s)) = servers.borrow().iter().find(|(id, _)| *id == self.id) {
+                return s.clone();
+            }
+            let server = (self.make)();
+            servers.borrow_mut().push((self.id, server.clone()));
+            server
+        });
+        Box::pin(async move {
+            let peer = Some(conn.peer_addr());
+            server.serve_connection(conn, peer).await
+        })
+    }
+}
+
+impl fmt::Debug for PerLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerLoop").field("id", &self.id).finish()
     }
 }

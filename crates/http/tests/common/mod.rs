@@ -2,12 +2,11 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use async_io::Async;
 use monocle_http::HttpServer;
-use monocle_stack::{launch, Handle, Loops};
+use monocle_stack::{Handle, Loops};
 
 /// A server running on its own event loop thread.
 pub struct TestServer {
@@ -25,9 +24,10 @@ impl TestServer {
         &self,
         f: impl FnOnce(&HttpServer) -> T + Send + 'static,
     ) -> T {
-        monocle_stack::block_on(self.handle().spawn(move || async move {
-            SERVER.with(|s| f(s.borrow().as_ref().unwrap()))
-        }))
+        monocle_stack::block_on(
+            self.handle()
+                .spawn(move || async move { SERVER.with(|s| f(s.borrow().as_ref().unwrap())) }),
+        )
         .unwrap()
     }
 }
@@ -40,20 +40,10 @@ thread_local! {
 pub fn start(make: impl FnOnce() -> HttpServer + Send + 'static) -> TestServer {
     let loops = Loops::start(1).unwrap();
     let port = monocle_stack::block_on(loops.handle(0).spawn(move || async move {
-        let server = make();
+        let mut server = make();
+        server.bind_addr([127, 0, 0, 1]);
         SERVER.with(|s| *s.borrow_mut() = Some(server.clone()));
-        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
-        let port = listener.get_ref().local_addr().unwrap().port();
-        launch(async move {
-            loop {
-                let Ok((stream, peer)) = listener.accept().await else { break };
-                let server = server.clone();
-                launch(async move {
-                    let _ = server.serve_connection(stream, Some(peer)).await;
-                });
-            }
-        });
-        port
+        server.start().unwrap().port()
     }))
     .unwrap();
     TestServer { port, loops }
@@ -84,7 +74,8 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
                 .lines()
                 .find_map(|l| {
                     let (n, v) = l.split_once(':')?;
-                    n.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().unwrap())
+                    n.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().unwrap())
                 })
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
@@ -102,10 +93,19 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
 fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
     let mut chunk = [0u8; 8192];
     let n = s.read(&mut chunk).unwrap();
-    assert!(n > 0, "connection closed early; have {:?}", String::from_utf8_lossy(buf));
+    assert!(
+        n > 0,
+        "connection closed early; have {:?}",
+        String::from_utf8_lossy(buf)
+    );
     buf.extend_from_slice(&chunk[..n]);
 }
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The server of the current loop thread (call on the server's loop).
+pub fn server() -> HttpServer {
+    SERVER.with(|s| s.borrow().clone().unwrap())
 }

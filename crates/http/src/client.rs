@@ -1,0 +1,384 @@
+//! [`HttpClient`]: a keep-alive HTTP/1.1 client on one connection.
+
+use std::fmt;
+use std::io;
+use std::time::{Duration, Instant};
+
+use monocle_network::{Client, Connection};
+
+use crate::exchange::{exchange, ExchangeError};
+use crate::headers::HttpHeaders;
+use crate::io::InBuf;
+use crate::limits::Limits;
+use crate::request::HttpRequest;
+use crate::response::HttpResponse;
+use crate::write::TargetForm;
+
+/// Where the client's connection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// An HTTP/1.1 client keeping one connection alive across requests
+/// (monocle's `HttpClient`).
+///
+/// [`connect`](Self::connect) to a server, then [`request`](Self::request)
+/// paths or URLs on it; the connection is reused while the server keeps it
+/// open, and a new one is made transparently when the server has closed it
+/// (or when a URL names another server). [`query`](Self::query) does a
+/// one-shot request. `Host`, `User-Agent` and `Content-Length` are set;
+/// responses are read by `Content-Length`, chunked coding or until the server
+/// closes; HEAD, 1xx, 204 and 304 responses have no body.
+///
+/// # Examples
+///
+/// ```no_run
+/// use monocle_http::{HttpClient, HttpHeaders};
+///
+/// monocle_stack::block_on(async {
+///     let resp = HttpClient::query("http://127.0.0.1:8088/").await?;
+///     println!("{} {}", resp.code(), resp.text());
+///
+///     let mut client = HttpClient::new();
+///     client.connect("127.0.0.1", 8088, "http").await?;
+///     let resp = client.request("/form", HttpHeaders::new(), "POST", "a=b").await?;
+///     assert_eq!(resp.code(), 200);
+///     let again = client.get("/").await?; // same connection
+///     assert_eq!(again.code(), 200);
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub struct HttpClient {
+    conn: Option<Connection>,
+    origin: Option<Origin>,
+    proxy: Option<(String, u16)>,
+    timeout: Option<Duration>,
+    limits: Limits,
+    inbuf: InBuf,
+    out: Vec<u8>,
+    connects: u64,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new()
+    }
+}
+
+impl HttpClient {
+    /// A client with no connection yet, no timeout and the default [`Limits`].
+    pub fn new() -> Self {
+        HttpClient {
+            conn: None,
+            origin: None,
+            proxy: None,
+            timeout: None,
+            limits: Limits::new(),
+            inbuf: InBuf::new(),
+            out: Vec::new(),
+            connects: 0,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// One request by URL on a fresh client, e.g.
+    /// `HttpClient::query("http://127.0.0.1:8088/")`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub async fn query(url: &str) -> io::Result<HttpResponse> {
+        let mut client = HttpClient::new();
+        let resp = client.get(url).await;
+        client.close();
+        resp
+    }
+
+    /// Sets the time limit of each request (connecting, sending and reading
+    /// the whole response); `None` waits forever (the default).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time limit of each request.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Sends every request through the HTTP proxy at `host:port`, with
+    /// absolute-form targets (`GET http://host/path HTTP/1.1`); `None` turns
+    /// proxying off.
+    pub fn set_proxy(&mut self, proxy: Option<(&str, u16)>) -> &mut Self {
+        self.proxy = proxy.map(|(h, p)| (h.to_owned(), p));
+        self.close();
+        self
+    }
+
+    /// The limits responses are held to (head size, body size...).
+    pub fn limits_mut(&mut self) -> &mut Limits {
+        &mut self.limits
+    }
+
+    /// Uses `config` for `https` connections (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn set_tls_config(&mut self, config: std::sync::Arc<rustls::ClientConfig>) -> &mut Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How many connections this client has opened so far.
+    pub fn connects(&self) -> u64 {
+        self.connects
+    }
+
+    /// Whether a connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.conn.as_ref().is_some_and(|c| !c.is_closed())
+    }
+
+    /// Connects to `host:port` with `scheme` (`"http"`, or `"https"` with the
+    /// `tls` feature); later requests may give just a path.
+    ///
+    /// # Errors
+    ///
+    /// An unsupported scheme, or the connection failing (refused, timed out,
+    /// name not resolved), with a message naming the address.
+    pub async fn connect(&mut self, host: &str, port: u16, scheme: &str) -> io::Result<()> {
+        let origin = Origin {
+            scheme: check_scheme(scheme)?,
+            host: host.to_owned(),
+            port,
+        };
+        self.open(origin).await
+    }
+
+    async fn open(&mut self, origin: Origin) -> io::Result<()> {
+        self.close();
+        let (host, port) = match &self.proxy {
+            Some((h, p)) => (h.clone(), *p),
+            None => (origin.host.clone(), origin.port),
+        };
+        #[allow(unused_mut)]
+        let mut client = Client::new().timeout(self.timeout);
+        if origin.scheme == "https" {
+            #[cfg(feature = "tls")]
+            {
+                let config = match &self.tls {
+                    Some(c) => c.clone(),
+                    None => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "https needs a TLS client configuration; give one with HttpClient::set_tls_config",
+                        ))
+                    }
+                };
+                client = client.tls(config);
+            }
+        }
+        let conn = client.connect(&host, port).await.map_err(io::Error::from)?;
+        self.conn = Some(conn);
+        self.origin = Some(origin);
+        self.connects += 1;
+        self.inbuf = InBuf::new();
+        Ok(())
+    }
+
+    /// Closes the connection (the next request opens a new one).
+    pub fn close(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close();
+        }
+    }
+
+    /// `GET url`: a path on the connected server, or a full URL.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub async fn get(&mut self, url: &str) -> io::Result<HttpResponse> {
+        self.request(url, HttpHeaders::new(), "GET", Vec::new())
+            .await
+    }
+
+    /// Sends a request (monocle's `request(url, headers, method, body)`) and
+    /// reads the response. `url` is a path (`/x?y`) on the connected server or
+    /// an absolute `http://` (`https://` with `tls`) URL, which connects there
+    /// if needed.
+    ///
+    /// # Errors
+    ///
+    /// A URL that does not parse, an unsupported scheme, a path with no
+    /// connected server, a connection failure, the [timeout](Self::set_timeout),
+    /// or a malformed or oversized response.
+    pub async fn request(
+        &mut self,
+        url: &str,
+        headers: HttpHeaders,
+        method: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> io::Result<HttpResponse> {
+        let mut req = if url.starts_with('/') {
+            let origin = self.origin.as_ref().ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    format!("no server to send {url} to; connect() first or give a full URL"),
+                )
+            })?;
+            let default_port = if origin.scheme == "https" { 443 } else { 80 };
+            let mut req = HttpRequest::new(method, url);
+            if origin.port == default_port {
+                req.headers_mut().set("Host", origin.host.as_str());
+            } else {
+                req.headers_mut()
+                    .set("Host", format!("{}:{}", origin.host, origin.port));
+            }
+            req
+        } else {
+            HttpRequest::from_url(method, url).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}"))
+            })?
+        };
+        for (name, value) in &headers {
+            if name.eq_ignore_ascii_case("host") {
+                req.headers_mut().set(name, value);
+            } else {
+                req.headers_mut().add(name, value);
+            }
+        }
+        let body = body.into();
+        if !body.is_empty() {
+            req = req.with_body(body);
+        }
+        if !url.starts_with('/') {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}"))
+            })?;
+            let scheme = check_scheme(parsed.scheme())?;
+            let origin = Origin {
+                host: parsed
+                    .host_str()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+                port: parsed.port_or_known_default().unwrap_or(80),
+                scheme,
+            };
+            if self.origin.as_ref() != Some(&origin) || !self.is_connected() {
+                self.open(origin).await?;
+            }
+        }
+        self.send(&req).await
+    }
+
+    /// Sends a prepared request on the current connection (reconnecting if
+    /// the server closed it) and reads the response.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub async fn send(&mut self, req: &HttpRequest) -> io::Result<HttpResponse> {
+        let origin = self.origin.clone().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotConnected,
+                "no server to send to; connect() first or give a full URL",
+            )
+        })?;
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let form = if self.proxy.is_some() && origin.scheme == "http" {
+            TargetForm::Absolute
+        } else {
+            TargetForm::Origin
+        };
+        let mut retried = !self.is_connected();
+        if retried {
+            self.open(origin.clone()).await?;
+        }
+        loop {
+            let conn = self.conn.as_mut().expect("connected above");
+            let result = exchange(
+                conn,
+                &mut self.inbuf,
+                &mut self.out,
+                req,
+                form,
+                &self.limits,
+                deadline,
+            )
+            .await;
+            match result {
+                Ok((resp, reusable)) => {
+                    if !reusable {
+                        self.close();
+                    }
+                    return Ok(resp);
+                }
+                Err(ExchangeError::ClosedBeforeResponse(_)) if !retried => {
+                    // A kept-alive connection the server had closed: retry once.
+                    retried = true;
+                    self.open(origin.clone()).await?;
+                }
+                Err(ExchangeError::ClosedBeforeResponse(e)) | Err(ExchangeError::Other(e)) => {
+                    self.close();
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("{} {origin}{}: {e}", req.method(), req.uri()),
+                    ));
+                }
+                Err(ExchangeError::TimedOut) => {
+                    self.close();
+                    let after = self.timeout.unwrap_or_default();
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "{} {origin}{} timed out after {after:?}; raise it with HttpClient::set_timeout",
+                            req.method(),
+                            req.uri()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn check_scheme(scheme: &str) -> io::Result<String> {
+    match scheme {
+        "http" => Ok("http".to_owned()),
+        "https" if cfg!(feature = "tls") => Ok("https".to_owned()),
+        "https" => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "https needs monocle-http's `tls` feature",
+        )),
+        other => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("unsupported URL scheme {other:?}; use http or https"),
+        )),
+    }
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("origin", &self.origin.as_ref().map(ToString::to_string))
+            .field("connected", &self.is_connected())
+            .field("proxy", &self.proxy)
+            .field("timeout", &self.timeout)
+            .field("connects", &self.connects)
+            .finish()
+    }
+}

@@ -1,0 +1,208 @@
+//! One request/response exchange of the client, over any
+//! `AsyncRead + AsyncWrite` byte stream.
+
+use std::io;
+use std::time::Instant;
+
+use futures_lite::io::{AsyncRead, AsyncWrite};
+
+use crate::chunked::ChunkedDecoder;
+use crate::io::{fill, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
+use crate::limits::Limits;
+use crate::parse::{parse_response_head, BodyFraming};
+use crate::request::HttpRequest;
+use crate::response::HttpResponse;
+use crate::write::{write_request_head, TargetForm};
+
+/// A body at most this long is copied after the head; a longer one goes out
+/// from where it is, in the same vectored write.
+const COPY_BODY_MAX: usize = 16 << 10;
+
+/// How an exchange failed.
+#[derive(Debug)]
+pub(crate) enum ExchangeError {
+    /// The connection closed (or reset) before any byte of the response came:
+    /// on a reused connection the server had probably closed it while idle, so
+    /// the request may be retried on a new one.
+    ClosedBeforeResponse(io::Error),
+    /// The deadline passed.
+    TimedOut,
+    /// Anything else.
+    Other(io::Error),
+}
+
+impl From<io::Error> for ExchangeError {
+    fn from(e: io::Error) -> Self {
+        ExchangeError::Other(e)
+    }
+}
+
+/// Sends `req` and reads its response. Returns the response and whether the
+/// connection may carry another request.
+pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    out: &mut Vec<u8>,
+    req: &HttpRequest,
+    form: TargetForm,
+    limits: &Limits,
+    deadline: Option<Instant>,
+) -> Result<(HttpResponse, bool), ExchangeError> {
+    out.clear();
+    write_request_head(req, form, out).map_err(io::Error::from)?;
+    let body = req.body();
+    let write = async {
+        if body.len() <= COPY_BODY_MAX {
+            out.extend_from_slice(body);
+            write_all_vectored(io, &[&out[..]]).await
+        } else {
+            write_all_vectored(io, &[&out[..], body]).await
+        }
+    };
+    let written = match deadline {
+        Some(at) => with_deadline(Deadline::At(at), write)
+            .await
+            .ok_or(ExchangeError::TimedOut)?,
+        None => write.await,
+    };
+    if let Err(e) = written {
+        return Err(if is_closed(&e) {
+            ExchangeError::ClosedBeforeResponse(e)
+        } else {
+            ExchangeError::Other(e)
+        });
+    }
+    out.clear();
+
+    let read_deadline = deadline.map_or(
+        Deadline::After(std::time::Duration::from_secs(86_400 * 365)),
+        Deadline::At,
+    );
+    let method = req.method();
+    let mut received_any = false;
+    let head = loop {
+        if !inbuf.is_empty() {
+            match parse_response_head(inbuf.data(), method, limits).map_err(io::Error::from)? {
+                Some(head) if head.is_interim() => {
+                    inbuf.consume(head.len());
+                    continue;
+                }
+                Some(head) => {
+                    inbuf.consume(head.len());
+                    break head;
+                }
+                None => {}
+            }
+        }
+        match fill(io, inbuf, read_deadline, None).await {
+            Ok(ReadEnd::Data(_)) => received_any = true,
+            Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
+            Ok(_) if !received_any => {
+                return Err(ExchangeError::ClosedBeforeResponse(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection without answering",
+                )))
+            }
+            Ok(_) => {
+                return Err(ExchangeError::Other(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection in the middle of the response head",
+                )))
+            }
+            Err(e) if !received_any && is_closed(&e) => {
+                return Err(ExchangeError::ClosedBeforeResponse(e))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+
+    let framing = head.framing();
+    let mut reusable = head.keep_alive() && framing != BodyFraming::UntilClose;
+    let mut body = Vec::new();
+    match framing {
+        BodyFraming::Empty => {}
+        BodyFraming::Length(n) => {
+            let n = usize::try_from(n).map_err(|_| too_large(limits))?;
+            body.reserve_exact(n);
+            loop {
+                let take = (n - body.len()).min(inbuf.len());
+                body.extend_from_slice(&inbuf.data()[..take]);
+                inbuf.consume(take);
+                if body.len() == n {
+                    break;
+                }
+                read_more(io, inbuf, read_deadline, "body").await?;
+            }
+        }
+        BodyFraming::Chunked => {
+            let mut decoder = ChunkedDecoder::new(limits);
+            loop {
+                let used = decoder
+                    .decode(inbuf.data(), &mut body)
+                    .map_err(io::Error::from)?;
+                inbuf.consume(used);
+                if decoder.is_done() {
+                    break;
+                }
+                read_more(io, inbuf, read_deadline, "chunked body").await?;
+            }
+        }
+        BodyFraming::UntilClose => {
+            reusable = false;
+            loop {
+                let data = inbuf.data();
+                if (body.len() + data.len()) as u64 > limits.body_limit() {
+                    return Err(too_large(limits).into());
+                }
+                body.extend_from_slice(data);
+                let n = data.len();
+                inbuf.consume(n);
+                match fill(io, inbuf, read_deadline, None).await {
+                    Ok(ReadEnd::Data(_)) => {}
+                    Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
+                    Ok(_) => break,
+                    Err(e) if is_closed(&e) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok((HttpResponse::from_head(head, body), reusable))
+}
+
+async fn read_more<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    deadline: Deadline,
+    what: &str,
+) -> Result<(), ExchangeError> {
+    match fill(io, inbuf, deadline, None).await? {
+        ReadEnd::Data(_) => Ok(()),
+        ReadEnd::TimedOut => Err(ExchangeError::TimedOut),
+        _ => Err(ExchangeError::Other(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the server closed the connection before the end of the {what}"),
+        ))),
+    }
+}
+
+fn too_large(limits: &Limits) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "response body larger than {} bytes; raise it with HttpClient::limits_mut().max_body",
+            limits.body_limit()
+        ),
+    )
+}
+
+fn is_closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}

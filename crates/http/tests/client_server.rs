@@ -1,0 +1,204 @@
+//! The client against the server over loopback.
+
+mod common;
+
+use std::io;
+
+use common::start;
+use futures_lite::stream;
+use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer};
+use monocle_stack::block_on;
+
+fn app() -> HttpServer {
+    let mut server = HttpServer::new(0, |req: HttpRequest| async move {
+        format!("fallback {}", req.path())
+    });
+    server
+        .get("/hello", |_req: HttpRequest| async { "Hello, World!" })
+        .post("/echo", |req: HttpRequest| async move { req.into_body() })
+        .get("/stream", |_req: HttpRequest| async {
+            let pieces = stream::iter((0..5).map(|i| Ok(format!("piece {i}\n").into_bytes())));
+            HttpResponse::new(200).with_stream(pieces)
+        })
+        .get("/fail", |_req: HttpRequest| async {
+            Err::<&str, _>(io::Error::other("the database is on fire"))
+        })
+        .get("/panic", |_req: HttpRequest| async {
+            if true {
+                panic!("handler blew up");
+            }
+            "unreachable"
+        })
+        .post("/only-post", |_req: HttpRequest| async { "posted" });
+    server
+}
+
+fn url(port: u16, path: &str) -> String {
+    format!("http://127.0.0.1:{port}{path}")
+}
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let srv = start(app);
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.connect("127.0.0.1", port, "http").await?;
+        for _ in 0..5 {
+            let resp = client.get("/hello").await?;
+            assert_eq!(resp.code(), 200);
+            assert_eq!(resp.text(), "Hello, World!");
+        }
+        let resp = client.get(&url(port, "/hello")).await?;
+        assert_eq!(resp.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+#[test]
+fn ten_mib_post_is_echoed_intact() {
+    let srv = start(|| {
+        let mut s = app();
+        let mut config = s.config();
+        config.limits_mut().max_body(64 << 20);
+        s.set_config(config);
+        s
+    });
+    let port = srv.port;
+    block_on(async move {
+        let body: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let mut client = HttpClient::new();
+        client.limits_mut().max_body(64 << 20);
+        let resp = client
+            .request(
+                &url(port, "/echo"),
+                HttpHeaders::new(),
+                "POST",
+                body.clone(),
+            )
+            .await?;
+        assert_eq!(resp.code(), 200);
+        assert_eq!(resp.body().as_bytes().unwrap().len(), body.len());
+        assert!(resp.body().as_bytes().unwrap() == &body[..]);
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn chunked_response_and_head_and_errors() {
+    let srv = start(app);
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.connect("127.0.0.1", port, "http").await?;
+        let resp = client.get("/stream").await?;
+        assert_eq!(resp.headers().get("transfer-encoding"), Some("chunked"));
+        assert_eq!(
+            resp.text(),
+            (0..5).map(|i| format!("piece {i}\n")).collect::<String>()
+        );
+
+        let resp = client
+            .request("/hello", HttpHeaders::new(), "HEAD", "")
+            .await?;
+        assert_eq!(resp.code(), 200);
+        assert_eq!(resp.headers().get("content-length"), Some("13"));
+        assert!(resp.body().as_bytes().unwrap().is_empty());
+
+        let resp = client.get("/nowhere").await?;
+        assert_eq!((resp.code(), &*resp.text()), (200, "fallback /nowhere"));
+
+        let resp = client.get("/only-post").await?;
+        assert_eq!(resp.code(), 405);
+        assert_eq!(resp.headers().get("allow"), Some("POST"));
+
+        let resp = client.get("/fail").await?;
+        assert_eq!(resp.code(), 500);
+        assert!(!resp.text().contains("fire"));
+
+        let resp = client.get("/panic").await?;
+        assert_eq!(resp.code(), 500);
+
+        // The server keeps serving, on the same connection.
+        let resp = client.get("/hello").await?;
+        assert_eq!(resp.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn not_found_without_default_handler() {
+    let srv = start(|| {
+        let mut s = HttpServer::with_router(0, Default::default());
+        s.get("/", |_req: HttpRequest| async { "root" });
+        s
+    });
+    let port = srv.port;
+    block_on(async move {
+        let resp = HttpClient::query(&url(port, "/missing")).await?;
+        assert_eq!(resp.code(), 404);
+        let resp = HttpClient::query(&url(port, "/")).await?;
+        assert_eq!(resp.text(), "root");
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn reconnects_when_the_server_closed_the_connection() {
+    let srv = start(|| {
+        let mut s = app();
+        s.get("/bye", |_req: HttpRequest| async {
+            HttpResponse::new(200)
+                .with_header("Connection", "close")
+                .with_body("bye")
+        });
+        s
+    });
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.connect("127.0.0.1", port, "http").await?;
+        assert_eq!(client.get("/bye").await?.text(), "bye");
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        assert_eq!(client.connects(), 2);
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn bad_urls_are_clear_errors() {
+    block_on(async {
+        let err = HttpClient::query("ftp://example.com/").await.unwrap_err();
+        assert!(err.to_string().contains("unsupported URL scheme"), "{err}");
+        let err = HttpClient::query("not a url").await.unwrap_err();
+        assert!(err.to_string().contains("bad URL"), "{err}");
+        let err = HttpClient::new().get("/relative").await.unwrap_err();
+        assert!(err.to_string().contains("connect() first"), "{err}");
+    });
+}
+
+#[test]
+fn client_timeout_fires() {
+    let srv = start(|| {
+        HttpServer::new(0, |_req: HttpRequest| async {
+            monocle_stack::util::sleep(std::time::Duration::from_secs(30)).await;
+            "late"
+        })
+    });
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_timeout(Some(std::time::Duration::from_millis(200)));
+        let err = client.get(&url(port, "/")).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+    });
+}
