@@ -1,0 +1,629 @@
+//! [`Connection`]: a buffered TCP (or TLS) connection with monocle's reads and writes.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
+use monocle_stack::util::{sleep, Sleep};
+
+use crate::error::{ConnectionLost, Reason};
+use crate::stream::{Stream, Tcp};
+
+/// The read buffer's starting size; it grows when `read(n)` or `read_until` need more.
+const INITIAL_BUFFER: usize = 16 * 1024;
+/// Below this much free space at the end of the read buffer, unread bytes are moved
+/// to its front before the next read.
+const MIN_READ: usize = 2 * 1024;
+
+/// A TCP connection, plain or TLS, with monocle's buffered reads and flushed writes.
+///
+/// Reads are served from the connection's own buffer: [`read_some`], [`read`],
+/// [`read_until`] and [`readline`] return a slice of it that stays valid until the
+/// next call on the connection, so nothing is copied or allocated per call (call
+/// `.to_vec()` to keep the bytes). [`read_into`] and [`read_exact_into`] fill a
+/// buffer of the caller's instead. [`write`] returns once the bytes are handed to
+/// the kernel; [`buffer`] queues bytes for the next [`flush`].
+///
+/// Every failure of a read or write is a [`ConnectionLost`] saying why (reset,
+/// closed by the peer, timed out, ...), after which the connection is closed. A
+/// [`timeout`](Connection::set_timeout) bounds each read, write and flush.
+///
+/// `Connection` also implements futures-io's [`AsyncRead`], [`AsyncBufRead`] and
+/// [`AsyncWrite`], so codecs and other ecosystem adapters work on it; there, end of
+/// stream is the usual `Ok(0)` rather than an error, and `poll_close` ends only our
+/// sending side.
+///
+/// A connection belongs to the event loop (thread) that created it.
+///
+/// [`read_some`]: Connection::read_some
+/// [`read`]: Connection::read
+/// [`read_until`]: Connection::read_until
+/// [`readline`]: Connection::readline
+/// [`read_into`]: Connection::read_into
+/// [`read_exact_into`]: Connection::read_exact_into
+/// [`write`]: Connection::write
+/// [`buffer`]: Connection::buffer
+/// [`flush`]: Connection::flush
+///
+/// # Examples
+///
+/// ```
+/// use monocle_network::{add_service, connect, Connection, Service};
+///
+/// async fn echo(mut conn: Connection) -> Result<(), monocle_network::ConnectionLost> {
+///     loop {
+///         let line = conn.readline().await?;
+///         let reply = line.to_vec();
+///         conn.write(&reply).await?;
+///     }
+/// }
+///
+/// monocle_stack::block_on(async {
+///     let svc = add_service(Service::new(echo, 0).bind_addr([127, 0, 0, 1]))?;
+///     let mut conn = connect("127.0.0.1", svc.port()).await?;
+///     conn.write(b"hello\n").await?;
+///     assert_eq!(conn.readline().await?, b"hello\n");
+///     svc.stop();
+///     Ok::<_, monocle_network::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub struct Connection {
+    /// `None` once closed.
+    stream: Option<Stream>,
+    /// INVARIANT: `rstart <= rend <= rbuf.len()`; the unread bytes are
+    /// `rbuf[rstart..rend]`.
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    /// How many unread bytes `read_until` has already searched.
+    scanned: usize,
+    /// The peer closed its sending side.
+    eof: bool,
+    /// Bytes queued by `buffer`; `wbuf[wpos..]` is still to be sent.
+    wbuf: Vec<u8>,
+    wpos: usize,
+    timeout: Option<Duration>,
+    read_timer: Option<Sleep>,
+    write_timer: Option<Sleep>,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+impl Connection {
+    /// Wraps a connected std `TcpStream`, registering it with the current event
+    /// loop (or with async-io's reactor off a monocle loop).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the socket cannot be registered or has no addresses (not connected).
+    pub fn from_std(stream: TcpStream) -> io::Result<Connection> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        Ok(Connection::new(
+            Stream::Plain(Tcp::new(stream)?),
+            peer,
+            local,
+        ))
+    }
+
+    pub(crate) fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Connection {
+        Connection {
+            stream: Some(stream),
+            rbuf: vec![0; INITIAL_BUFFER],
+            rstart: 0,
+            rend: 0,
+            scanned: 0,
+            eof: false,
+            wbuf: Vec::new(),
+            wpos: 0,
+            timeout: None,
+            read_timer: None,
+            write_timer: None,
+            peer,
+            local,
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Our end's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The timeout of each read, write and flush; `None` (the default for
+    /// connections of a service without one) waits forever.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Sets the timeout: a read, write or flush still pending after it fails with
+    /// [`ConnectionLost`] ([`Reason::TimedOut`]) and closes the connection. It
+    /// applies from the next operation on.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether the connection is closed (by [`close`](Self::close), a timeout or an
+    /// error). A peer that has closed its side is noticed only by the next read.
+    pub fn is_closed(&self) -> bool {
+        self.stream.is_none()
+    }
+
+    /// Closes the connection at once: bytes queued with [`buffer`](Self::buffer)
+    /// and not flushed are dropped; a TLS connection sends its close_notify if the
+    /// socket takes it without waiting. Closing twice does nothing.
+    pub fn close(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            stream.goodbye();
+        }
+        self.read_timer = None;
+        self.write_timer = None;
+        self.wbuf = Vec::new();
+        self.wpos = 0;
+    }
+
+    /// The bytes received and not read yet, without waiting for more.
+    pub fn buffered(&self) -> &[u8] {
+        &self.rbuf[self.rstart..self.rend]
+    }
+
+    /// Reads once more from the socket into the buffer, without consuming
+    /// anything, and returns all unread bytes: for parsers that work in place on
+    /// [`buffered`](Self::buffered) and then [`consume`](Self::consume) what they
+    /// used.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_some`](Self::read_some); the end of the stream is
+    /// [`Reason::ClosedByPeer`] (the unread bytes stay in
+    /// [`buffered`](Self::buffered)).
+    pub async fn fill(&mut self) -> Result<&[u8], ConnectionLost> {
+        self.read_timer = None;
+        let have = self.rend - self.rstart;
+        self.fill_or_fail(have + 1).await?;
+        self.read_timer = None;
+        Ok(&self.rbuf[self.rstart..self.rend])
+    }
+
+    /// Marks the first `n` unread bytes (at most all of them) as read.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.rend - self.rstart);
+        self.take(n);
+    }
+
+    /// Waits for data and returns what is there: everything buffered, or the
+    /// result of one read from the socket.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectionLost`] if the peer closed the connection ([`Reason::ClosedByPeer`])
+    /// or reset it, on a timeout, or if the connection is closed.
+    pub async fn read_some(&mut self) -> Result<&[u8], ConnectionLost> {
+        self.read_timer = None;
+        if self.rstart == self.rend {
+            self.fill_or_fail(1).await?;
+        }
+        self.read_timer = None;
+        let start = self.take(self.rend - self.rstart);
+        Ok(&self.rbuf[start..self.rend])
+    }
+
+    /// Waits until `n` bytes are there and returns them.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_some`](Self::read_some); a peer that closes before `n` bytes came
+    /// gives [`Reason::ClosedByPeer`] (the partial bytes stay in
+    /// [`buffered`](Self::buffered)).
+    pub async fn read(&mut self, n: usize) -> Result<&[u8], ConnectionLost> {
+        self.read_timer = None;
+        while self.rend - self.rstart < n {
+            self.fill_or_fail(n).await?;
+        }
+        self.read_timer = None;
+        let start = self.take(n);
+        Ok(&self.rbuf[start..start + n])
+    }
+
+    /// Waits until `delim` arrives and returns everything up to and including it.
+    /// An empty `delim` returns an empty slice at once.
+    ///
+    /// The buffer grows as needed to hold the whole line.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn read_until(&mut self, delim: &[u8]) -> Result<&[u8], ConnectionLost> {
+        self.read_timer = None;
+        if delim.is_empty() {
+            return Ok(&[]);
+        }
+        loop {
+            let have = self.rend - self.rstart;
+            let from = self.scanned.min(have).saturating_sub(delim.len() - 1);
+            let hay = &self.rbuf[self.rstart + from..self.rend];
+            if let Some(i) = find(hay, delim) {
+                let len = from + i + delim.len();
+                self.read_timer = None;
+                let start = self.take(len);
+                return Ok(&self.rbuf[start..start + len]);
+            }
+            self.scanned = have;
+            self.fill_or_fail(have + 1).await?;
+        }
+    }
+
+    /// Reads a line, up to and including `\n`.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn readline(&mut self) -> Result<&[u8], ConnectionLost> {
+        self.read_until(b"\n").await
+    }
+
+    /// Like [`read_some`](Self::read_some), into `buf`: copies buffered bytes, or
+    /// reads from the socket straight into `buf` when nothing is buffered. Returns
+    /// how many bytes were placed (0 only if `buf` is empty).
+    ///
+    /// # Errors
+    ///
+    /// As [`read_some`](Self::read_some).
+    pub async fn read_into(&mut self, buf: &mut [u8]) -> Result<usize, ConnectionLost> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.read_timer = None;
+        let n = poll_fn(|cx| self.poll_read_into(cx, buf)).await?;
+        if n == 0 {
+            return Err(self.lost(Reason::ClosedByPeer));
+        }
+        Ok(n)
+    }
+
+    /// Fills all of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read).
+    pub async fn read_exact_into(&mut self, buf: &mut [u8]) -> Result<(), ConnectionLost> {
+        self.read_timer = None;
+        let mut done = 0;
+        while done < buf.len() {
+            let n = poll_fn(|cx| self.poll_read_into(cx, &mut buf[done..])).await?;
+            if n == 0 {
+                return Err(self.lost(Reason::ClosedByPeer));
+            }
+            done += n;
+        }
+        self.read_timer = None;
+        Ok(())
+    }
+
+    /// Writes all of `data` and waits until it is flushed to the kernel (bytes
+    /// queued with [`buffer`](Self::buffer) go first). Plain TCP writes straight
+    /// from `data`, without copying.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectionLost`] if the peer is gone ([`Reason::Reset`]), on a timeout, or
+    /// if the connection is closed.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), ConnectionLost> {
+        if self.wpos < self.wbuf.len() {
+            self.wbuf.extend_from_slice(data);
+            return self.flush().await;
+        }
+        self.write_timer = None;
+        let mut done = 0;
+        while done < data.len() {
+            done += poll_fn(|cx| self.poll_write_raw(cx, &data[done..])).await?;
+        }
+        poll_fn(|cx| self.poll_flush_all(cx)).await?;
+        self.write_timer = None;
+        Ok(())
+    }
+
+    /// Queues `data` to be sent by the next [`flush`](Self::flush) or
+    /// [`write`](Self::write), without a system call: gather small pieces (a
+    /// header and a body) into one send.
+    pub fn buffer(&mut self, data: &[u8]) {
+        if self.stream.is_some() {
+            self.wbuf.extend_from_slice(data);
+        }
+    }
+
+    /// Sends everything queued with [`buffer`](Self::buffer) and waits until the
+    /// kernel has it.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub async fn flush(&mut self) -> Result<(), ConnectionLost> {
+        self.write_timer = None;
+        poll_fn(|cx| self.poll_flush_all(cx)).await?;
+        self.write_timer = None;
+        Ok(())
+    }
+
+    /// Marks `n` unread bytes as read and returns where they start.
+    fn take(&mut self, n: usize) -> usize {
+        debug_assert!(self.rstart + n <= self.rend);
+        let start = self.rstart;
+        self.rstart += n;
+        self.scanned = 0;
+        start
+    }
+
+    /// The error for an operation on a closed connection.
+    fn closed(&self) -> ConnectionLost {
+        ConnectionLost::new(Reason::Closed, self.peer)
+    }
+
+    /// Closes the connection and says why.
+    fn lost(&mut self, reason: Reason) -> ConnectionLost {
+        self.close();
+        ConnectionLost::new(reason, self.peer)
+    }
+
+    fn fail(&mut self, e: io::Error) -> ConnectionLost {
+        self.close();
+        ConnectionLost::from_io(e, &self.peer)
+    }
+
+    /// Makes room so that `want` unread bytes fit (and at least one more byte).
+    fn make_room(&mut self, want: usize) {
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+        }
+        let have = self.rend - self.rstart;
+        let target = want.max(have + 1);
+        let spare = self.rbuf.len() - self.rend;
+        if self.rbuf.len() - self.rstart >= target && spare >= MIN_READ.min(target - have) {
+            return;
+        }
+        if self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rstart = 0;
+            self.rend = have;
+        }
+        if self.rbuf.len() < target {
+            let len = target.max(self.rbuf.len() * 2);
+            self.rbuf.resize(len, 0);
+        }
+    }
+
+    /// Reads once into the buffer, making room for `want` unread bytes first.
+    /// `Ok(0)` is the end of the stream.
+    fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        want: usize,
+    ) -> Poll<Result<usize, ConnectionLost>> {
+        if self.eof {
+            return Poll::Ready(Ok(0));
+        }
+        if self.stream.is_none() {
+            return Poll::Ready(Err(self.closed()));
+        }
+        self.make_room(want);
+        let stream = self.stream.as_mut().expect("checked above");
+        match stream.poll_read(cx, &mut self.rbuf[self.rend..]) {
+            Poll::Ready(Ok(n)) => {
+                self.rend += n;
+                self.eof = n == 0;
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Pending => self.poll_read_timeout(cx).map(Err),
+        }
+    }
+
+    /// Reads once into the buffer; the end of the stream is an error.
+    async fn fill_or_fail(&mut self, want: usize) -> Result<(), ConnectionLost> {
+        match poll_fn(|cx| self.poll_fill(cx, want)).await? {
+            0 => Err(self.lost(Reason::ClosedByPeer)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Copies buffered bytes into `buf`, or reads into it from the socket.
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, ConnectionLost>> {
+        if self.rstart < self.rend {
+            let n = buf.len().min(self.rend - self.rstart);
+            buf[..n].copy_from_slice(&self.rbuf[self.rstart..self.rstart + n]);
+            self.take(n);
+            return Poll::Ready(Ok(n));
+        }
+        if self.eof || buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Err(self.closed()));
+        };
+        match stream.poll_read(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                self.read_timer = None;
+                self.eof = n == 0;
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Pending => self.poll_read_timeout(cx).map(Err),
+        }
+    }
+
+    /// One write of a prefix of `data` (not empty) to the transport.
+    fn poll_write_raw(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<Result<usize, ConnectionLost>> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Err(self.closed()));
+        };
+        match stream.poll_write(cx, data) {
+            Poll::Ready(Ok(0)) if !data.is_empty() => {
+                Poll::Ready(Err(self.fail(io::ErrorKind::WriteZero.into())))
+            }
+            Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Pending => self.poll_write_timeout(cx).map(Err),
+        }
+    }
+
+    /// Sends the queued bytes, then whatever the transport buffered.
+    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionLost>> {
+        while self.wpos < self.wbuf.len() {
+            let wbuf = std::mem::take(&mut self.wbuf);
+            let res = self.poll_write_raw(cx, &wbuf[self.wpos..]);
+            if self.stream.is_some() {
+                self.wbuf = wbuf;
+            }
+            self.wpos += ready!(res)?;
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        let Some(stream) = self.stream.as_mut() else {
+            return Poll::Ready(Err(self.closed()));
+        };
+        match stream.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                self.write_timer = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Pending => self.poll_write_timeout(cx).map(Err),
+        }
+    }
+
+    fn poll_read_timeout(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionLost> {
+        let Some(after) = self.timeout else {
+            return Poll::Pending;
+        };
+        let timer = self.read_timer.get_or_insert_with(|| sleep(after));
+        ready!(Pin::new(timer).poll(cx));
+        Poll::Ready(self.lost(Reason::TimedOut(after)))
+    }
+
+    fn poll_write_timeout(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionLost> {
+        let Some(after) = self.timeout else {
+            return Poll::Pending;
+        };
+        let timer = self.write_timer.get_or_insert_with(|| sleep(after));
+        ready!(Pin::new(timer).poll(cx));
+        Poll::Ready(self.lost(Reason::TimedOut(after)))
+    }
+}
+
+/// Where `needle` (not empty) first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if let [byte] = needle {
+        return hay.iter().position(|b| b == byte);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.peer)
+            .field("local", &self.local)
+            .field("closed", &self.is_closed())
+            .field("buffered", &(self.rend - self.rstart))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut()
+            .poll_read_into(cx, buf)
+            .map_err(io::Error::from)
+    }
+}
+
+impl AsyncBufRead for Connection {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.rstart == this.rend {
+            match ready!(this.poll_fill(cx, 1)) {
+                Ok(_) => this.read_timer = None,
+                Err(e) => return Poll::Ready(Err(e.into())),
+            }
+        }
+        Poll::Ready(Ok(&this.rbuf[this.rstart..this.rend]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        let n = amt.min(this.rend - this.rstart);
+        this.take(n);
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.wpos < this.wbuf.len() {
+            ready!(this.poll_flush_all(cx))?;
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let res = ready!(this.poll_write_raw(cx, buf));
+        this.write_timer = None;
+        Poll::Ready(res.map_err(io::Error::from))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_all(cx).map_err(io::Error::from)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_flush_all(cx))?;
+        match this.stream.as_mut() {
+            Some(stream) => match stream.shutdown_write() {
+                // Already shut down, or the peer left: nothing more to close.
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => {
+                    Poll::Ready(Err(this.fail(e).into()))
+                }
+                _ => Poll::Ready(Ok(())),
+            },
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// A connection can be the result of a launched o-routine (one that opens it).
+impl monocle_stack::Outcome for Connection {}

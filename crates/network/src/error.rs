@@ -1,0 +1,339 @@
+//! [`ConnectionLost`], [`Reason`] and the crate's [`Error`].
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Why a connection was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// A connect, read or write ran past the connection's timeout (given here).
+    TimedOut(Duration),
+    /// The peer reset the connection (`ECONNRESET`, `EPIPE`, `ECONNABORTED`).
+    Reset,
+    /// The peer closed its side while we were reading (end of stream).
+    ClosedByPeer,
+    /// The connection was closed on our side before (by `close`, a timeout, or an
+    /// earlier error).
+    Closed,
+    /// Any other socket error, by its kind; the error itself is the `source()`.
+    Io(io::ErrorKind),
+}
+
+impl Reason {
+    fn io_kind(self) -> io::ErrorKind {
+        match self {
+            Reason::TimedOut(_) => io::ErrorKind::TimedOut,
+            Reason::Reset => io::ErrorKind::ConnectionReset,
+            Reason::ClosedByPeer => io::ErrorKind::UnexpectedEof,
+            Reason::Closed => io::ErrorKind::NotConnected,
+            Reason::Io(kind) => kind,
+        }
+    }
+}
+
+/// The error of a connection that went away: the peer left, reset it, or a timeout
+/// fired. Once it is returned the connection is closed.
+///
+/// Match on [`reason`](ConnectionLost::reason):
+///
+/// ```
+/// use std::time::Duration;
+/// use monocle_network::{add_service, connect, Reason, Service};
+///
+/// monocle_stack::block_on(async {
+///     // A service that accepts and never answers.
+///     let svc = add_service(Service::new(
+///         |conn| async move {
+///             monocle_stack::util::sleep(Duration::from_secs(60)).await;
+///             drop(conn);
+///         },
+///         0,
+///     ).bind_addr([127, 0, 0, 1]))?;
+///     let mut conn = connect("127.0.0.1", svc.port()).await?;
+///     conn.set_timeout(Some(Duration::from_millis(20)));
+///     let lost = conn.read_some().await.unwrap_err();
+///     assert!(matches!(lost.reason(), Reason::TimedOut(_)));
+///     assert!(lost.to_string().ends_with("timed out after 20 ms"));
+///     assert!(conn.is_closed());
+///     svc.stop();
+///     Ok::<_, monocle_network::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Debug)]
+pub struct ConnectionLost {
+    reason: Reason,
+    peer: String,
+    source: Option<io::Error>,
+}
+
+impl ConnectionLost {
+    /// A lost connection to `peer` (an address or `host:port`) for `reason`.
+    pub fn new(reason: Reason, peer: impl fmt::Display) -> ConnectionLost {
+        ConnectionLost {
+            reason,
+            peer: peer.to_string(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn from_io(e: io::Error, peer: &SocketAddr) -> ConnectionLost {
+        let e = match e.get_ref().and_then(|r| r.downcast_ref::<ConnectionLost>()) {
+            Some(_) => {
+                return *e
+                    .into_inner()
+                    .expect("checked above")
+                    .downcast::<ConnectionLost>()
+                    .expect("checked above")
+            }
+            None => e,
+        };
+        let reason = match e.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted => Reason::Reset,
+            io::ErrorKind::UnexpectedEof => Reason::ClosedByPeer,
+            io::ErrorKind::TimedOut => Reason::Io(io::ErrorKind::TimedOut),
+            kind => Reason::Io(kind),
+        };
+        ConnectionLost {
+            reason,
+            peer: peer.to_string(),
+            source: Some(e),
+        }
+    }
+
+    /// Why the connection was lost.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// The peer, as an address or as the `host:port` that was being connected to.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// Whether a timeout fired.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.reason, Reason::TimedOut(_))
+    }
+
+    /// The `std::io::ErrorKind` this error has once converted into an `io::Error`.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.reason.io_kind()
+    }
+}
+
+impl fmt::Display for ConnectionLost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let peer = &self.peer;
+        match self.reason {
+            Reason::TimedOut(after) => {
+                write!(f, "connection to {peer} timed out after {}", human(after))
+            }
+            Reason::Reset => write!(f, "connection to {peer} was reset by the peer"),
+            Reason::ClosedByPeer => write!(f, "connection to {peer} was closed by the peer"),
+            Reason::Closed => write!(f, "connection to {peer} is closed"),
+            Reason::Io(kind) => match &self.source {
+                Some(e) => write!(f, "connection to {peer} failed: {e}"),
+                None => write!(f, "connection to {peer} failed: {kind}"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for ConnectionLost {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.reason {
+            // The message already is the source's.
+            Reason::Io(_) => None,
+            _ => self
+                .source
+                .as_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+        }
+    }
+}
+
+impl From<ConnectionLost> for io::Error {
+    /// Wraps the error, with the matching kind (`TimedOut`, `ConnectionReset`,
+    /// `UnexpectedEof`, `NotConnected`); [`ConnectionLost::try_from`] takes it out
+    /// again.
+    fn from(e: ConnectionLost) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}
+
+impl TryFrom<io::Error> for ConnectionLost {
+    type Error = io::Error;
+
+    /// Takes a `ConnectionLost` back out of an `io::Error` made from one; any other
+    /// error is given back unchanged.
+    fn try_from(e: io::Error) -> Result<ConnectionLost, io::Error> {
+        if e.get_ref().is_some_and(|r| r.is::<ConnectionLost>()) {
+            let inner = e.into_inner().expect("checked above");
+            return Ok(*inner.downcast::<ConnectionLost>().expect("checked above"));
+        }
+        Err(e)
+    }
+}
+
+/// The error of this crate's operations that are not reads or writes on an open
+/// connection: connecting, resolving names, binding services.
+///
+/// Converts into `std::io::Error` and back without wrapping twice, so `?` works in
+/// functions returning `io::Result`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection timed out or went away (for instance during the TLS
+    /// handshake).
+    ConnectionLost(ConnectionLost),
+    /// Connecting to `addr` failed (refused, unreachable, ...).
+    Connect {
+        /// The address that was tried last.
+        addr: SocketAddr,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// The host name could not be resolved.
+    Resolve {
+        /// The name.
+        host: String,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// Any other I/O error (binding a service, creating a socket).
+    Io(io::Error),
+}
+
+/// The result type of this crate's fallible operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The `ConnectionLost` inside, if that is what this is.
+    pub fn as_connection_lost(&self) -> Option<&ConnectionLost> {
+        match self {
+            Error::ConnectionLost(lost) => Some(lost),
+            _ => None,
+        }
+    }
+
+    /// The `std::io::ErrorKind` of the error.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::ConnectionLost(lost) => lost.kind(),
+            Error::Connect { source, .. } | Error::Resolve { source, .. } => source.kind(),
+            Error::Io(e) => e.kind(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ConnectionLost(lost) => lost.fmt(f),
+            Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            Error::Resolve { host, source } => write!(f, "cannot resolve {host:?}: {source}"),
+            Error::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::ConnectionLost(lost) => lost.source(),
+            Error::Connect { source, .. } | Error::Resolve { source, .. } => Some(source),
+            Error::Io(e) => e.source(),
+        }
+    }
+}
+
+impl From<ConnectionLost> for Error {
+    fn from(e: ConnectionLost) -> Error {
+        Error::ConnectionLost(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    /// Unwraps an `io::Error` made from an [`Error`] or a [`ConnectionLost`];
+    /// wraps any other.
+    fn from(e: io::Error) -> Error {
+        let e = match ConnectionLost::try_from(e) {
+            Ok(lost) => return Error::ConnectionLost(lost),
+            Err(e) => e,
+        };
+        if e.get_ref().is_some_and(|r| r.is::<Error>()) {
+            let inner = e.into_inner().expect("checked above");
+            return *inner.downcast::<Error>().expect("checked above");
+        }
+        Error::Io(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    /// `Io` gives its error back; `ConnectionLost` converts as it does alone; the
+    /// others are wrapped with their source's kind.
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(e) => e,
+            Error::ConnectionLost(lost) => lost.into(),
+            other => io::Error::new(other.kind(), other),
+        }
+    }
+}
+
+/// "1.5 s", "20 ms", "2 s".
+pub(crate) fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        let tenths = (d.as_millis() + 50) / 100;
+        if tenths % 10 == 0 {
+            format!("{} s", tenths / 10)
+        } else {
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        }
+    } else if d >= Duration::from_millis(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} µs", d.as_micros())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(human(Duration::from_secs(2)), "2 s");
+        assert_eq!(human(Duration::from_millis(20)), "20 ms");
+    }
+
+    #[test]
+    fn round_trips_through_io_error() {
+        let lost = ConnectionLost::new(
+            Reason::TimedOut(Duration::from_millis(1500)),
+            "127.0.0.1:8088",
+        );
+        assert_eq!(
+            lost.to_string(),
+            "connection to 127.0.0.1:8088 timed out after 1.5 s"
+        );
+        let io: io::Error = lost.into();
+        assert_eq!(io.kind(), io::ErrorKind::TimedOut);
+        let back = Error::from(io);
+        let Error::ConnectionLost(lost) = back else {
+            panic!("wrapped twice")
+        };
+        assert_eq!(lost.reason(), Reason::TimedOut(Duration::from_millis(1500)));
+        let io: io::Error = Error::ConnectionLost(lost).into();
+        assert!(ConnectionLost::try_from(io).is_ok());
+        let plain = io::Error::other("x");
+        assert!(ConnectionLost::try_from(plain).is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! The transports under a [`Connection`](crate::Connection): plain TCP on the
+//! stack's reactor, or TLS over it.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::task::{ready, Context, Poll};
+
+use monocle_stack::reactor::Source;
+
+/// A TCP stream registered with the loop's reactor.
+pub(crate) struct Tcp {
+    pub(crate) io: Source<TcpStream>,
+    /// The last read came back short or with `WouldBlock`: the socket is drained,
+    /// so the next read waits for readiness first instead of trying (and reading
+    /// `EAGAIN`). With the epoll backend the source's own flag says the same; the
+    /// async-io backend learns readiness only from this.
+    drained: bool,
+    /// A wait for readiness returned `Pending`: when polled again, the async-io
+    /// backend (whose `poll_readable` may call a wake-up that raced with the
+    /// registration stale) tries the read rather than asking again.
+    waiting: bool,
+}
+
+impl Tcp {
+    pub(crate) fn new(stream: TcpStream) -> io::Result<Tcp> {
+        Ok(Tcp {
+            io: Source::new(stream)?,
+            drained: false,
+            waiting: false,
+        })
+    }
+
+    /// One read into `buf`, waiting for readiness only when the socket is known to
+    /// be drained. A read shorter than `buf` marks it drained.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if self.drained {
+                // `is_readable` is exact with epoll and always true with async-io,
+                // which learns readiness only by trying.
+                let retry = std::mem::take(&mut self.waiting) && self.io.is_readable();
+                if !retry {
+                    match self.io.poll_readable(cx) {
+                        Poll::Ready(res) => res?,
+                        Poll::Pending => {
+                            self.waiting = true;
+                            return Poll::Pending;
+                        }
+                    }
+                }
+                self.drained = false;
+            }
+            let mut tcp: &TcpStream = self.io.get_ref();
+            match tcp.read(buf) {
+                Ok(n) => {
+                    if n > 0 && n < buf.len() {
+                        self.io.clear_readable();
+                        self.drained = true;
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_readable();
+                    self.drained = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// One write of (a prefix of) `buf`.
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if self.io.is_writable() {
+                let mut tcp: &TcpStream = self.io.get_ref();
+                match tcp.write(buf) {
+                    Ok(n) => {
+                        if n < buf.len() {
+                            // The send buffer is full: the next write would say EAGAIN.
+                            self.io.clear_writable();
+                        }
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_writable(),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            ready!(self.io.poll_writable(cx))?;
+        }
+    }
+
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+}
+
+/// The byte stream of a connection.
+pub(crate) enum Stream {
+    Plain(Tcp),
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::TlsStream>),
+}
+
+impl Stream {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Plain(t) => t.poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.poll_read(cx, buf),
+        }
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Plain(t) => t.poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.poll_write(cx, buf),
+        }
+    }
+
+    /// Sends what the transport itself buffered (TLS records); nothing for plain TCP.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Plain(_) => {
+                let _ = cx;
+                Poll::Ready(Ok(()))
+            }
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.poll_flush(cx),
+        }
+    }
+
+    /// Ends our sending side (after a TLS close_notify, sent without waiting).
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(t) => t.shutdown(Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.shutdown_write(),
+        }
+    }
+
+    /// Says goodbye before the socket is closed: a TLS close_notify, sent without
+    /// waiting.
+    pub(crate) fn goodbye(&mut self) {
+        match self {
+            Stream::Plain(_) => {}
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.goodbye(),
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Connection reads, writes, timeouts and failures over loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pair, run};
+use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use monocle_network::{connect, Client, ConnectionLost, Error, Reason};
+use monocle_stack::util::sleep;
+use monocle_stack::{launch, Handle};
+
+#[test]
+fn runs_on_the_reactor_named_by_the_environment() {
+    let expected = match std::env::var("MONOCLE_REACTOR") {
+        Ok(name) if !name.is_empty() => name,
+        _ => "epoll".to_owned(),
+    };
+    assert_eq!(Handle::current().reactor().to_string(), expected);
+}
+
+#[test]
+fn reads_with_data_already_buffered() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        client
+            .write(b"line one\nline two\r\nabcdefgh-rest")
+            .await
+            .unwrap();
+        // Wait until everything is in the server's buffer, then read it in pieces.
+        while server.buffered().len() < 32 {
+            server.fill().await.unwrap();
+        }
+        assert_eq!(server.readline().await.unwrap(), b"line one\n");
+        assert_eq!(server.read_until(b"\r\n").await.unwrap(), b"line two\r\n");
+        assert_eq!(server.read(4).await.unwrap(), b"abcd");
+        let mut four = [0u8; 4];
+        server.read_exact_into(&mut four).await.unwrap();
+        assert_eq!(&four, b"efgh");
+        assert_eq!(server.read_some().await.unwrap(), b"-rest");
+        assert!(server.buffered().is_empty());
+    });
+}
+
+#[test]
+fn reads_with_data_arriving_later() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        let writer = launch(async move {
+            for piece in [&b"hel"[..], b"lo\nwor", b"ld", b"!!", b"12345", b"x"] {
+                sleep(Duration::from_millis(5)).await;
+                client.write(piece).await.unwrap();
+            }
+            client
+        });
+        assert_eq!(server.readline().await.unwrap(), b"hello\n");
+        assert_eq!(server.read_until(b"d!").await.unwrap(), b"world!");
+        assert_eq!(server.read_some().await.unwrap(), b"!");
+        assert_eq!(server.read(5).await.unwrap(), b"12345");
+        let mut one = [0u8; 8];
+        assert_eq!(server.read_into(&mut one).await.unwrap(), 1);
+        assert_eq!(one[0], b'x');
+        let _client = writer.await;
+    });
+}
+
+#[test]
+fn big_reads_grow_the_buffer() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = data.clone();
+        let writer = launch(async move {
+            client.write(&data).await.unwrap();
+            client.write(b"\n--end--\n").await.unwrap();
+            client
+        });
+        assert_eq!(server.read(150_000).await.unwrap(), &expected[..150_000]);
+        let rest = server.read_until(b"--end--\n").await.unwrap();
+        assert_eq!(&rest[..50_000], &expected[150_000..]);
+        assert_eq!(&rest[50_000..], b"\n--end--\n");
+        let _client = writer.await;
+    });
+}
+
+#[test]
+fn read_times_out_and_closes() {
+    run(async {
+        let (_client, mut server) = pair().await;
+        server.set_timeout(Some(Duration::from_millis(50)));
+        assert_eq!(server.timeout(), Some(Duration::from_millis(50)));
+        let lost = server.read(10).await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::TimedOut(Duration::from_millis(50)));
+        assert!(lost.is_timeout());
+        let peer = server.peer_addr();
+        assert_eq!(
+            lost.to_string(),
+            format!("connection to {peer} timed out after 50 ms")
+        );
+        assert!(server.is_closed());
+        let again = server.read_some().await.unwrap_err();
+        assert_eq!(again.reason(), Reason::Closed);
+    });
+}
+
+#[test]
+fn read_some_and_readline_time_out() {
+    run(async {
+        let (_client, mut server) = pair().await;
+        server.set_timeout(Some(Duration::from_millis(30)));
+        let lost = server.read_some().await.unwrap_err();
+        assert!(matches!(lost.reason(), Reason::TimedOut(_)));
+
+        let (mut client, _server) = pair().await;
+        client.set_timeout(Some(Duration::from_millis(30)));
+        client.write(b"no newline").await.unwrap();
+        let lost = client.readline().await.unwrap_err();
+        assert!(lost.is_timeout());
+        // Converted into io::Error and back, it is still the same ConnectionLost.
+        let io: std::io::Error = lost.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+        let back = ConnectionLost::try_from(io).unwrap();
+        assert!(back.is_timeout());
+    });
+}
+
+#[test]
+fn timeout_leaves_prompt_reads_alone() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        server.set_timeout(Some(Duration::from_millis(100)));
+        for i in 0..20 {
+            sleep(Duration::from_millis(10)).await;
+            client.write(format!("{i}\n").as_bytes()).await.unwrap();
+            let line = server.readline().await.unwrap();
+            assert_eq!(line, format!("{i}\n").as_bytes());
+        }
+        // 200 ms in all, yet no single read waited 100 ms.
+        assert!(!server.is_closed());
+    });
+}
+
+#[test]
+fn peer_closing_mid_read_is_connection_lost() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        launch(async move {
+            client.write(b"partial").await.unwrap();
+            sleep(Duration::from_millis(5)).await;
+            client.close();
+        })
+        .detach();
+        let lost = server.read(100).await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::ClosedByPeer);
+        assert!(
+            lost.to_string().ends_with("was closed by the peer"),
+            "{lost}"
+        );
+        assert_eq!(server.buffered(), b"partial");
+        assert!(server.is_closed());
+    });
+}
+
+#[test]
+fn peer_resetting_is_connection_lost() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        // Unread data in the closing socket makes the kernel send a reset.
+        server.write(b"unread").await.unwrap();
+        while client.buffered().is_empty() {
+            client.fill().await.unwrap();
+        }
+        client.write(b"never read").await.unwrap();
+        drop(server);
+        let lost = client.read(100).await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        assert_eq!(lost.kind(), std::io::ErrorKind::ConnectionReset);
+    });
+}
+
+#[test]
+fn write_to_closed_peer_fails() {
+    run(async {
+        let (mut client, server) = pair().await;
+        drop(server);
+        let chunk = vec![7u8; 64 * 1024];
+        let mut err = None;
+        for _ in 0..1000 {
+            if let Err(e) = client.write(&chunk).await {
+                err = Some(e);
+                break;
+            }
+            sleep(Duration::from_millis(1)).await;
+        }
+        let lost = err.expect("writes to a closed peer kept succeeding");
+        assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        assert!(client.is_closed());
+    });
+}
+
+#[test]
+fn connection_refused_names_the_address() {
+    run(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = connect("127.0.0.1", addr.port()).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(matches!(err, Error::Connect { addr: a, .. } if a == addr));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot connect to {addr}: ")),
+            "{err}"
+        );
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn connects_by_name() {
+    run(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conn = Client::new()
+            .timeout(Some(Duration::from_secs(5)))
+            .connect("localhost", port)
+            .await
+            .unwrap();
+        assert_eq!(conn.peer_addr().port(), port);
+        assert!(conn.peer_addr().ip().is_loopback());
+        let err = connect("no-such-host.invalid", port).await.unwrap_err();
+        assert!(matches!(err, Error::Resolve { .. }), "{err}");
+    });
+}
+
+#[test]
+fn connect_times_out() {
+    run(async {
+        // A listener whose accept queue is full drops further SYNs, so a connect
+        // to it hangs until the timeout.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(
+                &"127.0.0.1:0"
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap()
+                    .into(),
+            )
+            .unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let client = Client::new().timeout(Some(Duration::from_millis(100)));
+        let mut kept = Vec::new();
+        let lost = loop {
+            match client.connect("127.0.0.1", addr.port()).await {
+                Ok(conn) => kept.push(conn),
+                Err(Error::ConnectionLost(lost)) => break lost,
+                Err(e) => panic!("unexpected: {e}"),
+            }
+            assert!(kept.len() < 50, "the accept queue never filled");
+        };
+        assert!(lost.is_timeout());
+        assert_eq!(
+            lost.to_string(),
+            format!("connection to {addr} timed out after 100 ms")
+        );
+    });
+}
+
+#[test]
+fn buffered_writes_go_out_on_flush() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        client.buffer(b"HTTP/1.1 200 OK\r\n");
+        client.buffer(b"\r\n");
+        client.write(b"body").await.unwrap();
+        assert_eq!(
+            server.read(23).await.unwrap(),
+            b"HTTP/1.1 200 OK\r\n\r\nbody"
+        );
+        client.buffer(b"more");
+        client.flush().await.unwrap();
+        assert_eq!(server.read(4).await.unwrap(), b"more");
+    });
+}
+
+#[test]
+fn futures_io_traits() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        client.write_all(b"first line\nsecond").await.unwrap();
+        client.flush().await.unwrap();
+        AsyncWriteExt::close(&mut client).await.unwrap();
+        let mut line = String::new();
+        server.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "first line\n");
+        let mut rest = Vec::new();
+        server.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"second");
+        // Half-closed: the server can still answer.
+        server.write_all(b"bye").await.unwrap();
+        let mut got = [0u8; 3];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"bye");
+    });
+}
