@@ -110,6 +110,11 @@ pub(crate) fn schedule(shared: &Arc<Shared>, runnable: Runnable) {
             if Arc::ptr_eq(&lp.shared, shared) {
                 if let Some(r) = runnable.take() {
                     lp.local.borrow_mut().push_back(r);
+                    if lp.parked.get() {
+                        // Woken by the reactor the loop is parked in (async-io
+                        // fires wakers on the thread that drives it): unpark.
+                        shared.notifier.notify();
+                    }
                 }
             }
         }
@@ -149,6 +154,9 @@ pub(crate) struct Loop {
     next_id: Cell<u64>,
     pub(crate) current: Cell<usize>,
     seq: Cell<u64>,
+    /// The loop is blocked inside the reactor, which may wake o-routines on
+    /// this thread (the async-io backend does); such a wake must unpark it.
+    parked: Cell<bool>,
     /// The last poll whose blocking was already reported.
     reported: Cell<u64>,
     driving: Cell<bool>,
@@ -248,6 +256,7 @@ impl Loop {
             current: Cell::new(NO_TASK),
             seq: Cell::new(0),
             reported: Cell::new(0),
+            parked: Cell::new(false),
             driving: Cell::new(false),
         }))
     }
@@ -460,7 +469,10 @@ impl Loop {
                     continue;
                 }
                 let timeout = self.next_timeout();
-                if let Err(e) = self.reactor.wait(&self.shared.notifier, timeout) {
+                self.parked.set(self.reactor.wakes_while_waiting());
+                let waited = self.reactor.wait(&self.shared.notifier, timeout);
+                self.parked.set(false);
+                if let Err(e) = waited {
                     log::error!("event loop {}: reactor wait failed: {e}", self.shared.name);
                 }
                 self.fire_timers();
@@ -506,8 +518,10 @@ impl Wake for MainWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        let on_loop = try_with_loop(|lp| Arc::ptr_eq(&lp.shared, &self.shared)).unwrap_or(false);
-        if !on_loop {
+        let on_running_loop =
+            try_with_loop(|lp| Arc::ptr_eq(&lp.shared, &self.shared) && !lp.parked.get())
+                .unwrap_or(false);
+        if !on_running_loop {
             self.shared.notifier.notify();
         }
     }

@@ -109,31 +109,20 @@ pub(crate) fn error_chain<E: fmt::Display + 'static>(e: &E) -> String {
 macro_rules! plain_outcome {
     ($($t:ty),* $(,)?) => { $(impl Outcome for $t {})* };
 }
+#[rustfmt::skip]
 plain_outcome!(
-    (),
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    String,
-    &'static str,
-    std::time::Duration,
-    std::time::Instant,
-    std::net::SocketAddr,
-    std::net::IpAddr,
+    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
+    String, &'static str, std::time::Duration, std::time::Instant, std::time::SystemTime,
+    std::net::SocketAddr, std::net::IpAddr, std::net::TcpStream, std::net::TcpListener,
+    std::net::UdpSocket, std::fs::File, std::path::PathBuf, std::ffi::OsString,
+    std::process::ExitStatus, std::process::Output,
 );
+#[cfg(unix)]
+plain_outcome!(
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixListener
+);
+impl<T: ?Sized + ToOwned> Outcome for std::borrow::Cow<'static, T> {}
 impl<T> Outcome for Vec<T> {}
 impl<T> Outcome for Option<T> {}
 impl<T: ?Sized> Outcome for Box<T> {}

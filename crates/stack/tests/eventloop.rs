@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use monocle_core::{named, Callback, Channel};
+use monocle_core::{first_of2, named, Callback, Channel, Winner};
 use monocle_stack::diagnostics::{task_dump, TaskState};
 use monocle_stack::eventloop::{self, queue_task};
 use monocle_stack::util::{delayed, next_tick, sleep, timeout};
@@ -569,5 +569,46 @@ fn timers_work_under_another_executor() {
         futures_lite::future::block_on(sleep(Duration::from_millis(15)));
         assert!(start.elapsed() >= Duration::from_millis(15));
         assert!(Handle::try_current().is_none(), "no loop was created");
+    });
+}
+
+#[test]
+fn a_source_wakes_its_oroutine_when_data_arrives() {
+    use monocle_stack::reactor::Source;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    on_fresh_thread(|| {
+        let got = block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let reader = Source::new(a).unwrap();
+            // The writer is another o-routine on the same loop: the reader's
+            // wake comes from the reactor, on the loop's thread.
+            let writer = launch(async move {
+                sleep(Duration::from_millis(10)).await;
+                (&b).write_all(b"ping").unwrap();
+                b
+            });
+            let mut buf = [0u8; 4];
+            // A lost wake-up would leave the loop parked until the next timer:
+            // the guard timer is polled first, so it wins if that happens.
+            let read = reader.read_with(|mut s| s.read(&mut buf));
+            let n = match first_of2(sleep(Duration::from_secs(5)), read).await {
+                Winner::Second(n) => n.unwrap(),
+                Winner::First(()) => panic!("the reader was not woken by the reactor"),
+            };
+            let b = writer.await;
+            // And a write from another thread.
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(10));
+                (&b).write_all(b"pong").unwrap();
+                b
+            });
+            let mut buf2 = [0u8; 4];
+            let m = reader.read_with(|mut s| s.read(&mut buf2)).await.unwrap();
+            t.join().unwrap();
+            [buf[..n].to_vec(), buf2[..m].to_vec()].concat()
+        });
+        assert_eq!(got, b"pingpong");
     });
 }

@@ -146,6 +146,13 @@ impl Reactor {
         }
     }
 
+    /// Whether wakers may fire on the loop's thread while it waits (async-io
+    /// drives its reactor inside the wait); the epoll backend wakes only after
+    /// `epoll_wait` returns.
+    pub(crate) fn wakes_while_waiting(&self) -> bool {
+        matches!(self, Reactor::AsyncIo(_))
+    }
+
     /// Whether a non-blocking poll could find anything: false when no I/O source
     /// is registered with this reactor, so the busy loop can skip the system call.
     pub(crate) fn has_sources(&self) -> bool {
