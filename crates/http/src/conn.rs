@@ -90,8 +90,8 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 Err(Stop::Reject(e)) => return self.reject(&e).await,
                 Err(_) => return self.finish().await,
             };
-            let keep_alive = head.keep_alive() && !self.app.state.stopping.is_fired();
-            let ctx = ResponseContext::new(head.version(), head.method(), keep_alive);
+            let (version, is_head, keep_alive) =
+                (head.version(), head.method() == "HEAD", head.keep_alive());
             let log = log::log_enabled!(log::Level::Info).then(|| LogInfo {
                 method: head.method().to_owned(),
                 uri: head.uri().to_owned(),
@@ -107,6 +107,10 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     PeerIp(self.peer)
                 );
             }
+            // Decided now: a stop() while the handler ran closes the connection.
+            let keep_alive = keep_alive && !self.app.state.stopping.is_fired();
+            let method = if is_head { "HEAD" } else { "GET" };
+            let ctx = ResponseContext::new(version, method, keep_alive);
             let (keep_alive, bytes) = self.write_response(resp, &ctx).await?;
             if let Some(log) = log {
                 log::info!(

@@ -393,6 +393,10 @@ impl HttpServer {
             }
         }
         state.killed.fire();
+        if state.active.get() > 0 {
+            // Killed connections drop (and uncount) themselves when next polled.
+            state.drained.wait().await;
+        }
     }
 
     /// Whether [`stop`](Self::stop) was called.
