@@ -11,6 +11,8 @@
 //! | [`stack::eventloop`] | `run`, `halt`, `queue_task`, the loop builder | `monocle-stack` |
 //! | [`util`] | `sleep`, `delayed`, `immediate`, `next_tick`, `timeout` | `monocle-stack` |
 //! | [`experimental`] | `Channel`, `first_of` | `monocle-core` |
+//! | `stack::network` | `Connection`, `Service`, `add_service`, `connect`, `ConnectionLost` | `monocle-network` |
+//! | `stack::network::http` | `HttpServer`, `HttpClient`, `HttpHeaders`, the router | `monocle-http` |
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,6 +47,10 @@ pub use monocle_stack::{block_on, launch, run, Cancel, JoinHandle, Outcome};
 /// The underlying crates, for what this crate does not re-export by name.
 pub mod crates {
     pub use monocle_core as core;
+    #[cfg(feature = "http")]
+    pub use monocle_http as http;
+    #[cfg(feature = "network")]
+    pub use monocle_network as network;
     pub use monocle_stack as stack;
 }
 
@@ -55,6 +61,20 @@ pub mod stack {
     pub use monocle_stack::{
         diagnostics, offload, reactor, Handle, JoinError, Loops, Offload, RemoteJoinHandle,
     };
+
+    /// TCP services, clients and connections (monocle's `monocle.stack.network`);
+    /// with the `http` feature, also [`http`](self::network::http).
+    #[cfg(feature = "network")]
+    pub mod network {
+        pub use monocle_network::*;
+
+        /// HTTP: headers, requests, responses, the client, the server and the
+        /// router (monocle's `monocle.stack.network.http`).
+        #[cfg(feature = "http")]
+        pub mod http {
+            pub use monocle_http::*;
+        }
+    }
 }
 
 /// Timers (monocle's `monocle.util`).
