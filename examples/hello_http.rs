@@ -6,8 +6,8 @@
 use std::io;
 
 use monocle::stack::eventloop;
-use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
-use monocle_network::add_service;
+use monocle::stack::network::add_service;
+use monocle::stack::network::http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
 
 async fn hello_http(_req: HttpRequest) -> (u16, HttpHeaders, &'static str) {
     let content = "Hello, World!";

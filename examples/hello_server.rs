@@ -6,8 +6,8 @@
 
 use std::io;
 
+use monocle::stack::network::http::{HttpHeaders, HttpRequest, HttpServer};
 use monocle::stack::{eventloop, Loops};
-use monocle_http::{HttpHeaders, HttpRequest, HttpServer};
 
 async fn hello(_req: HttpRequest) -> (u16, HttpHeaders, &'static str) {
     let mut headers = HttpHeaders::new();

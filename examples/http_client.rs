@@ -7,7 +7,7 @@
 use std::io;
 
 use monocle::stack::eventloop;
-use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+use monocle::stack::network::http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
 
 async fn client(port: u16) -> io::Result<()> {
     let base = format!("http://127.0.0.1:{port}");

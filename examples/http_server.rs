@@ -8,7 +8,9 @@
 use std::io;
 
 use monocle::stack::eventloop;
-use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer};
+use monocle::stack::network::http::{
+    HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer,
+};
 
 async fn index(req: HttpRequest) -> String {
     format!(

@@ -8,7 +8,7 @@
 use std::io;
 
 use monocle::stack::eventloop;
-use monocle_http::{HttpClient, HttpRequest, HttpResponse, HttpServer, Regex};
+use monocle::stack::network::http::{HttpClient, HttpRequest, HttpResponse, HttpServer, Regex};
 
 async fn index(_req: HttpRequest) -> &'static str {
     "Welcome to monocle's webserver\n"
