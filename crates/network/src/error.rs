@@ -291,7 +291,7 @@ impl From<Error> for io::Error {
 pub(crate) fn human(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
         let tenths = (d.as_millis() + 50) / 100;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{} s", tenths / 10)
         } else {
             format!("{}.{} s", tenths / 10, tenths % 10)

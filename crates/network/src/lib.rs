@@ -53,6 +53,8 @@ mod connection;
 mod error;
 mod service;
 mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{connect, Client};
 pub use connection::Connection;

@@ -1,0 +1,258 @@
+//! TLS on rustls (feature `tls`): give a [`Service`](crate::Service) a
+//! `rustls::ServerConfig` with [`Service::tls`](crate::Service::tls), or a
+//! [`Client`](crate::Client) a `rustls::ClientConfig` with
+//! [`Client::tls`](crate::Client::tls); the connections they make are ordinary
+//! [`Connection`](crate::Connection)s.
+//!
+//! rustls is re-exported as [`rustls`] (built with the *ring* crypto
+//! provider, which needs no C toolchain beyond a compiler).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use monocle_network::tls::rustls;
+//! use monocle_network::{add_service, Client, Connection, Service};
+//!
+//! // A self-signed certificate for "localhost", made for the example.
+//! let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+//! let cert_der = cert.cert.der().clone();
+//! let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
+//! let server = rustls::ServerConfig::builder()
+//!     .with_no_client_auth()
+//!     .with_single_cert(vec![cert_der.clone()], key.into())
+//!     .unwrap();
+//! let mut roots = rustls::RootCertStore::empty();
+//! roots.add(cert_der).unwrap();
+//! let client = rustls::ClientConfig::builder()
+//!     .with_root_certificates(roots)
+//!     .with_no_client_auth();
+//!
+//! monocle_stack::block_on(async {
+//!     let svc = add_service(
+//!         Service::new(|mut conn: Connection| async move {
+//!             let line = conn.readline().await?.to_vec();
+//!             conn.write(&line).await
+//!         }, 0)
+//!         .bind_addr([127, 0, 0, 1])
+//!         .tls(Arc::new(server)),
+//!     )?;
+//!     let mut conn = Client::new().tls(Arc::new(client)).connect("localhost", svc.port()).await?;
+//!     conn.write(b"secret\n").await?;
+//!     assert_eq!(conn.readline().await?, b"secret\n");
+//!     svc.stop();
+//!     Ok::<_, monocle_network::Error>(())
+//! })
+//! .unwrap();
+//! ```
+
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+#[doc(no_inline)]
+pub use rustls;
+
+use crate::error::{ConnectionLost, Error, Reason};
+use crate::stream::Tcp;
+
+/// A TLS session over a registered TCP stream.
+pub(crate) struct TlsStream {
+    pub(crate) tcp: Tcp,
+    tls: rustls::Connection,
+}
+
+/// `Read`/`Write` on a shared `&TcpStream`, for rustls' `read_tls`/`write_tls`.
+struct Io<'a>(&'a TcpStream);
+
+impl Read for Io<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut s = self.0;
+        s.read(buf)
+    }
+}
+
+impl Write for Io<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut s = self.0;
+        s.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut s = self.0;
+        s.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl TlsStream {
+    /// Reads TLS records from the socket into rustls (0 at end of stream).
+    fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let tls = &mut self.tls;
+        self.tcp.io.poll_read_with(cx, |s| tls.read_tls(&mut Io(s)))
+    }
+
+    /// Writes buffered TLS records to the socket.
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let tls = &mut self.tls;
+        self.tcp
+            .io
+            .poll_write_with(cx, |s| tls.write_tls(&mut Io(s)))
+    }
+
+    /// Sends what rustls has buffered, as far as the socket takes it now.
+    fn push(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        while self.tls.wants_write() {
+            match self.poll_write_tls(cx) {
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn process(&mut self) -> io::Result<()> {
+        if let Err(e) = self.tls.process_new_packets() {
+            // Tell the peer why (rustls queued an alert), without waiting.
+            let _ = self.tls.write_tls(&mut Io(self.tcp.io.get_ref()));
+            return Err(tls_error(e));
+        }
+        Ok(())
+    }
+
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            while self.tls.wants_write() {
+                ready!(self.poll_write_tls(cx))?;
+            }
+            if !self.tls.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            if !self.tls.wants_read() {
+                return Poll::Ready(Err(io::Error::other("TLS handshake stalled")));
+            }
+            if ready!(self.poll_read_tls(cx))? == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed the connection during the TLS handshake",
+                )));
+            }
+            self.process()?;
+        }
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match self.tls.reader().read(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            self.push(cx)?;
+            ready!(self.poll_read_tls(cx))?;
+            self.process()?;
+        }
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            let n = self.tls.writer().write(buf)?;
+            if n > 0 {
+                self.push(cx)?;
+                return Poll::Ready(Ok(n));
+            }
+            if !self.tls.wants_write() {
+                return Poll::Ready(Ok(0));
+            }
+            // rustls' buffer is full: send some first.
+            ready!(self.poll_write_tls(cx))?;
+        }
+    }
+
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.tls.wants_write() {
+            ready!(self.poll_write_tls(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues a close_notify and sends it if the socket takes it at once.
+    pub(crate) fn goodbye(&mut self) {
+        self.tls.send_close_notify();
+        while self.tls.wants_write() {
+            if self.tls.write_tls(&mut Io(self.tcp.io.get_ref())).is_err() {
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn shutdown_write(&mut self) -> io::Result<()> {
+        self.goodbye();
+        self.tcp.shutdown(Shutdown::Write)
+    }
+}
+
+async fn handshake(tcp: Tcp, tls: rustls::Connection) -> io::Result<TlsStream> {
+    let mut stream = TlsStream { tcp, tls };
+    poll_fn(|cx| stream.poll_handshake(cx)).await?;
+    Ok(stream)
+}
+
+/// The server side of a handshake, bounded by `timeout`.
+pub(crate) async fn server_handshake(
+    tcp: Tcp,
+    config: Arc<rustls::ServerConfig>,
+    peer: SocketAddr,
+    timeout: Option<Duration>,
+) -> Result<TlsStream, Error> {
+    let tls = rustls::ServerConnection::new(config).map_err(tls_error)?;
+    let work = handshake(tcp, tls.into());
+    let res = match timeout {
+        None => work.await,
+        Some(after) => match monocle_stack::util::timeout(after, work).await {
+            Ok(res) => res,
+            Err(_) => return Err(ConnectionLost::new(Reason::TimedOut(after), peer).into()),
+        },
+    };
+    res.map_err(|e| ConnectionLost::from_io(e, &peer).into())
+}
+
+/// The client side of a handshake with `server_name` (the client's timeout
+/// bounds it from outside).
+pub(crate) async fn client_handshake(
+    tcp: Tcp,
+    config: Arc<rustls::ClientConfig>,
+    server_name: &str,
+    peer: SocketAddr,
+) -> Result<TlsStream, Error> {
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_owned()).map_err(|e| {
+        Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{server_name:?} is not a valid TLS server name: {e}"),
+        ))
+    })?;
+    let tls = rustls::ClientConnection::new(config, name).map_err(tls_error)?;
+    handshake(tcp, tls.into())
+        .await
+        .map_err(|e| ConnectionLost::from_io(e, &peer).into())
+}

@@ -1,0 +1,105 @@
+//! TLS services and clients with a certificate made at test time.
+#![cfg(feature = "tls")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{echo, run};
+use monocle_network::tls::rustls;
+use monocle_network::{add_service, Client, Error, Service, ServiceHandle};
+
+fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key.into())
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (Arc::new(server), Arc::new(client))
+}
+
+fn tls_echo(server: Arc<rustls::ServerConfig>) -> ServiceHandle {
+    add_service(
+        Service::new(echo, 0)
+            .bind_addr([127, 0, 0, 1])
+            .tls(server)
+            .timeout(Some(Duration::from_secs(10))),
+    )
+    .unwrap()
+}
+
+#[test]
+fn tls_round_trip() {
+    run(async {
+        let (server, client) = configs();
+        let svc = tls_echo(server);
+        let mut conn = Client::new()
+            .tls(client)
+            .timeout(Some(Duration::from_secs(10)))
+            .connect("localhost", svc.port())
+            .await
+            .unwrap();
+        for i in 0..1000 {
+            let msg = format!("secret {i}\n");
+            conn.write(msg.as_bytes()).await.unwrap();
+            assert_eq!(conn.readline().await.unwrap(), msg.as_bytes());
+        }
+        // A big message crosses many TLS records (small enough for the socket
+        // buffers to hold the echo while we are still writing).
+        let big: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        conn.buffer(&big);
+        conn.buffer(b"\n");
+        conn.flush().await.unwrap();
+        let back = conn.read_until(b"\n").await.unwrap();
+        assert_eq!(&back[..big.len()], &big[..]);
+        conn.close();
+        svc.stop();
+    });
+}
+
+#[test]
+fn tls_client_checks_the_server_name() {
+    run(async {
+        let (server, client) = configs();
+        let svc = tls_echo(server);
+        // The certificate names "localhost", not 127.0.0.1.
+        let err = Client::new()
+            .tls(client)
+            .connect("127.0.0.1", svc.port())
+            .await
+            .unwrap_err();
+        let Error::ConnectionLost(lost) = &err else {
+            panic!("unexpected: {err}")
+        };
+        assert!(lost.to_string().contains("certificate"), "{lost}");
+        svc.stop();
+    });
+}
+
+#[test]
+fn tls_connection_speaks_futures_io() {
+    use futures_lite::io::{AsyncBufReadExt, AsyncWriteExt};
+    run(async {
+        let (server, client) = configs();
+        let svc = tls_echo(server);
+        let mut conn = Client::new()
+            .tls(client)
+            .connect("localhost", svc.port())
+            .await
+            .unwrap();
+        conn.write_all(b"over futures-io\n").await.unwrap();
+        AsyncWriteExt::flush(&mut conn).await.unwrap();
+        let mut line = String::new();
+        conn.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "over futures-io\n");
+        svc.stop();
+    });
+}
