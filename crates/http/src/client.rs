@@ -68,7 +68,7 @@ pub struct HttpClient {
     out: Vec<u8>,
     connects: u64,
     #[cfg(feature = "tls")]
-    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tls: Option<std::sync::Arc<monocle_network::tls::rustls::ClientConfig>>,
 }
 
 impl Default for HttpClient {
@@ -135,7 +135,10 @@ impl HttpClient {
 
     /// Uses `config` for `https` connections (feature `tls`).
     #[cfg(feature = "tls")]
-    pub fn set_tls_config(&mut self, config: std::sync::Arc<rustls::ClientConfig>) -> &mut Self {
+    pub fn set_tls_config(
+        &mut self,
+        config: std::sync::Arc<monocle_network::tls::rustls::ClientConfig>,
+    ) -> &mut Self {
         self.tls = Some(config);
         self
     }

@@ -321,6 +321,22 @@ impl HttpServer {
         Ok(handle)
     }
 
+    /// Starts serving HTTPS with `config` on this thread's event loop
+    /// (feature `tls`); otherwise as [`start`](Self::start).
+    ///
+    /// # Errors
+    ///
+    /// The port cannot be bound.
+    #[cfg(feature = "tls")]
+    pub fn start_tls(
+        &self,
+        config: std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
+    ) -> io::Result<ServiceHandle> {
+        let handle = add_service(self.service().tls(config))?;
+        *self.app.service.borrow_mut() = Some(handle.clone());
+        Ok(handle)
+    }
+
     /// Starts a server on every loop of `loops`, all sharing `port` through
     /// `SO_REUSEPORT`: `make` (which must be `Send + Sync`) builds each loop's
     /// own `HttpServer` on that loop's thread the first time it gets a
