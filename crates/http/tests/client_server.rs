@@ -202,3 +202,51 @@ fn client_timeout_fires() {
         assert!(err.to_string().contains("timed out"), "{err}");
     });
 }
+
+#[test]
+fn proxy_mode_sends_absolute_form_targets() {
+    let srv = start(|| {
+        HttpServer::new(0, |req: HttpRequest| async move {
+            format!(
+                "{} host={}",
+                req.uri(),
+                req.headers().get("host").unwrap_or("-")
+            )
+        })
+    });
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_proxy(Some(("127.0.0.1", port)));
+        let resp = client.get("http://example.invalid:8080/path?q=1").await?;
+        assert_eq!(
+            resp.text(),
+            "http://example.invalid:8080/path?q=1 host=example.invalid:8080"
+        );
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn client_reads_bodies_delimited_by_close_and_skips_interim_responses() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).unwrap();
+        s.write_all(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\nuntil the end",
+        )
+        .unwrap();
+    });
+    block_on(async move {
+        let resp = HttpClient::query(&url(port, "/")).await?;
+        assert_eq!((resp.code(), &*resp.text()), (200, "until the end"));
+        io::Result::Ok(())
+    })
+    .unwrap();
+    server.join().unwrap();
+}
