@@ -1,9 +1,31 @@
-//! monocle's HTTP/1.1 layer, without the I/O: headers, requests, responses, a
-//! strict incremental parser, the chunked coding, head writers and a router.
+//! monocle's HTTP/1.1 layer: [`HttpServer`] and [`HttpClient`] on the network
+//! layer, over an I/O-free core of headers, requests, responses, a strict
+//! incremental parser, the chunked coding, head writers and a router.
 //!
-//! The server and client of `monocle::stack::network::http` glue a connection
-//! to these pieces; everything here works on byte buffers, so it is tested
-//! without sockets and fed input split at every offset.
+//! ```no_run
+//! use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+//!
+//! async fn hello_http(_req: HttpRequest) -> (u16, HttpHeaders, &'static str) {
+//!     let mut headers = HttpHeaders::new();
+//!     headers.set("Content-Type", "text/plain");
+//!     (200, headers, "Hello, World!")
+//! }
+//!
+//! monocle_stack::block_on(async {
+//!     let server = HttpServer::new(8088, hello_http);
+//!     server.start()?;
+//!     let resp = HttpClient::query("http://127.0.0.1:8088/").await?;
+//!     println!("{} {}", resp.code(), resp.text());
+//!     server.stop().await;
+//!     std::io::Result::Ok(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! The server's per-connection state machine and the client's exchange are
+//! generic over futures-io byte streams ([`HttpServer::serve_connection`]);
+//! the I/O-free pieces below work on byte buffers, so they are tested without
+//! sockets and fed input split at every offset:
 //!
 //! ```
 //! use monocle_http::{
