@@ -11,7 +11,7 @@ use crate::limits::Limits;
 /// |---|---|---|
 /// | [`limits`](Self::limits) | [`Limits::default`] | 400/413/414/431 and close |
 /// | [`header_timeout`](Self::header_timeout) | 10 s | a request head not complete this long after its first byte: 408 and close |
-/// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 60 s | an idle kept-alive connection is closed |
+/// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 60 s | an idle kept-alive connection is closed (between one and two timeouts after its last request: the timer is not re-armed per request) |
 /// | [`read_timeout`](Self::read_timeout) | 30 s | a body read or a response write that makes no progress this long: close |
 /// | [`max_connections`](Self::max_connections) | 10,000 (per event loop) | connections past it get 503 and are closed |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | after `stop()`, connections still busy this long are closed |

@@ -7,14 +7,18 @@
 //! that buffer and go out in one write once no complete request is left
 //! buffered (or before anything would wait).
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use futures_lite::{FutureExt, StreamExt};
+use monocle_stack::util::{sleep, Sleep};
 
 use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
 use crate::config::ServerConfig;
@@ -61,6 +65,24 @@ pub(crate) struct Conn<'a, IO> {
     inbuf: InBuf,
     out: Vec<u8>,
     peer: Option<SocketAddr>,
+    /// The keep-alive timer, armed once and pushed back only when it fires
+    /// (so a busy connection arms no timer per request): an idle connection
+    /// closes between one and two keep-alive timeouts after its last request.
+    idle_timer: Option<Sleep>,
+    /// Requests served in all, and when the idle timer was last armed.
+    served: u64,
+    served_at_arm: u64,
+    /// This connection's registration with the server's stop signal, kept for
+    /// the connection's life.
+    stop_key: Option<usize>,
+}
+
+impl<IO> Drop for Conn<'_, IO> {
+    fn drop(&mut self) {
+        if let Some(key) = self.stop_key.take() {
+            self.app.state.stopping.forget(key);
+        }
+    }
 }
 
 impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
@@ -72,6 +94,10 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             inbuf: InBuf::new(),
             out: Vec::with_capacity(8 << 10),
             peer,
+            idle_timer: None,
+            served: 0,
+            served_at_arm: 0,
+            stop_key: None,
         }
     }
 
@@ -99,6 +125,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 user_agent: head.headers().get("user-agent").unwrap_or("-").to_owned(),
                 start: Instant::now(),
             });
+            self.served += 1;
             let req = HttpRequest::from_head(head, body, self.peer);
             let resp = self.respond(req).await?;
             if let Some(err) = resp.handler_error() {
@@ -134,6 +161,52 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         }
     }
 
+    /// Waits for the first bytes of the next request on an idle connection,
+    /// giving up at the keep-alive timeout or when the server stops.
+    async fn idle_read(&mut self) -> io::Result<ReadEnd> {
+        let keep_alive = self.config.keep_alive_timeout;
+        let stopping = &self.app.state.stopping;
+        let Conn {
+            io,
+            inbuf,
+            idle_timer,
+            served,
+            served_at_arm,
+            stop_key,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| {
+            let spare = inbuf.spare();
+            match Pin::new(&mut *io).poll_read(cx, spare) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(ReadEnd::Eof)),
+                Poll::Ready(Ok(n)) => {
+                    inbuf.filled(n);
+                    return Poll::Ready(Ok(ReadEnd::Data(n)));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+            if stopping.poll_wait(stop_key, cx).is_ready() {
+                return Poll::Ready(Ok(ReadEnd::Stopped));
+            }
+            loop {
+                let timer = idle_timer.get_or_insert_with(|| {
+                    *served_at_arm = *served;
+                    sleep(keep_alive)
+                });
+                if Pin::new(timer).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                if *served == *served_at_arm {
+                    return Poll::Ready(Ok(ReadEnd::TimedOut));
+                }
+                // Requests were served since it was armed: not idle that long.
+                *idle_timer = None;
+            }
+        })
+        .await
+    }
+
     /// Reads until a complete request head is buffered and parses it.
     async fn next_head(&mut self) -> io::Result<Result<RequestHead, Stop>> {
         let reparse_past = self
@@ -162,17 +235,14 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 return Ok(Err(Stop::Close));
             }
             self.flush().await?;
-            let (deadline, stop) = if self.inbuf.is_empty() {
-                (
-                    Deadline::After(self.config.keep_alive_timeout),
-                    Some(&self.app.state.stopping),
-                )
+            let read = if self.inbuf.is_empty() {
+                self.idle_read().await
             } else {
                 let at = *head_deadline
                     .get_or_insert_with(|| Instant::now() + self.config.header_timeout);
-                (Deadline::At(at), None)
+                fill(&mut self.io, &mut self.inbuf, Deadline::At(at), None).await
             };
-            match fill(&mut self.io, &mut self.inbuf, deadline, stop).await {
+            match read {
                 Ok(ReadEnd::Data(_)) => {}
                 Ok(ReadEnd::TimedOut) if !self.inbuf.is_empty() => {
                     return Ok(Err(Stop::HeadTimeout))

@@ -48,6 +48,11 @@ impl InBuf {
         self.start == self.end
     }
 
+    /// Counts `n` bytes read into [`spare`](Self::spare) as unread data.
+    pub(crate) fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+
     /// Drops `n` unread bytes from the front.
     pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len());
@@ -59,7 +64,7 @@ impl InBuf {
     }
 
     /// Makes room for at least some more bytes at the tail and returns it.
-    fn spare(&mut self) -> &mut [u8] {
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;

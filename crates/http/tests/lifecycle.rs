@@ -114,3 +114,28 @@ fn serves_on_several_loops() {
     });
     svc.stop();
 }
+
+#[test]
+fn idle_keep_alive_connections_time_out() {
+    let srv = start(|| {
+        let mut s = HttpServer::new(0, |_req: HttpRequest| async { "ok" });
+        let mut config = s.config();
+        config.keep_alive_timeout(Duration::from_millis(100));
+        s.set_config(config);
+        s
+    });
+    let mut conn = raw(srv.port);
+    let mut buf = Vec::new();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert!(read_response(&mut conn, &mut buf).ends_with("ok"));
+    }
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(100), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
