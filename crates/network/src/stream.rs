@@ -39,18 +39,21 @@ impl Tcp {
     ) -> Poll<io::Result<usize>> {
         loop {
             if self.drained {
-                // `is_readable` is exact with epoll and always true with async-io,
-                // which learns readiness only by trying.
-                let retry = std::mem::take(&mut self.waiting) && self.io.is_readable();
-                if !retry {
-                    match self.io.poll_readable(cx) {
-                        Poll::Ready(res) => res?,
-                        Poll::Pending => {
+                match self.io.poll_readable(cx) {
+                    Poll::Ready(res) => res?,
+                    Poll::Pending => {
+                        // Polled again after a wait: async-io may have called the
+                        // wake-up that brought us here stale (it raced with the
+                        // registration), so try the read. `is_readable` is exact
+                        // with epoll and always true with async-io.
+                        let retry = std::mem::take(&mut self.waiting) && self.io.is_readable();
+                        if !retry {
                             self.waiting = true;
                             return Poll::Pending;
                         }
                     }
                 }
+                self.waiting = false;
                 self.drained = false;
             }
             let mut tcp: &TcpStream = self.io.get_ref();
