@@ -6,7 +6,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -178,6 +178,8 @@ struct HandleInner {
     /// Resolved when every accept loop has closed its listener.
     stopped: Callback<()>,
     listening: AtomicUsize,
+    /// Accepts that failed with an error that pauses the accept loop.
+    accept_errors: AtomicU64,
 }
 
 impl ServiceHandle {
@@ -188,6 +190,7 @@ impl ServiceHandle {
                 stop: Callback::new(),
                 stopped: Callback::new(),
                 listening: AtomicUsize::new(listeners),
+                accept_errors: AtomicU64::new(0),
             }),
         }
     }
@@ -222,6 +225,17 @@ impl ServiceHandle {
         self.inner.stopped.clone()
     }
 
+    /// How many times accepting a connection failed, counted over all the
+    /// service's listeners: errors such as `EMFILE` (the process is out of file
+    /// descriptors) or `ENOBUFS`. Each failure is logged (at error level when it
+    /// starts a run of failures, at debug level while the run lasts) and pauses that
+    /// accept loop for 50 ms before it tries again, so a lasting failure costs about
+    /// 20 attempts a second rather than a spinning CPU; the service keeps running.
+    /// A connection the peer aborted before it was accepted is not counted.
+    pub fn accept_errors(&self) -> u64 {
+        self.inner.accept_errors.load(Ordering::Relaxed)
+    }
+
     fn listener_closed(&self) {
         if self.inner.listening.fetch_sub(1, Ordering::AcqRel) == 1 {
             let _ = self.inner.stopped.resolve(());
@@ -234,6 +248,7 @@ impl fmt::Debug for ServiceHandle {
         f.debug_struct("ServiceHandle")
             .field("addr", &self.inner.addr)
             .field("stopped", &self.is_stopped())
+            .field("accept_errors", &self.accept_errors())
             .finish()
     }
 }
@@ -421,6 +436,9 @@ async fn accept_loop<M, F>(
     }
     let _closed = Closed(handle.clone());
     let mut stop = pin!(handle.inner.stop.clone());
+    // Accepts failed in a row: the first is logged as an error, the rest at debug
+    // level, and the recovery once.
+    let mut failing = 0u64;
     loop {
         let accepted = poll_fn(|cx| {
             if stop.as_mut().poll(cx).is_ready() {
@@ -432,6 +450,10 @@ async fn accept_loop<M, F>(
         match accepted {
             None => break,
             Some(Ok((stream, peer))) => {
+                if failing > 0 {
+                    log::warn!("service {addr}: accepting again after {failing} failed attempts");
+                    failing = 0;
+                }
                 let handler = handler.clone();
                 let config = config.clone();
                 let name = format!("conn {peer}");
@@ -442,10 +464,18 @@ async fn accept_loop<M, F>(
                 | io::ErrorKind::ConnectionReset
                 | io::ErrorKind::Interrupted => {}
                 _ => {
-                    log::error!(
-                        "service {addr}: accept failed: {e}; retrying in {} ms",
-                        ACCEPT_RETRY.as_millis()
-                    );
+                    handle.inner.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    failing += 1;
+                    let pause = ACCEPT_RETRY.as_millis();
+                    if failing == 1 {
+                        log::error!(
+                            "service {addr}: accept failed: {e}; retrying every {pause} ms"
+                        );
+                    } else {
+                        log::debug!(
+                            "service {addr}: accept failed again ({failing} in a row): {e}"
+                        );
+                    }
                     let pause = monocle_stack::util::sleep(ACCEPT_RETRY);
                     if futures_lite::future::or(
                         async {
