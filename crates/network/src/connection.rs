@@ -19,6 +19,8 @@ const INITIAL_BUFFER: usize = 16 * 1024;
 /// Below this much free space at the end of the read buffer, unread bytes are moved
 /// to its front before the next read.
 const MIN_READ: usize = 2 * 1024;
+/// The default [`Connection::max_buffer`]: the longest line `read_until` waits for.
+pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 
 /// A TCP connection, plain or TLS, with monocle's buffered reads and flushed writes.
 ///
@@ -89,6 +91,8 @@ pub struct Connection {
     wbuf: Vec<u8>,
     wpos: usize,
     timeout: Option<Duration>,
+    /// The longest line `read_until` accepts.
+    max_buffer: usize,
     read_timer: Option<Sleep>,
     write_timer: Option<Sleep>,
     peer: SocketAddr,
@@ -123,6 +127,7 @@ impl Connection {
             wbuf: Vec::new(),
             wpos: 0,
             timeout: None,
+            max_buffer: DEFAULT_MAX_BUFFER,
             read_timer: None,
             write_timer: None,
             peer,
@@ -151,6 +156,23 @@ impl Connection {
     /// applies from the next operation on.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The longest line, delimiter included, that [`read_until`](Self::read_until)
+    /// and [`readline`](Self::readline) wait for: 1 MiB unless
+    /// [set](Self::set_max_buffer).
+    pub fn max_buffer(&self) -> usize {
+        self.max_buffer
+    }
+
+    /// Sets the longest line, delimiter included, that
+    /// [`read_until`](Self::read_until) and [`readline`](Self::readline) accept
+    /// (at least 1 byte). A peer that sends more without the delimiter makes the
+    /// read fail with [`Reason::TooLong`] instead of growing the buffer without
+    /// bound. [`read(n)`](Self::read) is not limited: the caller chose `n`.
+    pub fn set_max_buffer(&mut self, max: usize) -> &mut Self {
+        self.max_buffer = max.max(1);
         self
     }
 
@@ -239,11 +261,14 @@ impl Connection {
     /// Waits until `delim` arrives and returns everything up to and including it.
     /// An empty `delim` returns an empty slice at once.
     ///
-    /// The buffer grows as needed to hold the whole line.
+    /// The buffer grows as needed to hold the whole line, up to
+    /// [`max_buffer`](Self::max_buffer) bytes.
     ///
     /// # Errors
     ///
-    /// As [`read`](Self::read).
+    /// As [`read`](Self::read); and [`Reason::TooLong`] if `max_buffer` bytes came
+    /// without the delimiter (the connection is then closed, the bytes stay in
+    /// [`buffered`](Self::buffered)).
     pub async fn read_until(&mut self, delim: &[u8]) -> Result<&[u8], ConnectionLost> {
         self.read_timer = None;
         if delim.is_empty() {
@@ -251,13 +276,18 @@ impl Connection {
         }
         loop {
             let have = self.rend - self.rstart;
-            let from = self.scanned.min(have).saturating_sub(delim.len() - 1);
-            let hay = &self.rbuf[self.rstart + from..self.rend];
+            // Only a line of at most `max_buffer` bytes may match.
+            let limit = have.min(self.max_buffer);
+            let from = self.scanned.min(limit).saturating_sub(delim.len() - 1);
+            let hay = &self.rbuf[self.rstart + from..self.rstart + limit];
             if let Some(i) = find(hay, delim) {
                 let len = from + i + delim.len();
                 self.read_timer = None;
                 let start = self.take(len);
                 return Ok(&self.rbuf[start..start + len]);
+            }
+            if have >= self.max_buffer {
+                return Err(self.lost(Reason::TooLong(self.max_buffer)));
             }
             self.scanned = have;
             self.fill_or_fail(have + 1).await?;

@@ -18,6 +18,11 @@ pub enum Reason {
     /// The connection was closed on our side before (by `close`, a timeout, or an
     /// earlier error).
     Closed,
+    /// [`read_until`](crate::Connection::read_until) or
+    /// [`readline`](crate::Connection::readline) got this many bytes (the
+    /// connection's [`max_buffer`](crate::Connection::max_buffer)) without the
+    /// delimiter. Its `std::io::ErrorKind` is `InvalidData`.
+    TooLong(usize),
     /// Any other socket error, by its kind; the error itself is the `source()`.
     Io(io::ErrorKind),
 }
@@ -29,6 +34,7 @@ impl Reason {
             Reason::Reset => io::ErrorKind::ConnectionReset,
             Reason::ClosedByPeer => io::ErrorKind::UnexpectedEof,
             Reason::Closed => io::ErrorKind::NotConnected,
+            Reason::TooLong(_) => io::ErrorKind::InvalidData,
             Reason::Io(kind) => kind,
         }
     }
@@ -137,6 +143,10 @@ impl fmt::Display for ConnectionLost {
             Reason::Reset => write!(f, "connection to {peer} was reset by the peer"),
             Reason::ClosedByPeer => write!(f, "connection to {peer} was closed by the peer"),
             Reason::Closed => write!(f, "connection to {peer} is closed"),
+            Reason::TooLong(max) => write!(
+                f,
+                "connection to {peer}: line exceeded {max} bytes without its delimiter"
+            ),
             Reason::Io(kind) => match &self.source {
                 Some(e) => write!(f, "connection to {peer} failed: {e}"),
                 None => write!(f, "connection to {peer} failed: {kind}"),
@@ -160,8 +170,8 @@ impl std::error::Error for ConnectionLost {
 
 impl From<ConnectionLost> for io::Error {
     /// Wraps the error, with the matching kind (`TimedOut`, `ConnectionReset`,
-    /// `UnexpectedEof`, `NotConnected`); [`ConnectionLost::try_from`] takes it out
-    /// again.
+    /// `UnexpectedEof`, `NotConnected`, `InvalidData`, or the kind of the socket
+    /// error); [`ConnectionLost::try_from`] takes it out again.
     fn from(e: ConnectionLost) -> io::Error {
         io::Error::new(e.kind(), e)
     }

@@ -306,3 +306,67 @@ fn futures_io_traits() {
         assert_eq!(&got, b"bye");
     });
 }
+
+#[test]
+fn read_until_stops_at_max_buffer() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        assert_eq!(server.max_buffer(), 1024 * 1024);
+        server.set_max_buffer(64);
+        // A line of exactly the limit, delimiter included, is fine; so is one whose
+        // delimiter arrives in a later read.
+        let exact = [&[b'a'; 63][..], b"\n"].concat();
+        client.write(&exact).await.unwrap();
+        assert_eq!(server.readline().await.unwrap(), &exact[..]);
+        client.write(&[b'b'; 40]).await.unwrap();
+        let writer = launch(async move {
+            sleep(Duration::from_millis(10)).await;
+            client
+                .write(&[&[b'b'; 10][..], b"\r\n"].concat())
+                .await
+                .unwrap();
+            client
+        });
+        assert_eq!(server.read_until(b"\r\n").await.unwrap().len(), 52);
+        let mut client = writer.await;
+
+        // One byte more fails, whether the delimiter is already buffered or not.
+        let long = [&[b'c'; 64][..], b"\n"].concat();
+        client.write(&long).await.unwrap();
+        while server.buffered().len() < long.len() {
+            server.fill().await.unwrap();
+        }
+        let lost = server.readline().await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::TooLong(64));
+        assert_eq!(lost.kind(), std::io::ErrorKind::InvalidData);
+        assert!(
+            lost.to_string()
+                .ends_with(": line exceeded 64 bytes without its delimiter"),
+            "{lost}"
+        );
+        assert!(server.is_closed());
+        assert_eq!(server.buffered(), &long[..]);
+    });
+}
+
+#[test]
+fn endless_line_fails_instead_of_growing() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        server.set_max_buffer(100_000);
+        // The peer streams bytes and never the delimiter.
+        let writer = launch(async move {
+            let chunk = [b'x'; 4096];
+            while client.write(&chunk).await.is_ok() {}
+        });
+        let lost = server.read_until(b"\r\n\r\n").await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::TooLong(100_000));
+        let io: std::io::Error = lost.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+        // Closing the server side ends the writer with a reset.
+        let buffered = server.buffered().len();
+        assert!((100_000..=300_000).contains(&buffered), "{buffered}");
+        drop(server);
+        writer.await;
+    });
+}
