@@ -110,7 +110,7 @@ pub use parse::{parse_request_head, parse_response_head, BodyFraming, RequestHea
 pub use request::{Cookies, HttpRequest};
 pub use response::{Body, BodyStream, HttpResponse};
 pub use router::{HttpRouter, IntoPattern, Pattern, RouteMatch};
-pub use server::HttpServer;
+pub use server::{HttpServer, LoopsServer};
 pub use status::reason_phrase;
 pub use version::Version;
 pub use write::{

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::FutureExt;
 use monocle_network::{add_service, add_service_on, Connection, Service, ServiceHandle};
-use monocle_stack::Loops;
+use monocle_stack::{Handle, Loops};
 
 use crate::config::ServerConfig;
 use crate::conn::{refuse, Conn};
@@ -344,9 +344,8 @@ impl HttpServer {
     /// TLS settings come from the arguments; each built server supplies routes,
     /// handlers and [`ServerConfig`].
     ///
-    /// Stopping the returned handle closes the listeners; connections already
-    /// open are served until they close or idle out (a graceful per-loop drain
-    /// is available through each loop's server, see [`stop`](Self::stop)).
+    /// [`LoopsServer::stop`] on the returned handle stops gracefully on every
+    /// loop, as [`stop`](Self::stop) does on one.
     ///
     /// # Errors
     ///
@@ -356,7 +355,7 @@ impl HttpServer {
     ///
     /// ```
     /// use monocle_http::{HttpClient, HttpRequest, HttpServer};
-    /// use monocle_stack::Loops;
+    /// use monocle_stack::{Handle, Loops};
     ///
     /// let loops = Loops::start(2)?;
     /// let svc = HttpServer::start_on(&loops, 0, Some([127, 0, 0, 1].into()), || {
@@ -365,7 +364,7 @@ impl HttpServer {
     /// let url = format!("http://127.0.0.1:{}/", svc.port());
     /// let resp = monocle_stack::block_on(HttpClient::query(&url))?;
     /// assert_eq!(resp.text(), "Hello, World!");
-    /// svc.stop();
+    /// monocle_stack::block_on(svc.stop());
     /// # std::io::Result::Ok(())
     /// ```
     pub fn start_on(
@@ -373,7 +372,7 @@ impl HttpServer {
         port: u16,
         bind: Option<IpAddr>,
         make: impl Fn() -> HttpServer + Send + Sync + 'static,
-    ) -> io::Result<ServiceHandle> {
+    ) -> io::Result<LoopsServer> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let per_loop = PerLoop {
@@ -384,7 +383,12 @@ impl HttpServer {
         if let Some(ip) = bind {
             service = service.bind_addr(ip);
         }
-        add_service_on(loops, service)
+        let service = add_service_on(loops, service)?;
+        Ok(LoopsServer {
+            id,
+            service,
+            loops: loops.handles().to_vec(),
+        })
     }
 
     /// Stops gracefully: idle connections close at once, connections busy with
@@ -441,9 +445,110 @@ impl fmt::Debug for HttpServer {
     }
 }
 
+/// A server running on several event loops, from [`HttpServer::start_on`]:
+/// its address, and a graceful [`stop`](Self::stop) across the loops.
+///
+/// `Send + Sync + Clone`; dropping it does not stop the server.
+#[derive(Clone)]
+pub struct LoopsServer {
+    id: u64,
+    service: ServiceHandle,
+    loops: Vec<Handle>,
+}
+
+impl LoopsServer {
+    /// The bound address (with the real port when the server asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.service.local_addr()
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.service.port()
+    }
+
+    /// The network service handle of the listeners. Stopping it only closes
+    /// the listeners; [`stop`](Self::stop) also drains the connections.
+    pub fn service(&self) -> &ServiceHandle {
+        &self.service
+    }
+
+    /// Stops gracefully on every loop, as [`HttpServer::stop`] does on one:
+    /// the listeners close (new connections are refused), idle kept-alive
+    /// connections close at once, connections busy with a request finish it
+    /// (answered with `Connection: close`) and close, and each loop closes
+    /// what is still open after its server's [`ServerConfig::drain_timeout`].
+    ///
+    /// The stop starts when this is called, from any thread (a loop's own
+    /// thread included); the returned future, which may be awaited on any
+    /// executor, completes when every listener is closed and every loop is
+    /// drained. Stopping twice is harmless.
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.service.stop();
+        let id = self.id;
+        let drains: Vec<_> = self
+            .loops
+            .iter()
+            .map(|lp| lp.spawn(move || stop_on_this_loop(id)))
+            .collect();
+        let stopped = self.service.stopped();
+        async move {
+            for drain in drains {
+                // A loop that has shut down has no connections left to drain.
+                let _ = drain.await;
+            }
+            stopped.await;
+        }
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    pub fn is_stopping(&self) -> bool {
+        self.service.is_stopped()
+    }
+}
+
+impl fmt::Debug for LoopsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopsServer")
+            .field("addr", &self.local_addr())
+            .field("loops", &self.loops.len())
+            .field("stopping", &self.is_stopping())
+            .finish()
+    }
+}
+
+/// This loop's share of [`LoopsServer::stop`]: marks server `id` stopped on
+/// this thread (so connections the listener still hands over are closed at
+/// once) and drains its server, if one was built here.
+async fn stop_on_this_loop(id: u64) {
+    let server = LOOP_SERVERS.with(|servers| {
+        let mut servers = servers.borrow_mut();
+        match servers.iter().find(|(i, _)| *i == id) {
+            // Kept in place, so connections still accepted see it stopping.
+            Some((_, LoopSlot::Running(server))) => Some(server.clone()),
+            Some((_, LoopSlot::Stopped)) => None,
+            None => {
+                servers.push((id, LoopSlot::Stopped));
+                None
+            }
+        }
+    });
+    if let Some(server) = server {
+        server.stop().await;
+    }
+}
+
+/// A [`LoopsServer`]'s state on one loop thread.
+enum LoopSlot {
+    /// The server built on this loop.
+    Running(HttpServer),
+    /// Stopped before any connection came here: none is ever built.
+    Stopped,
+}
+
 thread_local! {
     /// The servers [`PerLoop`] built on this thread, by id.
-    static LOOP_SERVERS: RefCell<Vec<(u64, HttpServer)>> = const { RefCell::new(Vec::new()) };
+    static LOOP_SERVERS: RefCell<Vec<(u64, LoopSlot)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The connection handler of [`HttpServer::start_on`]: `Send + Sync`, it
@@ -454,23 +559,31 @@ struct PerLoop {
 }
 
 impl PerLoop {
-    /// Serves one connection with this loop's server, building it if needed.
+    /// Serves one connection with this loop's server, building it if needed;
+    /// closes it at once if the server was stopped before it was built.
     fn serve(&self, conn: Connection) -> LocalBoxFuture<io::Result<()>> {
         let server = LOOP_SERVERS.with(|servers| {
-            if let Some((_, s)) = servers.borrow().iter().find(|(id, _)| *id == self.id) {
-                return s.clone();
+            if let Some((_, slot)) = servers.borrow().iter().find(|(id, _)| *id == self.id) {
+                return match slot {
+                    LoopSlot::Running(s) => Some(s.clone()),
+                    LoopSlot::Stopped => None,
+                };
             }
             let server = (self.make)();
-            servers.borrow_mut().push((self.id, server.clone()));
-            server
+            servers
+                .borrow_mut()
+                .push((self.id, LoopSlot::Running(server.clone())));
+            Some(server)
         });
         Box::pin(async move {
+            let Some(server) = server else {
+                return Ok(());
+            };
             let peer = Some(conn.peer_addr());
             server.serve_connection(conn, peer).await
         })
     }
 }
-
 impl fmt::Debug for PerLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerLoop").field("id", &self.id).finish()

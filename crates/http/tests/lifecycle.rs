@@ -112,7 +112,7 @@ fn serves_on_several_loops() {
             assert!(resp.text().starts_with("monocle-loop-"), "{}", resp.text());
         }
     });
-    svc.stop();
+    monocle_stack::block_on(svc.stop());
 }
 
 #[test]
@@ -138,4 +138,95 @@ fn idle_keep_alive_connections_time_out() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(100), "{waited:?}");
     assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+thread_local! {
+    /// This loop thread's server of `stop_on_several_loops_drains_every_loop`.
+    static LOOP_SERVER: std::cell::RefCell<Option<HttpServer>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn stop_on_several_loops_drains_every_loop() {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    let (in_hand_tx, in_hand) = mpsc::channel::<()>();
+    let in_hand_tx = Mutex::new(in_hand_tx);
+    let loops = monocle_stack::Loops::start(2).unwrap();
+    let svc = HttpServer::start_on(&loops, 0, Some([127, 0, 0, 1].into()), move || {
+        let tx = in_hand_tx.lock().unwrap().clone();
+        let mut server = HttpServer::new(0, |_req: HttpRequest| async { "quick" });
+        server.get("/slow", move |_req: HttpRequest| {
+            let tx = tx.clone();
+            async move {
+                tx.send(()).unwrap();
+                // Hold the request until this loop's server is stopping.
+                while !LOOP_SERVER.with(|s| s.borrow().as_ref().unwrap().is_stopping()) {
+                    sleep(Duration::from_millis(1)).await;
+                }
+                "slow done"
+            }
+        });
+        // Drain deadline and keep-alive far beyond the test's bound below, so
+        // closing promptly can only come from the stop itself.
+        let mut config = server.config();
+        config
+            .drain_timeout(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(60));
+        server.set_config(config);
+        LOOP_SERVER.with(|s| *s.borrow_mut() = Some(server.clone()));
+        server
+    })
+    .unwrap();
+    let port = svc.port();
+
+    // Several kept-alive idle connections (the kernel spreads them over the loops).
+    let mut idle: Vec<_> = (0..6)
+        .map(|_| {
+            let mut s = raw(port);
+            let mut buf = Vec::new();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let resp = read_response(&mut s, &mut buf);
+            assert!(!resp.contains("Connection: close"), "{resp}");
+            assert!(resp.ends_with("quick"), "{resp}");
+            s
+        })
+        .collect();
+    // A kept-alive connection with a slow request in flight.
+    let mut busy = raw(port);
+    let mut buf = Vec::new();
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut busy, &mut buf).ends_with("quick"));
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    in_hand.recv_timeout(Duration::from_secs(10)).unwrap();
+
+    let started = std::time::Instant::now();
+    let stopper = {
+        let svc = svc.clone();
+        std::thread::spawn(move || monocle_stack::block_on(svc.stop()))
+    };
+    let mut out = Vec::new();
+    busy.read_to_end(&mut out).unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    assert!(out.ends_with("slow done"), "{out}");
+    for s in &mut idle {
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    }
+    stopper.join().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // Stopping again is harmless.
+    monocle_stack::block_on(svc.stop());
 }
