@@ -67,7 +67,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] naming the address if it refuses or cannot be reached,
+    /// [`Error::Connect`] naming every address tried and its error if none accepts
+    /// the connection (refused, unreachable),
     /// [`Error::Resolve`] if the name does not resolve, [`Error::ConnectionLost`]
     /// with [`Reason::TimedOut`] if the timeout fires first.
     pub async fn connect(&self, host: &str, port: u16) -> Result<Connection> {
@@ -77,10 +78,7 @@ impl Client {
             Some(after) => match timeout(after, work).await {
                 Ok(res) => res?,
                 Err(_) => {
-                    let target = match host.parse::<IpAddr>() {
-                        Ok(ip) => SocketAddr::new(ip, port).to_string(),
-                        Err(_) => format!("{host}:{port}"),
-                    };
+                    let target = target(host, port);
                     return Err(ConnectionLost::new(Reason::TimedOut(after), target).into());
                 }
             },
@@ -121,14 +119,20 @@ impl Client {
                 }
             }
         };
-        let mut last = None;
+        let mut failed = Vec::new();
         for addr in addrs {
             match connect_addr(addr).await {
                 Ok(tcp) => return self.finish(tcp, host, addr).await,
-                Err(source) => last = Some(Error::Connect { addr, source }),
+                Err(e) => failed.push((addr, e)),
             }
         }
-        Err(last.expect("at least one address was tried"))
+        let (addr, source) = failed.pop().expect("at least one address was tried");
+        Err(Error::Connect {
+            target: target(host, port),
+            addr,
+            source,
+            earlier: failed,
+        })
     }
 
     #[allow(unused_variables)]
@@ -144,6 +148,19 @@ impl Client {
             return Ok(Connection::new(Stream::Tls(Box::new(stream)), peer, local));
         }
         Ok(Connection::new(Stream::Plain(tcp), peer, local))
+    }
+}
+
+/// How errors name what was connected to: `host:port`, or the socket address
+/// (`[::1]:80`) for an IP address.
+fn target(host: &str, port: u16) -> String {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
+        Err(_) => format!("{host}:{port}"),
     }
 }
 

@@ -202,12 +202,21 @@ pub enum Error {
     /// The connection timed out or went away (for instance during the TLS
     /// handshake).
     ConnectionLost(ConnectionLost),
-    /// Connecting to `addr` failed (refused, unreachable, ...).
+    /// Connecting failed (refused, unreachable, ...) at every address the host
+    /// resolved to. The message names each attempt: `cannot connect to
+    /// localhost:1 (tried [::1]:1: ...; 127.0.0.1:1: ...)`, or `cannot connect to
+    /// 127.0.0.1:1: ...` for an IP address.
     Connect {
+        /// What was connected to: `host:port` as given, or the socket address
+        /// when the host was an IP address.
+        target: String,
         /// The address that was tried last.
         addr: SocketAddr,
         /// Why it failed.
         source: io::Error,
+        /// The addresses tried before `addr`, in order, each with its error;
+        /// empty when the host had one address.
+        earlier: Vec<(SocketAddr, io::Error)>,
     },
     /// The host name could not be resolved.
     Resolve {
@@ -246,7 +255,21 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::ConnectionLost(lost) => lost.fmt(f),
-            Error::Connect { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            Error::Connect {
+                target,
+                addr,
+                source,
+                earlier,
+            } => {
+                if earlier.is_empty() && *target == addr.to_string() {
+                    return write!(f, "cannot connect to {addr}: {source}");
+                }
+                write!(f, "cannot connect to {target} (tried ")?;
+                for (addr, e) in earlier {
+                    write!(f, "{addr}: {e}; ")?;
+                }
+                write!(f, "{addr}: {source})")
+            }
             Error::Resolve { host, source } => write!(f, "cannot resolve {host:?}: {source}"),
             Error::Io(e) => e.fmt(f),
         }
@@ -322,6 +345,33 @@ mod tests {
         assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(human(Duration::from_secs(2)), "2 s");
         assert_eq!(human(Duration::from_millis(20)), "20 ms");
+    }
+
+    #[test]
+    fn connect_error_names_every_attempt() {
+        let refused = || io::Error::from(io::ErrorKind::ConnectionRefused);
+        let err = Error::Connect {
+            target: "localhost:1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: refused(),
+            earlier: vec![("[::1]:1".parse().unwrap(), refused())],
+        };
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to localhost:1 (tried [::1]:1: connection refused; \
+             127.0.0.1:1: connection refused)"
+        );
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        let one = Error::Connect {
+            target: "127.0.0.1:1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: refused(),
+            earlier: Vec::new(),
+        };
+        assert_eq!(
+            one.to_string(),
+            "cannot connect to 127.0.0.1:1: connection refused"
+        );
     }
 
     #[test]

@@ -206,7 +206,9 @@ fn connection_refused_names_the_address() {
         drop(listener);
         let err = connect("127.0.0.1", addr.port()).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
-        assert!(matches!(err, Error::Connect { addr: a, .. } if a == addr));
+        assert!(
+            matches!(&err, Error::Connect { addr: a, earlier, .. } if *a == addr && earlier.is_empty())
+        );
         assert!(
             err.to_string()
                 .starts_with(&format!("cannot connect to {addr}: ")),
@@ -368,5 +370,47 @@ fn endless_line_fails_instead_of_growing() {
         assert!((100_000..=300_000).contains(&buffered), "{buffered}");
         drop(server);
         writer.await;
+    });
+}
+
+#[test]
+fn refused_connect_by_name_lists_every_attempt() {
+    run(async {
+        use std::net::ToSocketAddrs;
+        // Nothing listens on port 1 (privileged, unassigned).
+        let resolved: Vec<std::net::SocketAddr> =
+            ("localhost", 1).to_socket_addrs().unwrap().collect();
+        assert!(!resolved.is_empty());
+        let err = connect("localhost", 1).await.unwrap_err();
+        let msg = err.to_string();
+        let Error::Connect {
+            target,
+            addr,
+            earlier,
+            ..
+        } = &err
+        else {
+            panic!("not a connect error: {err}")
+        };
+        assert_eq!(target, "localhost:1");
+        // Every address was tried, in the order the resolver gave them.
+        let tried: Vec<_> = earlier.iter().map(|(a, _)| *a).chain([*addr]).collect();
+        assert_eq!(tried, resolved, "{msg}");
+        assert!(
+            msg.starts_with("cannot connect to localhost:1 (tried "),
+            "{msg}"
+        );
+        assert!(msg.ends_with(')'), "{msg}");
+        let mut rest = &msg["cannot connect to localhost:1 (tried ".len()..];
+        for a in &resolved {
+            let at = rest
+                .find(&format!("{a}: "))
+                .unwrap_or_else(|| panic!("{a} missing: {msg}"));
+            rest = &rest[at..];
+        }
+        assert_eq!(msg.matches("; ").count(), resolved.len() - 1, "{msg}");
+        if resolved.iter().any(|a| a.is_ipv4()) {
+            assert!(msg.contains("127.0.0.1:1: "), "{msg}");
+        }
     });
 }
