@@ -612,3 +612,45 @@ fn a_source_wakes_its_oroutine_when_data_arrives() {
         assert_eq!(got, b"pingpong");
     });
 }
+
+#[test]
+fn eof_arriving_with_the_last_data_is_not_missed() {
+    use monocle_stack::reactor::Source;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    // The writer sends its last bytes and closes at once, so data and EOF reach
+    // the reader in one readiness edge. The reader treats a short read as
+    // "drained" (clears readiness, as the network layer does): the EOF must
+    // still be seen without another edge.
+    on_fresh_thread(|| {
+        let got = block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let reader = Source::new(a).unwrap();
+            launch(async move {
+                sleep(Duration::from_millis(10)).await;
+                (&b).write_all(b"last words").unwrap();
+                drop(b);
+            });
+            let read_all = async {
+                let mut out = Vec::new();
+                loop {
+                    let mut buf = [0u8; 64];
+                    let n = reader.read_with(|mut s| s.read(&mut buf)).await.unwrap();
+                    if n == 0 {
+                        return out;
+                    }
+                    if n < buf.len() {
+                        reader.clear_readable();
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+            };
+            match first_of2(sleep(Duration::from_secs(5)), read_all).await {
+                Winner::Second(out) => out,
+                Winner::First(()) => panic!("the reader never saw the end of the stream"),
+            }
+        });
+        assert_eq!(got, b"last words");
+    });
+}

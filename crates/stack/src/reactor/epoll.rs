@@ -53,6 +53,12 @@ impl BorrowedFdHolder {
 struct SourceState {
     readable: bool,
     writable: bool,
+    /// The peer closed its side (or the socket failed): reads never block again,
+    /// so readiness is never cleared. Data and FIN can arrive in one edge; after
+    /// a short read drains the data, only this flag says the EOF is still there.
+    read_closed: bool,
+    /// The socket hung up or failed: writes never block again.
+    write_closed: bool,
     reader: Option<Waker>,
     writer: Option<Waker>,
 }
@@ -113,6 +119,12 @@ impl Reactor {
                 };
                 let flags = event.flags;
                 use epoll::EventFlags as E;
+                if flags.intersects(E::HUP | E::ERR | E::RDHUP) {
+                    state.read_closed = true;
+                }
+                if flags.intersects(E::HUP | E::ERR) {
+                    state.write_closed = true;
+                }
                 if flags.intersects(E::IN | E::HUP | E::ERR | E::RDHUP | E::PRI) {
                     state.readable = true;
                     if let Some(w) = state.reader.take() {
@@ -142,6 +154,8 @@ impl Reactor {
             // Optimistic: the first read or write is tried before any wait.
             readable: true,
             writable: true,
+            read_closed: false,
+            write_closed: false,
             reader: None,
             writer: None,
         });
@@ -206,9 +220,9 @@ impl Registration {
         let mut sources = self.reactor.0.sources.borrow_mut();
         let state = &mut sources[self.key];
         if write {
-            state.writable = false;
+            state.writable = state.write_closed;
         } else {
-            state.readable = false;
+            state.readable = state.read_closed;
         }
     }
 
