@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::io;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use futures_lite::Stream;
 use monocle_network::{Client, Connection};
 
-use crate::exchange::{exchange, ExchangeError};
+use crate::exchange::{exchange, ExchangeError, RequestBody};
 use crate::headers::HttpHeaders;
 use crate::io::InBuf;
 use crate::limits::Limits;
@@ -35,7 +37,9 @@ impl fmt::Display for Origin {
 /// paths or URLs on it; the connection is reused while the server keeps it
 /// open, and a new one is made transparently when the server has closed it
 /// (or when a URL names another server). [`query`](Self::query) does a
-/// one-shot request. `Host`, `User-Agent` and `Content-Length` are set;
+/// one-shot request; [`request_streaming`](Self::request_streaming) sends a
+/// body of unknown length in chunks. `Host`, `User-Agent` and `Content-Length`
+/// (or `Transfer-Encoding: chunked`) are set;
 /// responses are read by `Content-Length`, chunked coding or until the server
 /// closes; HEAD, 1xx, 204 and 304 responses have no body.
 ///
@@ -220,7 +224,8 @@ impl HttpClient {
     /// Sends a request (monocle's `request(url, headers, method, body)`) and
     /// reads the response. `url` is a path (`/x?y`) on the connected server or
     /// an absolute `http://` (`https://` with `tls`) URL, which connects there
-    /// if needed.
+    /// if needed. The body goes out with its `Content-Length`; for a body of
+    /// unknown length use [`request_streaming`](Self::request_streaming).
     ///
     /// # Errors
     ///
@@ -234,6 +239,73 @@ impl HttpClient {
         method: &str,
         body: impl Into<Vec<u8>>,
     ) -> io::Result<HttpResponse> {
+        let mut req = self.prepare(url, headers, method).await?;
+        let body = body.into();
+        if !body.is_empty() {
+            req = req.with_body(body);
+        }
+        self.send(&req).await
+    }
+
+    /// Sends a request whose body is produced piece by piece, of a length not
+    /// known in advance, with `Transfer-Encoding: chunked` (one chunk per
+    /// non-empty piece, then the last chunk), and reads the response. `url`,
+    /// `headers` and `method` are as for [`request`](Self::request); a
+    /// `Content-Length` or `Transfer-Encoding` among `headers` is dropped.
+    ///
+    /// The body stream is polled only once the head has gone out; if the
+    /// stream yields an error, the request fails with it and the connection
+    /// is closed without the last chunk, so the server never takes the
+    /// truncated body for a whole one. A kept-alive connection found closed
+    /// is retried on a new one only while no piece has been taken from the
+    /// stream.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request), and the body stream's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+    ///
+    /// monocle_stack::block_on(async {
+    ///     let server = HttpServer::new(0, |req: HttpRequest| async move {
+    ///         let framing = req.headers().get("transfer-encoding").unwrap_or("-").to_owned();
+    ///         format!("{framing} {}", String::from_utf8_lossy(req.body()))
+    ///     });
+    ///     let svc = monocle_network::add_service(server.service().bind_addr([127, 0, 0, 1]))?;
+    ///     let parts = ["Hello", ", ", "World!"].map(|p| Ok(p.as_bytes().to_vec()));
+    ///     let mut client = HttpClient::new();
+    ///     let url = format!("http://127.0.0.1:{}/upload", svc.port());
+    ///     let resp = client
+    ///         .request_streaming(&url, HttpHeaders::new(), "POST", futures_lite::stream::iter(parts))
+    ///         .await?;
+    ///     assert_eq!(resp.text(), "chunked Hello, World!");
+    ///     svc.stop();
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn request_streaming(
+        &mut self,
+        url: &str,
+        headers: HttpHeaders,
+        method: &str,
+        body: impl Stream<Item = io::Result<Vec<u8>>>,
+    ) -> io::Result<HttpResponse> {
+        let req = self.prepare(url, headers, method).await?;
+        let body = std::pin::pin!(body);
+        self.send_inner(&req, Some(body)).await
+    }
+
+    /// Builds the request for `url` (connecting if it names another server).
+    async fn prepare(
+        &mut self,
+        url: &str,
+        headers: HttpHeaders,
+        method: &str,
+    ) -> io::Result<HttpRequest> {
         let mut req = if url.starts_with('/') {
             let origin = self.origin.as_ref().ok_or_else(|| {
                 io::Error::new(
@@ -262,10 +334,6 @@ impl HttpClient {
                 req.headers_mut().add(name, value);
             }
         }
-        let body = body.into();
-        if !body.is_empty() {
-            req = req.with_body(body);
-        }
         if !url.starts_with('/') {
             let parsed = url::Url::parse(url).map_err(|e| {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}"))
@@ -285,7 +353,7 @@ impl HttpClient {
                 self.open(origin).await?;
             }
         }
-        self.send(&req).await
+        Ok(req)
     }
 
     /// Sends a prepared request on the current connection (reconnecting if
@@ -295,6 +363,15 @@ impl HttpClient {
     ///
     /// As [`request`](Self::request).
     pub async fn send(&mut self, req: &HttpRequest) -> io::Result<HttpResponse> {
+        self.send_inner(req, None).await
+    }
+
+    /// Sends `req` with its own body, or with `stream` chunked.
+    async fn send_inner(
+        &mut self,
+        req: &HttpRequest,
+        mut stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
+    ) -> io::Result<HttpResponse> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -311,13 +388,22 @@ impl HttpClient {
         if retried {
             self.open(origin.clone()).await?;
         }
+        let mut polled = false;
         loop {
             let conn = self.conn.as_mut().expect("connected above");
+            let body = match stream.as_mut() {
+                None => RequestBody::Full,
+                Some(stream) => RequestBody::Stream {
+                    stream: stream.as_mut(),
+                    polled: &mut polled,
+                },
+            };
             let result = exchange(
                 conn,
                 &mut self.inbuf,
                 &mut self.out,
                 req,
+                body,
                 form,
                 &self.limits,
                 deadline,
@@ -330,7 +416,7 @@ impl HttpClient {
                     }
                     return Ok(resp);
                 }
-                Err(ExchangeError::ClosedBeforeResponse(_)) if !retried => {
+                Err(ExchangeError::ClosedBeforeResponse(_)) if !retried && !polled => {
                     // A kept-alive connection the server had closed: retry once.
                     retried = true;
                     self.open(origin.clone()).await?;

@@ -4,15 +4,18 @@
 use std::io;
 use std::time::Instant;
 
-use futures_lite::io::{AsyncRead, AsyncWrite};
+use std::pin::Pin;
 
-use crate::chunked::ChunkedDecoder;
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_lite::{Stream, StreamExt};
+
+use crate::chunked::{chunk_header, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
 use crate::io::{fill, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
 use crate::limits::Limits;
 use crate::parse::{parse_response_head, BodyFraming};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::write::{write_request_head, TargetForm};
+use crate::write::{write_request_head, write_request_head_chunked, TargetForm};
 
 /// A body at most this long is copied after the head; a longer one goes out
 /// from where it is, in the same vectored write.
@@ -37,26 +40,50 @@ impl From<io::Error> for ExchangeError {
     }
 }
 
+/// The body a request goes out with.
+pub(crate) enum RequestBody<'a> {
+    /// The request's own bytes, with `Content-Length`.
+    Full,
+    /// Pieces of unknown total length, with `Transfer-Encoding: chunked`;
+    /// `polled` is set once the stream has been asked for a piece (the request
+    /// can no longer be retried then).
+    Stream {
+        stream: Pin<&'a mut (dyn Stream<Item = io::Result<Vec<u8>>> + 'a)>,
+        polled: &'a mut bool,
+    },
+}
+
 /// Sends `req` and reads its response. Returns the response and whether the
 /// connection may carry another request.
+#[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
 pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
     out: &mut Vec<u8>,
     req: &HttpRequest,
+    body: RequestBody<'_>,
     form: TargetForm,
     limits: &Limits,
     deadline: Option<Instant>,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
     out.clear();
-    write_request_head(req, form, out).map_err(io::Error::from)?;
-    let body = req.body();
     let write = async {
-        if body.len() <= COPY_BODY_MAX {
-            out.extend_from_slice(body);
-            write_all_vectored(io, &[&out[..]]).await
-        } else {
-            write_all_vectored(io, &[&out[..], body]).await
+        match body {
+            RequestBody::Full => {
+                write_request_head(req, form, &mut *out).map_err(io::Error::from)?;
+                let body = req.body();
+                if body.len() <= COPY_BODY_MAX {
+                    out.extend_from_slice(body);
+                    write_all_vectored(io, &[&out[..]]).await
+                } else {
+                    write_all_vectored(io, &[&out[..], body]).await
+                }
+            }
+            RequestBody::Stream { stream, polled } => {
+                write_request_head_chunked(req, form, &mut *out).map_err(io::Error::from)?;
+                write_all_vectored(io, &[&out[..]]).await?;
+                write_chunks(io, stream, polled).await
+            }
         }
     };
     let written = match deadline {
@@ -168,6 +195,34 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     Ok((HttpResponse::from_head(head, body), reusable))
+}
+
+/// Sends the pieces of `stream` as chunks, then the last chunk. A failing
+/// stream fails the request before the last chunk goes out (the receiver sees
+/// the body cut short, never a complete one).
+async fn write_chunks<IO: AsyncWrite + Unpin>(
+    io: &mut IO,
+    mut stream: Pin<&mut (dyn Stream<Item = io::Result<Vec<u8>>> + '_)>,
+    polled: &mut bool,
+) -> io::Result<()> {
+    loop {
+        *polled = true;
+        match stream.next().await {
+            None => break,
+            Some(Ok(piece)) if piece.is_empty() => {}
+            Some(Ok(piece)) => {
+                let header = chunk_header(piece.len());
+                write_all_vectored(io, &[header.as_ref(), &piece, CHUNK_END]).await?;
+            }
+            Some(Err(e)) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("the request body stream failed: {e}"),
+                ))
+            }
+        }
+    }
+    write_all_vectored(io, &[LAST_CHUNK]).await
 }
 
 async fn read_more<IO: AsyncRead + Unpin>(

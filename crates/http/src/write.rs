@@ -264,14 +264,38 @@ pub enum TargetForm {
 /// ```
 pub fn write_request_head(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -> Result<()> {
     let start = buf.len();
-    let result = write_request_inner(req, form, buf);
+    let result = write_request_inner(req, form, false, buf);
     if result.is_err() {
         buf.truncate(start);
     }
     result
 }
 
-fn write_request_inner(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -> Result<()> {
+/// As [`write_request_head`], for a body of unknown length that follows in
+/// chunks: `Transfer-Encoding: chunked` instead of `Content-Length` (the
+/// request's own body is ignored). HTTP/1.1 only.
+pub(crate) fn write_request_head_chunked(
+    req: &HttpRequest,
+    form: TargetForm,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    if req.version() != Version::Http11 {
+        return Err(Error::TransferEncodingInHttp10);
+    }
+    let start = buf.len();
+    let result = write_request_inner(req, form, true, buf);
+    if result.is_err() {
+        buf.truncate(start);
+    }
+    result
+}
+
+fn write_request_inner(
+    req: &HttpRequest,
+    form: TargetForm,
+    chunked: bool,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
     if !is_token(req.method()) {
         return Err(Error::BadRequestLine);
     }
@@ -318,7 +342,9 @@ fn write_request_inner(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -
     }
     let body_len = req.body().len();
     let method = req.method();
-    if body_len > 0
+    if chunked {
+        buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    } else if body_len > 0
         || ["POST", "PUT", "PATCH"]
             .iter()
             .any(|m| method.eq_ignore_ascii_case(m))

@@ -250,3 +250,97 @@ fn client_reads_bodies_delimited_by_close_and_skips_interim_responses() {
     .unwrap();
     server.join().unwrap();
 }
+
+/// Set if the handler ever got the body of the failing upload.
+static PARTIAL_UPLOAD_SEEN: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Answers the request body back, 400 unless it came chunked with no length.
+fn chunked_echo() -> HttpServer {
+    let mut server = app();
+    server.post("/upload", |req: HttpRequest| async move {
+        if req.body().starts_with(b"first part") {
+            PARTIAL_UPLOAD_SEEN.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let te = req.headers().get("transfer-encoding").map(str::to_owned);
+        if te.as_deref() != Some("chunked") || req.headers().contains("content-length") {
+            return HttpResponse::new(400).with_body(format!("framing: {te:?}"));
+        }
+        HttpResponse::new(200).with_body(req.into_body())
+    });
+    server
+}
+
+#[test]
+fn client_streams_a_chunked_upload() {
+    let srv = start(chunked_echo);
+    let port = srv.port;
+    // A bit over 1 MiB in uneven pieces (some empty, one large).
+    let sizes = [
+        1usize, 0, 7, 4093, 65_537, 0, 300_000, 3, 131_071, 548_000, 1,
+    ];
+    let total: usize = sizes.iter().sum();
+    assert!(total > 1 << 20);
+    let data: Vec<u8> = (0..total).map(|i| (i * 31 % 251) as u8).collect();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for n in sizes {
+        pieces.push(Ok(data[at..at + n].to_vec()));
+        at += n;
+    }
+    block_on(async move {
+        let mut client = HttpClient::new();
+        let resp = client
+            .request_streaming(
+                &url(port, "/upload"),
+                HttpHeaders::new(),
+                "POST",
+                stream::iter(pieces),
+            )
+            .await?;
+        assert_eq!(resp.code(), 200, "{}", resp.text());
+        assert_eq!(resp.body().len(), Some(data.len()));
+        assert!(
+            resp.body().as_bytes() == Some(&data[..]),
+            "the echoed body differs"
+        );
+        // The chunked body ended where it should: the connection is reused.
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+#[test]
+fn failing_upload_stream_fails_the_request_and_is_not_taken_as_whole() {
+    let srv = start(chunked_echo);
+    let port = srv.port;
+    let pieces = vec![
+        Ok(b"first part".to_vec()),
+        Err(io::Error::other("the disk went away")),
+        Ok(b"never sent".to_vec()),
+    ];
+    let err = block_on(async move {
+        let mut client = HttpClient::new();
+        client
+            .request_streaming(
+                &url(port, "/upload"),
+                HttpHeaders::new(),
+                "POST",
+                stream::iter(pieces),
+            )
+            .await
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("the disk went away"), "{err}");
+    // Once the server has closed the connection, the cut-short body has
+    // reached no handler.
+    let started = std::time::Instant::now();
+    while srv.with_server(|s| s.active_connections()) > 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+    assert!(!PARTIAL_UPLOAD_SEEN.load(std::sync::atomic::Ordering::SeqCst));
+}
