@@ -167,8 +167,9 @@ fn target(host: &str, port: u16) -> String {
 /// Starts a non-blocking connect to `addr` and waits for it on the reactor.
 async fn connect_addr(addr: SocketAddr) -> io::Result<Tcp> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
+    // Non-blocking from the start: one system call fewer than setting it after.
+    let kind = Type::STREAM.nonblocking();
+    let socket = Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP))?;
     let in_progress = match socket.connect(&addr.into()) {
         Ok(()) => false,
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => true,

@@ -23,12 +23,15 @@
 //!
 //! * [`Connection`]: buffered reads served from the connection's own buffer
 //!   ([`read_some`](Connection::read_some), [`read`](Connection::read),
-//!   [`read_until`](Connection::read_until), [`readline`](Connection::readline)),
+//!   [`read_until`](Connection::read_until), [`readline`](Connection::readline),
+//!   whose lines are bounded by [`set_max_buffer`](Connection::set_max_buffer)),
 //!   writes that wait until flushed, a per-connection timeout, and futures-io's
 //!   `AsyncRead`, `AsyncBufRead` and `AsyncWrite`.
 //! * [`Service`] with [`add_service`] (this loop) or [`add_service_on`] (every loop
 //!   of a [`Loops`](monocle_stack::Loops), sharing the port through `SO_REUSEPORT`);
-//!   [`ServiceHandle::stop`] stops accepting.
+//!   [`ServiceHandle::stop`] stops accepting. An accept that fails (out of file
+//!   descriptors, say) is logged and retried after a pause, counted by
+//!   [`ServiceHandle::accept_errors`].
 //! * [`Client`] and [`connect`]: outgoing connections by name or address.
 //! * [`ConnectionLost`]: the matchable error of a connection that went away, with
 //!   its [`Reason`]; [`Error`] for connecting and binding. Both convert to and from

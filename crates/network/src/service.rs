@@ -510,7 +510,7 @@ async fn serve<M, F>(
     F: Future + 'static,
     F::Output: HandlerOutput,
 {
-    let conn = match accept_connection(stream, peer, &config).await {
+    let conn = match accept_connection(stream, peer, addr, &config).await {
         Ok(conn) => conn,
         Err(e) => {
             log::debug!(
@@ -537,13 +537,22 @@ async fn serve<M, F>(
     }
 }
 
+/// Sets up an accepted stream: `TCP_NODELAY`, registration, the TLS handshake.
+/// `listening` is the listener's address, the stream's own unless it is a
+/// wildcard address.
 async fn accept_connection(
     stream: TcpStream,
     peer: SocketAddr,
+    listening: SocketAddr,
     config: &ConnConfig,
 ) -> Result<Connection, crate::Error> {
     let _ = stream.set_nodelay(true);
-    let local = stream.local_addr()?;
+    // Spare a getsockname per connection when the listener's address says it all.
+    let local = if listening.ip().is_unspecified() {
+        stream.local_addr()?
+    } else {
+        listening
+    };
     let tcp = Tcp::new(stream)?;
     #[cfg(feature = "tls")]
     if let Some(tls) = &config.tls {

@@ -158,3 +158,25 @@ fn service_on_several_loops_spreads_connections() {
     let refused = std::net::TcpStream::connect(svc.local_addr()).map(|mut s| s.write(b"x"));
     assert!(refused.is_err());
 }
+
+#[test]
+fn accepted_connections_know_their_local_address() {
+    run(async {
+        async fn tell(mut conn: Connection) -> Result<(), Error> {
+            let addrs = format!("{} {}\n", conn.local_addr(), conn.peer_addr());
+            Ok(conn.write(addrs.as_bytes()).await?)
+        }
+        // A listener on one address, and one on the wildcard address.
+        for ip in [
+            std::net::IpAddr::from([127, 0, 0, 1]),
+            std::net::IpAddr::from([0, 0, 0, 0]),
+        ] {
+            let svc = add_service(Service::new(tell, 0).bind_addr(ip)).unwrap();
+            let mut conn = connect("127.0.0.1", svc.port()).await.unwrap();
+            let expected = format!("{} {}\n", conn.peer_addr(), conn.local_addr());
+            assert_eq!(conn.readline().await.unwrap(), expected.as_bytes());
+            assert_eq!(conn.peer_addr().port(), svc.port());
+            svc.stop();
+        }
+    });
+}
