@@ -1,0 +1,180 @@
+//! How the server writes: pipelined responses batched into one write (counted
+//! on the transport), and a response stream failing part-way.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use common::{raw, read_response, start};
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_lite::stream;
+use monocle_http::{HttpClient, HttpRequest, HttpResponse, HttpServer};
+use monocle_network::{add_service, Connection, Service};
+use monocle_stack::Loops;
+
+/// A transport that records the size of every write the server makes.
+struct CountingWrites {
+    inner: Connection,
+    writes: Arc<Mutex<Vec<usize>>>,
+}
+
+impl CountingWrites {
+    fn record(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 {
+                self.writes.lock().unwrap().push(n);
+            }
+        }
+        polled
+    }
+}
+
+impl AsyncRead for CountingWrites {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountingWrites {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.record(polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.record(polled)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[test]
+fn pipelined_responses_go_out_in_one_write() {
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let loops = Loops::start(1).unwrap();
+    let port = {
+        let writes = writes.clone();
+        monocle_stack::block_on(loops.handle(0).spawn(move || async move {
+            let server = HttpServer::new(0, |req: HttpRequest| async move {
+                format!("answer to {}", req.path())
+            });
+            let service = Service::new(
+                move |conn: Connection| {
+                    let server = server.clone();
+                    let writes = writes.clone();
+                    async move {
+                        let peer = Some(conn.peer_addr());
+                        let io = CountingWrites {
+                            inner: conn,
+                            writes,
+                        };
+                        server.serve_connection(io, peer).await
+                    }
+                },
+                0,
+            );
+            add_service(service.bind_addr([127, 0, 0, 1]))
+                .unwrap()
+                .port()
+        }))
+        .unwrap()
+    };
+
+    let mut s = raw(port);
+    // Three requests in one write: they arrive together, so the server reads
+    // them in one read and has all three answers before it writes any.
+    s.write_all(
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut total = 0;
+    for path in ["/a", "/b", "/c"] {
+        let resp = read_response(&mut s, &mut buf);
+        assert!(resp.ends_with(&format!("answer to {path}")), "{resp}");
+        total += resp.len();
+    }
+    // A lone last request, then the server closes: its close comes after
+    // every write has been recorded, so the count is complete at our EOF.
+    s.write_all(b"GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    s.read_to_end(&mut buf).unwrap();
+    let last = String::from_utf8_lossy(&buf);
+    assert!(last.ends_with("answer to /d"), "{last}");
+    assert_eq!(
+        *writes.lock().unwrap(),
+        vec![total, buf.len()],
+        "one write of the three pipelined responses, then one for the lone request"
+    );
+}
+
+/// A server whose `/broken` streams two pieces, then fails.
+fn broken_stream() -> HttpServer {
+    HttpServer::new(0, |_req: HttpRequest| async {
+        let pieces = stream::iter(vec![
+            Ok(b"first piece\n".to_vec()),
+            Ok(b"second piece\n".to_vec()),
+            Err(io::Error::other("the backend went away")),
+            Ok(b"never sent\n".to_vec()),
+        ]);
+        HttpResponse::new(200).with_stream(pieces)
+    })
+}
+
+#[test]
+fn failing_response_stream_closes_without_the_last_chunk() {
+    let srv = start(broken_stream);
+    let mut s = raw(srv.port);
+    s.write_all(b"GET /broken HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Transfer-Encoding: chunked\r\n"), "{out}");
+    assert!(
+        out.ends_with("c\r\nfirst piece\n\r\nd\r\nsecond piece\n\r\n"),
+        "the body must stop after the last good chunk, with no last chunk: {out:?}"
+    );
+    assert!(!out.contains("never sent"), "{out}");
+    // The pipelined second request was not answered: the connection closed.
+    assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
+}
+
+#[test]
+fn client_sees_a_failed_response_stream_as_an_error() {
+    let srv = start(broken_stream);
+    let url = format!("http://127.0.0.1:{}/broken", srv.port);
+    let result = monocle_stack::block_on(async move {
+        let mut client = HttpClient::new();
+        client.get(&url).await
+    });
+    let err = match result {
+        Ok(resp) => panic!("a truncated body was taken as whole: {:?}", resp.text()),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+    assert!(err.to_string().contains("chunked body"), "{err}");
+}
