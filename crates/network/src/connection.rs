@@ -119,7 +119,10 @@ impl Connection {
     pub(crate) fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Connection {
         Connection {
             stream: Some(stream),
-            rbuf: vec![0; INITIAL_BUFFER],
+            // Allocated on the first buffered read: a connection read only
+            // through `read_into` or `AsyncRead` into the caller's buffer (as
+            // the HTTP server does) never needs it.
+            rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
             scanned: 0,
@@ -429,7 +432,7 @@ impl Connection {
             self.rend = have;
         }
         if self.rbuf.len() < target {
-            let len = target.max(self.rbuf.len() * 2);
+            let len = target.max(self.rbuf.len() * 2).max(INITIAL_BUFFER);
             self.rbuf.resize(len, 0);
         }
     }
