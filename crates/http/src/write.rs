@@ -94,6 +94,21 @@ impl WrittenHead {
     }
 }
 
+/// Appends `n` in decimal (the head's numbers, without `fmt`'s machinery).
+fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
 /// Appends the status line and headers of `resp` to `buf`, ending with the
 /// blank line, and says how to send the body.
 ///
@@ -145,7 +160,9 @@ pub fn write_response_head(
     });
 
     buf.extend_from_slice(resp.version().as_str().as_bytes());
-    let _ = write!(buf, " {code} ");
+    buf.push(b' ');
+    push_decimal(buf, code.into());
+    buf.push(b' ');
     buf.extend_from_slice(resp.wire_reason().as_bytes());
     buf.extend_from_slice(b"\r\n");
 
@@ -166,7 +183,9 @@ pub fn write_response_head(
     };
     match length_header {
         Some(n) => {
-            let _ = write!(buf, "Content-Length: {n}\r\n");
+            buf.extend_from_slice(b"Content-Length: ");
+            push_decimal(buf, n);
+            buf.extend_from_slice(b"\r\n");
         }
         None if framing == BodyFraming::Chunked => {
             buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
@@ -397,6 +416,15 @@ mod tests {
 
     fn stream() -> Body {
         Body::from_stream(futures_lite::stream::iter(vec![Ok(b"x".to_vec())]))
+    }
+
+    #[test]
+    fn decimals_are_written_exactly() {
+        for n in [0u64, 7, 10, 99, 100, 404, 65_535, 1 << 32, u64::MAX] {
+            let mut buf = Vec::new();
+            push_decimal(&mut buf, n);
+            assert_eq!(buf, n.to_string().into_bytes());
+        }
     }
 
     #[test]
