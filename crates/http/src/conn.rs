@@ -23,7 +23,9 @@ use monocle_stack::util::{sleep, Sleep};
 use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
 use crate::config::ServerConfig;
 use crate::error::Error;
-use crate::io::{fill, read_guarded, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
+use crate::io::{
+    fill, is_disconnect, read_guarded, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd,
+};
 use crate::parse::{parse_request_head, BodyFraming, RequestHead};
 use crate::request::HttpRequest;
 use crate::response::{Body, HttpResponse};
@@ -534,17 +536,6 @@ pub(crate) async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO) -> io
     )
     .await;
     Ok(())
-}
-
-fn is_disconnect(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-    )
 }
 
 /// Formats the peer's IP for log lines, `-` when unknown.

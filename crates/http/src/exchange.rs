@@ -10,7 +10,7 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{Stream, StreamExt};
 
 use crate::chunked::{chunk_header, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
-use crate::io::{fill, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
+use crate::io::{fill, is_disconnect, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
 use crate::limits::Limits;
 use crate::parse::{parse_response_head, BodyFraming};
 use crate::request::HttpRequest;
@@ -93,7 +93,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
         None => write.await,
     };
     if let Err(e) = written {
-        return Err(if is_closed(&e) {
+        return Err(if is_disconnect(&e) {
             ExchangeError::ClosedBeforeResponse(e)
         } else {
             ExchangeError::Other(e)
@@ -136,7 +136,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                     "the server closed the connection in the middle of the response head",
                 )))
             }
-            Err(e) if !received_any && is_closed(&e) => {
+            Err(e) if !received_any && is_disconnect(&e) => {
                 return Err(ExchangeError::ClosedBeforeResponse(e))
             }
             Err(e) => return Err(e.into()),
@@ -188,7 +188,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                     Ok(ReadEnd::Data(_)) => {}
                     Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
                     Ok(_) => break,
-                    Err(e) if is_closed(&e) => break,
+                    Err(e) if is_disconnect(&e) => break,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -248,16 +248,5 @@ fn too_large(limits: &Limits) -> io::Error {
             "response body larger than {} bytes; raise it with HttpClient::limits_mut().max_body",
             limits.body_limit()
         ),
-    )
-}
-
-fn is_closed(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
     )
 }
