@@ -320,21 +320,7 @@ impl From<Error> for io::Error {
     }
 }
 
-/// "1.5 s", "20 ms", "2 s".
-pub(crate) fn human(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        let tenths = (d.as_millis() + 50) / 100;
-        if tenths.is_multiple_of(10) {
-            format!("{} s", tenths / 10)
-        } else {
-            format!("{}.{} s", tenths / 10, tenths % 10)
-        }
-    } else if d >= Duration::from_millis(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{} µs", d.as_micros())
-    }
-}
+pub(crate) use monocle_stack::diagnostics::format_duration as human;
 
 #[cfg(test)]
 mod tests {

@@ -55,7 +55,7 @@ impl fmt::Display for TaskInfo {
             "#{} {}, age {}, {}",
             self.id,
             describe(self.name.as_deref(), self.location),
-            human(self.age),
+            format_duration(self.age),
             self.state
         )
     }
@@ -111,14 +111,25 @@ pub(crate) fn dump(lp: &Loop) -> Vec<TaskInfo> {
     tasks
 }
 
-/// `1.5 s`, `20 ms`, `300 µs`: a duration for people.
-pub(crate) fn human(d: Duration) -> String {
+/// A duration for people, as monocle's messages print it: `1.5 s`, `2 s`,
+/// `20 ms`, `300 µs` (seconds to a tenth).
+///
+/// ```
+/// use std::time::Duration;
+/// use monocle_stack::diagnostics::format_duration;
+///
+/// assert_eq!(format_duration(Duration::from_millis(1500)), "1.5 s");
+/// assert_eq!(format_duration(Duration::from_secs(2)), "2 s");
+/// assert_eq!(format_duration(Duration::from_millis(20)), "20 ms");
+/// assert_eq!(format_duration(Duration::from_micros(300)), "300 µs");
+/// ```
+pub fn format_duration(d: Duration) -> String {
     if d >= Duration::from_secs(1) {
-        let s = d.as_secs_f64();
-        if s.fract() == 0.0 {
-            format!("{s:.0} s")
+        let tenths = (d.as_millis() + 50) / 100;
+        if tenths.is_multiple_of(10) {
+            format!("{} s", tenths / 10)
         } else {
-            format!("{:.3} s", s).trim_end_matches('0').to_owned()
+            format!("{}.{} s", tenths / 10, tenths % 10)
         }
     } else if d >= Duration::from_millis(1) {
         format!("{} ms", d.as_millis())
@@ -163,7 +174,7 @@ pub(crate) fn report_blocked(lp: &Loop, slot: usize) {
         "event loop {}: {who} blocked the loop for at least {}; \
          move blocking work to monocle's offload pool",
         shared.name,
-        human(at_least)
+        format_duration(at_least)
     );
 }
 

@@ -127,9 +127,7 @@ impl Handle {
         F: FnOnce() + Send + 'static,
     {
         let task = QueuedTask::new();
-        let deadline = Instant::now()
-            .checked_add(delay)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365 * 30));
+        let deadline = crate::timer::deadline_after(delay);
         self.queue_guarded(deadline, &task, f);
         task
     }
@@ -249,9 +247,13 @@ impl<T> fmt::Debug for RemoteJoinHandle<T> {
     }
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<Handle>();
-    is::<QueuedTask>();
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_cross_threads() {
+        fn is<T: Send + Sync>() {}
+        is::<super::Handle>();
+        is::<super::QueuedTask>();
+        is::<super::JoinError>();
+    }
 }

@@ -44,11 +44,14 @@ enum SleepState {
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(
-        Instant::now()
-            .checked_add(duration)
-            .unwrap_or_else(far_future),
-    )
+    sleep_until(deadline_after(duration))
+}
+
+/// Now plus `duration`, saturating at a far-future instant instead of overflowing.
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(far_future)
 }
 
 /// Waits until `deadline`.
@@ -228,7 +231,7 @@ impl fmt::Display for TimedOut {
         write!(
             f,
             "timed out after {}",
-            crate::diagnostics::human(self.after)
+            crate::diagnostics::format_duration(self.after)
         )
     }
 }
@@ -376,7 +379,7 @@ where
     F: FnOnce() + Send + 'static,
 {
     let task = QueuedTask::new();
-    let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+    let deadline = deadline_after(delay);
     if runtime::try_with_loop(|_| ()).is_some() {
         let guarded = task.guard(f);
         runtime::with_loop(|lp| lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded))));

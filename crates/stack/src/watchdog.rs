@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use crate::diagnostics::{epoch, human};
+use crate::diagnostics::{epoch, format_duration};
 use crate::runtime::Shared;
 
 struct Watched {
@@ -110,6 +110,6 @@ fn sample(w: &mut Watched, shared: &Shared, now: Instant, threshold: Duration) {
     log::warn!(
         "event loop {}: the o-routine launched at {site} has blocked the loop for {} so far",
         shared.name,
-        human(blocked)
+        format_duration(blocked)
     );
 }

@@ -236,8 +236,7 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let state = self.reactor.0.sources.borrow_mut().remove(self.key);
-        // Wake anyone still waiting so they observe the closed source.
-        drop(state);
+        // Nobody can be waiting: a waiter holds the `Source` that owns `self`.
+        self.reactor.0.sources.borrow_mut().remove(self.key);
     }
 }
