@@ -123,9 +123,10 @@ impl HttpClient {
         self.timeout
     }
 
-    /// Sends every request through the HTTP proxy at `host:port`, with
+    /// Sends every `http` request through the HTTP proxy at `host:port`, with
     /// absolute-form targets (`GET http://host/path HTTP/1.1`); `None` turns
-    /// proxying off.
+    /// proxying off. `https` URLs through a proxy (CONNECT tunnels) are not
+    /// supported yet: such a request fails with `ErrorKind::Unsupported`.
     pub fn set_proxy(&mut self, proxy: Option<(&str, u16)>) -> &mut Self {
         self.proxy = proxy.map(|(h, p)| (h.to_owned(), p));
         self.close();
@@ -175,6 +176,13 @@ impl HttpClient {
 
     async fn open(&mut self, origin: Origin) -> io::Result<()> {
         self.close();
+        if self.proxy.is_some() && origin.scheme == "https" {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "https through an HTTP proxy (CONNECT tunnels) is not supported yet; \
+                 clear the proxy for https URLs",
+            ));
+        }
         let (host, port) = match &self.proxy {
             Some((h, p)) => (h.clone(), *p),
             None => (origin.host.clone(), origin.port),
@@ -416,8 +424,12 @@ impl HttpClient {
                     }
                     return Ok(resp);
                 }
-                Err(ExchangeError::ClosedBeforeResponse(_)) if !retried && !polled => {
+                Err(ExchangeError::ClosedBeforeResponse(_))
+                    if !retried && !polled && is_idempotent(req.method()) =>
+                {
                     // A kept-alive connection the server had closed: retry once.
+                    // Only idempotent methods: a POST the server may have acted
+                    // on is never sent twice.
                     retried = true;
                     self.open(origin.clone()).await?;
                 }
@@ -470,4 +482,12 @@ impl fmt::Debug for HttpClient {
             .field("connects", &self.connects)
             .finish()
     }
+}
+
+/// Methods that may be sent again without changing the outcome (RFC 9110 9.2.2).
+fn is_idempotent(method: &str) -> bool {
+    matches!(
+        method,
+        "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
+    )
 }

@@ -41,6 +41,9 @@ const COPY_BODY_MAX: usize = 16 << 10;
 /// requests are waiting.
 const FLUSH_AT: usize = 64 << 10;
 
+/// How much a Content-Length body buffer grows at a time (doubling past it).
+const BODY_GROWTH: usize = 64 << 10;
+
 /// What the request log line needs, captured only when info logging is on.
 struct LogInfo {
     method: String,
@@ -222,8 +225,14 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         loop {
             if self.inbuf.len() > parsed {
                 let data = self.inbuf.data();
-                let worth =
-                    parsed == 0 || data[parsed..].contains(&b'\n') || data.len() > reparse_past;
+                // Re-parse only when it can change the answer: new bytes hold a
+                // line end, or the buffer just crossed a length limit. A peer
+                // trickling bytes without newlines costs no re-scans.
+                let crossed = |limit: usize| parsed <= limit && data.len() > limit;
+                let worth = parsed == 0
+                    || data[parsed..].contains(&b'\n')
+                    || crossed(reparse_past)
+                    || crossed(self.config.limits.head_limit());
                 if worth {
                     match parse_request_head(data, &self.config.limits) {
                         Ok(Some(head)) => return Ok(Ok(head)),
@@ -274,14 +283,18 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     self.out.extend_from_slice(CONTINUE);
                 }
                 let have = n.min(self.inbuf.len());
-                let mut body = Vec::with_capacity(n);
+                // Memory follows the bytes that arrive, not the Content-Length a
+                // peer announces: a head alone must not reserve the body limit.
+                let mut body = Vec::with_capacity(n.min(BODY_GROWTH));
                 body.extend_from_slice(&self.inbuf.data()[..have]);
                 self.inbuf.consume(have);
                 if have < n {
                     self.flush().await?;
-                    body.resize(n, 0);
                     let mut got = have;
                     while got < n {
+                        if body.len() == got {
+                            body.resize(n.min(got + BODY_GROWTH.max(got)), 0);
+                        }
                         match read_guarded(&mut self.io, &mut body[got..], deadline, None).await {
                             Ok(ReadEnd::Data(k)) => got += k,
                             Ok(_) => return Ok(Err(Stop::Close)),

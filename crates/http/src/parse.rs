@@ -17,7 +17,7 @@ use crate::status::status_has_no_body;
 use crate::version::Version;
 
 /// Header slots kept on the stack; larger [`Limits::max_headers`] use the heap.
-const STACK_HEADERS: usize = 64;
+const STACK_HEADERS: usize = 128;
 
 /// How the body after a head is delimited (RFC 9112 §6).
 ///

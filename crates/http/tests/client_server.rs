@@ -229,6 +229,17 @@ fn proxy_mode_sends_absolute_form_targets() {
 }
 
 #[test]
+fn https_through_a_proxy_is_refused_clearly() {
+    block_on(async {
+        let mut client = HttpClient::new();
+        client.set_proxy(Some(("127.0.0.1", 9)));
+        let err = client.get("https://example.invalid/").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("CONNECT"), "{err}");
+    });
+}
+
+#[test]
 fn client_reads_bodies_delimited_by_close_and_skips_interim_responses() {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -19,6 +19,8 @@ const INITIAL_BUFFER: usize = 16 * 1024;
 /// Below this much free space at the end of the read buffer, unread bytes are moved
 /// to its front before the next read.
 const MIN_READ: usize = 2 * 1024;
+/// How far ahead of the bytes already buffered `read(n)` makes room.
+const READ_GROWTH: usize = 256 * 1024;
 /// The default [`Connection::max_buffer`]: the longest line `read_until` waits for.
 pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 
@@ -254,7 +256,9 @@ impl Connection {
     pub async fn read(&mut self, n: usize) -> Result<&[u8], ConnectionLost> {
         self.read_timer = None;
         while self.rend - self.rstart < n {
-            self.fill_or_fail(n).await?;
+            // Grow with the bytes that arrive rather than reserving `n` at once.
+            let want = n.min(self.rend - self.rstart + READ_GROWTH);
+            self.fill_or_fail(want).await?;
         }
         self.read_timer = None;
         let start = self.take(n);
@@ -545,20 +549,25 @@ impl Connection {
     }
 
     fn poll_read_timeout(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionLost> {
-        let Some(after) = self.timeout else {
-            return Poll::Pending;
-        };
-        let timer = self.read_timer.get_or_insert_with(|| sleep(after));
-        ready!(Pin::new(timer).poll(cx));
-        Poll::Ready(self.lost(Reason::TimedOut(after)))
+        self.poll_timeout(cx, false)
     }
 
     fn poll_write_timeout(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionLost> {
+        self.poll_timeout(cx, true)
+    }
+
+    /// Arms the read (or write) timer on the first wait; fails the connection
+    /// when it fires.
+    fn poll_timeout(&mut self, cx: &mut Context<'_>, write: bool) -> Poll<ConnectionLost> {
         let Some(after) = self.timeout else {
             return Poll::Pending;
         };
-        let timer = self.write_timer.get_or_insert_with(|| sleep(after));
-        ready!(Pin::new(timer).poll(cx));
+        let slot = if write {
+            &mut self.write_timer
+        } else {
+            &mut self.read_timer
+        };
+        ready!(Pin::new(slot.get_or_insert_with(|| sleep(after))).poll(cx));
         Poll::Ready(self.lost(Reason::TimedOut(after)))
     }
 }
