@@ -12,19 +12,21 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use futures_lite::{FutureExt, StreamExt};
+use futures_lite::StreamExt;
 use monocle_stack::util::{sleep, Sleep};
 
 use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
 use crate::config::ServerConfig;
 use crate::error::Error;
+use crate::handler::LocalBoxFuture;
 use crate::io::{
-    fill, is_disconnect, read_guarded, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd,
+    fill, is_disconnect, poll_deadline, read_guarded, with_deadline, write_all_vectored, Deadline,
+    InBuf, ReadEnd,
 };
 use crate::parse::{parse_request_head, BodyFraming, RequestHead};
 use crate::request::HttpRequest;
@@ -43,15 +45,6 @@ const FLUSH_AT: usize = 64 << 10;
 
 /// How much a Content-Length body buffer grows at a time (doubling past it).
 const BODY_GROWTH: usize = 64 << 10;
-
-/// What the request log line needs, captured only when info logging is on.
-struct LogInfo {
-    method: String,
-    uri: String,
-    proto: &'static str,
-    user_agent: String,
-    start: Instant,
-}
 
 /// How a connection ends early.
 enum Stop {
@@ -107,32 +100,47 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     }
 
     /// Serves requests until the connection should close, then closes it.
+    ///
+    /// The per-request path awaits only small futures (a read, the handler's
+    /// boxed future, a flush): a request, a response and a handler future are
+    /// each built once and then used in place, not moved through layers of
+    /// nested futures.
     pub(crate) async fn run(mut self) -> io::Result<()> {
         loop {
             let head = match self.next_head().await? {
                 Ok(head) => head,
                 Err(Stop::Close) => return self.finish().await,
-                Err(Stop::Reject(e)) => return self.reject(&e).await,
-                Err(Stop::HeadTimeout) => return self.reject_timeout().await,
+                Err(Stop::Reject(e)) => return Box::pin(self.reject(&e)).await,
+                Err(Stop::HeadTimeout) => return Box::pin(self.reject_timeout()).await,
             };
             self.inbuf.consume(head.len());
-            let body = match self.read_body(&head).await? {
-                Ok(body) => body,
-                Err(Stop::Reject(e)) => return self.reject(&e).await,
-                Err(_) => return self.finish().await,
+            let body = match head.framing() {
+                BodyFraming::Empty | BodyFraming::UntilClose => Vec::new(),
+                _ => match Box::pin(self.read_body(&head)).await? {
+                    Ok(body) => body,
+                    Err(Stop::Reject(e)) => return Box::pin(self.reject(&e)).await,
+                    Err(_) => return self.finish().await,
+                },
             };
-            let (version, is_head, keep_alive) =
-                (head.version(), head.method() == "HEAD", head.keep_alive());
-            let log = log::log_enabled!(log::Level::Info).then(|| LogInfo {
-                method: head.method().to_owned(),
-                uri: head.uri().to_owned(),
-                proto: head.version().as_str(),
-                user_agent: head.headers().get("user-agent").unwrap_or("-").to_owned(),
-                start: Instant::now(),
-            });
+            // Methods are case-sensitive: only `HEAD` gets a body-less answer.
+            let method = if head.method() == "HEAD" {
+                "HEAD"
+            } else {
+                "GET"
+            };
+            let (ctx_version, head_keep_alive) = (head.version(), head.keep_alive());
+            let log = log::log_enabled!(log::Level::Info).then(|| LogInfo::new(&head));
             self.served += 1;
-            let req = HttpRequest::from_head(head, body, self.peer);
-            let resp = self.respond(req).await?;
+            let resp = match self.route(HttpRequest::from_head(head, body, self.peer)) {
+                Routed::Answer(resp) => resp,
+                Routed::Handler(mut fut) => {
+                    match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await
+                    {
+                        Some(resp) => resp,
+                        None => self.wait_handler(fut).await?,
+                    }
+                }
+            };
             if let Some(err) = resp.handler_error() {
                 log::error!(
                     "[{}] handler failed, answered 500: {err}",
@@ -140,22 +148,14 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 );
             }
             // Decided now: a stop() while the handler ran closes the connection.
-            let keep_alive = keep_alive && !self.app.state.stopping.is_fired();
-            let method = if is_head { "HEAD" } else { "GET" };
-            let ctx = ResponseContext::new(version, method, keep_alive);
-            let (keep_alive, bytes) = self.write_response(resp, &ctx).await?;
+            let keep_alive = head_keep_alive && !self.app.state.stopping.is_fired();
+            let ctx = ResponseContext::new(ctx_version, method, keep_alive);
+            let (keep_alive, bytes) = match self.write_response_now(&resp, &ctx) {
+                Some(done) => done,
+                None => Box::pin(self.write_response(resp, &ctx)).await?,
+            };
             if let Some(log) = log {
-                log::info!(
-                    "[{}] {} {} {} -> {} ({} bytes, {:.2} ms); {}",
-                    PeerIp(self.peer),
-                    log.method,
-                    log.uri,
-                    log.proto,
-                    bytes.1,
-                    bytes.0,
-                    log.start.elapsed().as_secs_f64() * 1000.0,
-                    log.user_agent
-                );
+                log.write(self.peer, bytes);
             }
             if !keep_alive || self.app.state.stopping.is_fired() {
                 return self.finish().await;
@@ -331,49 +331,65 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         }
     }
 
-    /// Routes the request and runs its handler; a panic becomes a 500.
-    async fn respond(&mut self, mut req: HttpRequest) -> io::Result<HttpResponse> {
-        let handler = {
-            let router = self.app.router.borrow();
-            match router.find(req.method(), req.path()) {
-                RouteMatch::Found { handler, params } => {
-                    req.set_params(params);
-                    handler.clone()
-                }
-                found @ RouteMatch::MethodNotAllowed { .. } => {
-                    let allow = found.allow_header().unwrap_or_default();
-                    return Ok(HttpResponse::new(405)
+    /// Finds the request's handler, or answers at once (404, 405).
+    fn route(&self, mut req: HttpRequest) -> Routed {
+        let router = self.app.router.borrow();
+        match router.find(req.method(), req.path()) {
+            RouteMatch::Found { handler, params } => {
+                req.set_params(params);
+                Routed::Handler(handler.call(req))
+            }
+            found @ RouteMatch::MethodNotAllowed { .. } => {
+                let allow = found.allow_header().unwrap_or_default();
+                Routed::Answer(
+                    HttpResponse::new(405)
                         .with_header("Allow", allow)
                         .with_header("Content-Type", "text/plain; charset=utf-8")
-                        .with_body("Method Not Allowed\n"));
-                }
-                RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
-                    Some(h) => h.clone(),
-                    None => {
-                        return Ok(HttpResponse::new(404)
-                            .with_header("Content-Type", "text/plain; charset=utf-8")
-                            .with_body("Not Found\n"))
-                    }
-                },
+                        .with_body("Method Not Allowed\n"),
+                )
+            }
+            RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
+                Some(h) => Routed::Handler(h.call(req)),
+                None => Routed::Answer(
+                    HttpResponse::new(404)
+                        .with_header("Content-Type", "text/plain; charset=utf-8")
+                        .with_body("Not Found\n"),
+                ),
+            },
+        }
+    }
+
+    /// Waits for a handler that did not finish at its first poll, sending
+    /// earlier pipelined responses meanwhile.
+    async fn wait_handler(
+        &mut self,
+        mut fut: LocalBoxFuture<HttpResponse>,
+    ) -> io::Result<HttpResponse> {
+        self.flush().await?;
+        Ok(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx)).await)
+    }
+
+    /// Writes a response whose body is in memory and small into the output
+    /// buffer, without waiting; `None` when the body is large or a stream (see
+    /// [`write_response`](Self::write_response)). Returns what that returns.
+    fn write_response_now(
+        &mut self,
+        resp: &HttpResponse,
+        ctx: &ResponseContext,
+    ) -> Option<(bool, (u64, u16))> {
+        let body = match resp.body() {
+            Body::Full(body) if body.len() <= COPY_BODY_MAX => body,
+            _ => return None,
+        };
+        let written = write_response_head(resp, ctx, &mut self.out);
+        let sent = match written.framing() {
+            BodyFraming::Empty => 0,
+            _ => {
+                self.out.extend_from_slice(body);
+                body.len() as u64
             }
         };
-        let mut fut = AssertUnwindSafe(handler.call(req)).catch_unwind();
-        let outcome = match poll_once(&mut fut).await {
-            Some(outcome) => outcome,
-            None => {
-                // The handler waits: let earlier pipelined responses go meanwhile.
-                self.flush().await?;
-                fut.await
-            }
-        };
-        Ok(outcome.unwrap_or_else(|panic| {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("a non-string payload");
-            HttpResponse::internal_error(format!("handler panicked: {msg}"))
-        }))
+        Some((written.keep_alive(), (sent, resp.code())))
     }
 
     /// Writes the response; returns whether the connection stays open, and
@@ -452,25 +468,59 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         let deadline = Deadline::After(self.config.read_timeout);
         let result = with_deadline(deadline, write_all_vectored(&mut self.io, &bufs[..n])).await;
         self.out.clear();
-        match result {
-            Some(r) => r,
-            None => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "writing a response to {} made no progress for {:?}; raise ServerConfig::read_timeout",
-                    PeerIp(self.peer),
-                    self.config.read_timeout
-                ),
-            )),
-        }
+        result.unwrap_or_else(|| Err(self.write_timed_out()))
     }
 
     /// Sends the output buffer, if it holds anything.
+    ///
+    /// Written out by hand rather than through [`write_out`](Self::write_out):
+    /// it runs for every response, and a plain loop of writes keeps its future
+    /// small (the timer is armed only if a write has to wait).
     async fn flush(&mut self) -> io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
-        self.write_out(&[]).await
+        let deadline = Deadline::After(self.config.read_timeout);
+        let mut timer = None;
+        let mut sent = 0;
+        let result = std::future::poll_fn(|cx| {
+            while sent < self.out.len() {
+                match Pin::new(&mut self.io).poll_write(cx, &self.out[sent..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "the peer stopped accepting data",
+                        )))
+                    }
+                    Poll::Ready(Ok(n)) => sent += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        return poll_deadline(&mut timer, deadline, cx)
+                            .map(|()| Err(self.write_timed_out()))
+                    }
+                }
+            }
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Pending => {
+                    poll_deadline(&mut timer, deadline, cx).map(|()| Err(self.write_timed_out()))
+                }
+                done => done,
+            }
+        })
+        .await;
+        self.out.clear();
+        result
+    }
+
+    fn write_timed_out(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "writing a response to {} made no progress for {:?}; raise ServerConfig::read_timeout",
+                PeerIp(self.peer),
+                self.config.read_timeout
+            ),
+        )
     }
 
     /// Answers a request that could not be parsed or framed, then closes.
@@ -549,6 +599,71 @@ pub(crate) async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO) -> io
     )
     .await;
     Ok(())
+}
+
+/// What routing decided.
+enum Routed {
+    /// Answer this without a handler (404, 405).
+    Answer(HttpResponse),
+    /// Run this handler's future.
+    Handler(LocalBoxFuture<HttpResponse>),
+}
+
+/// Polls a handler's future; a panic becomes a 500 naming it.
+fn poll_handler(
+    fut: Pin<&mut dyn Future<Output = HttpResponse>>,
+    cx: &mut Context<'_>,
+) -> Poll<HttpResponse> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(polled) => polled,
+        Err(panic) => Poll::Ready(HttpResponse::internal_error(format!(
+            "handler panicked: {}",
+            panic_message(&*panic)
+        ))),
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), as `panic!` makes them.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload")
+}
+
+/// What the request log line needs, captured only when info logging is on.
+struct LogInfo {
+    method: String,
+    uri: String,
+    proto: &'static str,
+    user_agent: String,
+    start: Instant,
+}
+
+impl LogInfo {
+    fn new(head: &RequestHead) -> Self {
+        LogInfo {
+            method: head.method().to_owned(),
+            uri: head.uri().to_owned(),
+            proto: head.version().as_str(),
+            user_agent: head.headers().get("user-agent").unwrap_or("-").to_owned(),
+            start: Instant::now(),
+        }
+    }
+
+    /// Logs the line for a response of `bytes.1` with `bytes.0` body bytes.
+    fn write(self, peer: Option<SocketAddr>, (bytes, code): (u64, u16)) {
+        log::info!(
+            "[{}] {} {} {} -> {code} ({bytes} bytes, {:.2} ms); {}",
+            PeerIp(peer),
+            self.method,
+            self.uri,
+            self.proto,
+            self.start.elapsed().as_secs_f64() * 1000.0,
+            self.user_agent
+        );
+    }
 }
 
 /// Formats the peer's IP for log lines, `-` when unknown.

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-const LEN: usize = 29;
+pub(crate) const LEN: usize = 29;
 
 /// Formats a time as an IMF-fixdate, the format of `Date`, `Expires` and
 /// `Last-Modified`. Times before 1970 are written as 1970-01-01.
@@ -29,9 +29,7 @@ pub(crate) fn write_now(buf: &mut Vec<u8>) {
     thread_local! {
         static CACHE: Cell<(u64, [u8; LEN])> = const { Cell::new((u64::MAX, [0; LEN])) };
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = now_secs();
     let (secs, mut bytes) = CACHE.get();
     if secs != now {
         bytes = format_secs(now);
@@ -40,7 +38,14 @@ pub(crate) fn write_now(buf: &mut Vec<u8>) {
     buf.extend_from_slice(&bytes);
 }
 
-fn format_secs(secs: u64) -> [u8; LEN] {
+/// Seconds since the Unix epoch (0 before it).
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn format_secs(secs: u64) -> [u8; LEN] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
     const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",

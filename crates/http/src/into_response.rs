@@ -23,7 +23,7 @@ const TEXT: Option<&str> = Some("text/plain; charset=utf-8");
 impl IntoBody for &'static str {
     const CONTENT_TYPE: Option<&'static str> = TEXT;
     fn into_body(self) -> Body {
-        Body::from(self)
+        Body::from_static(self.as_bytes())
     }
 }
 
@@ -37,25 +37,28 @@ impl IntoBody for String {
 impl IntoBody for Cow<'static, str> {
     const CONTENT_TYPE: Option<&'static str> = TEXT;
     fn into_body(self) -> Body {
-        Body::Full(self.into_owned().into_bytes())
+        match self {
+            Cow::Borrowed(s) => Body::from_static(s.as_bytes()),
+            Cow::Owned(s) => Body::from(s),
+        }
     }
 }
 
 impl IntoBody for Vec<u8> {
     fn into_body(self) -> Body {
-        Body::Full(self)
+        Body::from(self)
     }
 }
 
 impl IntoBody for &'static [u8] {
     fn into_body(self) -> Body {
-        Body::from(self)
+        Body::from_static(self)
     }
 }
 
 impl<const N: usize> IntoBody for &'static [u8; N] {
     fn into_body(self) -> Body {
-        Body::from(&self[..])
+        Body::from_static(self)
     }
 }
 

@@ -152,7 +152,11 @@ pub(crate) async fn read_guarded<R: AsyncRead + Unpin>(
 }
 
 /// Arms `timer` on first use and polls it.
-fn poll_deadline(timer: &mut Option<Sleep>, deadline: Deadline, cx: &mut Context<'_>) -> Poll<()> {
+pub(crate) fn poll_deadline(
+    timer: &mut Option<Sleep>,
+    deadline: Deadline,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
     if timer.is_none() {
         *timer = match deadline {
             Deadline::After(d) => Some(sleep_until(

@@ -44,9 +44,10 @@ impl Limits {
         }
     }
 
-    /// Sets the largest head (request or status line plus headers, with line ends), in bytes.
+    /// Sets the largest head (request or status line plus headers, with line
+    /// ends), in bytes; at most 4 GiB - 1 (larger values mean that).
     pub fn max_head(&mut self, bytes: usize) -> &mut Self {
-        self.max_head = bytes;
+        self.max_head = bytes.min(u32::MAX as usize);
         self
     }
 

@@ -8,6 +8,9 @@
 //! `Transfer-Encoding`, signed or conflicting `Content-Length`, whitespace before
 //! a colon, a lone CR or LF, NUL) is an error with the status code to answer.
 
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+
 use httparse::{Header, Status, EMPTY_HEADER};
 
 use crate::error::{Error, Result};
@@ -50,14 +53,16 @@ pub enum BodyFraming {
 /// with [`HttpRequest::from_head`](crate::HttpRequest::from_head) once the body is read.
 #[derive(Debug, Clone)]
 pub struct RequestHead {
-    pub(crate) method: String,
+    pub(crate) method: Cow<'static, str>,
     pub(crate) uri: String,
     pub(crate) version: Version,
     pub(crate) headers: HttpHeaders,
     framing: BodyFraming,
     keep_alive: bool,
     expect_continue: bool,
-    len: usize,
+    /// At most `Limits::max_head`, itself below 4 GiB: a `u32` keeps the head
+    /// small enough to move cheaply.
+    len: u32,
 }
 
 impl RequestHead {
@@ -102,7 +107,7 @@ impl RequestHead {
     /// The length of the head in bytes, including the blank line that ends it;
     /// the body starts at this offset of the buffer.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether the head is empty, which a parsed head never is.
@@ -224,9 +229,9 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
     // bytes were split across reads: an error inside the limit wins, and the
     // limit error comes only when those bytes were fine but incomplete.
     let view = &buf[..buf.len().min(limits.max_head)];
-    with_header_slots(limits.max_headers, |slots| {
-        let mut req = httparse::Request::new(slots);
-        match req.parse(view) {
+    with_uninit_header_slots(limits.max_headers, |slots| {
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse_with_uninit_headers(view, slots) {
             Ok(Status::Partial) => {
                 if partial_target_len(view) > limits.max_uri {
                     Err(Error::UriTooLong {
@@ -262,14 +267,15 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                         .get_all("expect")
                         .any(|v| v.eq_ignore_ascii_case("100-continue"));
                 Ok(Some(RequestHead {
-                    method: req.method.unwrap_or_default().to_owned(),
+                    method: method_name(req.method.unwrap_or_default()),
                     uri: uri.to_owned(),
                     version,
                     headers,
                     framing,
                     keep_alive,
                     expect_continue,
-                    len,
+                    // len <= view.len() <= max_head < 4 GiB.
+                    len: len as u32,
                 }))
             }
             Err(e) => Err(map_error(e, view, limits, false)),
@@ -343,6 +349,35 @@ pub fn parse_response_head(
             Err(e) => Err(map_error(e, view, limits, true)),
         }
     })
+}
+
+/// The method as sent; the standard ones (RFC 9110 §9, plus PATCH) without
+/// allocating.
+pub(crate) fn method_name(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|&&known| known == method) {
+        Some(&known) => Cow::Borrowed(known),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
+
+/// Runs `f` with `count` uninitialized header slots for httparse (which
+/// initializes those it fills): for a request, no per-parse cost for the
+/// slots a head does not use.
+fn with_uninit_header_slots<'b, R>(
+    count: usize,
+    f: impl FnOnce(&mut [MaybeUninit<Header<'b>>]) -> R,
+) -> R {
+    if count <= STACK_HEADERS {
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        f(&mut slots[..count])
+    } else {
+        let mut slots = Vec::new();
+        slots.resize_with(count, MaybeUninit::uninit);
+        f(&mut slots)
+    }
 }
 
 fn with_header_slots<'b, R>(count: usize, f: impl FnOnce(&mut [Header<'b>]) -> R) -> R {

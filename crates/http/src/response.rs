@@ -35,8 +35,9 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Vec<u8>>>>>;
 /// assert_eq!(stream.len(), None);
 /// ```
 pub enum Body {
-    /// The whole body, sent with a `Content-Length`.
-    Full(Vec<u8>),
+    /// The whole body, sent with a `Content-Length`: owned bytes, or static
+    /// ones (a `&'static str` handler result is sent without being copied).
+    Full(Cow<'static, [u8]>),
     /// A body produced piece by piece; see [`BodyStream`].
     Stream(BodyStream),
 }
@@ -44,7 +45,12 @@ pub enum Body {
 impl Body {
     /// An empty body.
     pub const fn empty() -> Body {
-        Body::Full(Vec::new())
+        Body::Full(Cow::Borrowed(&[]))
+    }
+
+    /// A body of static bytes, sent without being copied.
+    pub const fn from_static(bytes: &'static [u8]) -> Body {
+        Body::Full(Cow::Borrowed(bytes))
     }
 
     /// A streamed body.
@@ -96,25 +102,27 @@ impl fmt::Debug for Body {
 
 impl From<Vec<u8>> for Body {
     fn from(b: Vec<u8>) -> Self {
-        Body::Full(b)
+        Body::Full(Cow::Owned(b))
     }
 }
 
+/// Copies the bytes; [`Body::from_static`] borrows static ones instead.
 impl From<&[u8]> for Body {
     fn from(b: &[u8]) -> Self {
-        Body::Full(b.to_vec())
+        Body::Full(Cow::Owned(b.to_vec()))
     }
 }
 
 impl From<String> for Body {
     fn from(s: String) -> Self {
-        Body::Full(s.into_bytes())
+        Body::Full(Cow::Owned(s.into_bytes()))
     }
 }
 
+/// Copies the text; [`Body::from_static`] borrows static bytes instead.
 impl From<&str> for Body {
     fn from(s: &str) -> Self {
-        Body::Full(s.as_bytes().to_vec())
+        Body::Full(Cow::Owned(s.as_bytes().to_vec()))
     }
 }
 
@@ -147,7 +155,7 @@ pub struct HttpResponse {
     headers: HttpHeaders,
     body: Body,
     version: Version,
-    handler_error: Option<String>,
+    handler_error: Option<Box<str>>,
 }
 
 impl HttpResponse {
@@ -166,7 +174,7 @@ impl HttpResponse {
         };
         if !(100..=999).contains(&code) {
             resp.code = 500;
-            resp.handler_error = Some(format!("invalid status code {code}; use 100 to 999"));
+            resp.handler_error = Some(format!("invalid status code {code}; use 100 to 999").into());
         }
         resp
     }
@@ -177,7 +185,7 @@ impl HttpResponse {
         let mut resp = HttpResponse::new(500).with_body("Internal Server Error");
         resp.headers
             .push_unchecked("Content-Type", "text/plain; charset=utf-8");
-        resp.handler_error = Some(error.into());
+        resp.handler_error = Some(error.into().into_boxed_str());
         resp
     }
 
@@ -208,7 +216,7 @@ impl HttpResponse {
             code: head.code,
             reason: Some(Cow::Owned(head.reason)),
             headers: head.headers,
-            body: Body::Full(body),
+            body: Body::from(body),
             version: head.version,
             handler_error: None,
         }

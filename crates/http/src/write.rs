@@ -1,6 +1,7 @@
 //! Writing response heads (for the server) and request heads (for the client)
 //! into a reusable buffer.
 
+use std::cell::RefCell;
 use std::io::Write as _;
 
 use crate::date;
@@ -208,13 +209,18 @@ pub fn write_response_head(
         }
         write_header(buf, name, value);
     }
-    if !headers.contains("server") {
-        write_header(buf, "Server", SERVER);
-    }
-    if !headers.contains("date") {
-        buf.extend_from_slice(b"Date: ");
-        date::write_now(buf);
-        buf.extend_from_slice(b"\r\n");
+    match (headers.contains("server"), headers.contains("date")) {
+        (false, false) => write_server_and_date(buf),
+        (has_server, has_date) => {
+            if !has_server {
+                write_header(buf, "Server", SERVER);
+            }
+            if !has_date {
+                buf.extend_from_slice(b"Date: ");
+                date::write_now(buf);
+                buf.extend_from_slice(b"\r\n");
+            }
+        }
     }
     if !keep_alive {
         buf.extend_from_slice(b"Connection: close\r\n");
@@ -226,6 +232,27 @@ pub fn write_response_head(
         framing,
         keep_alive,
     }
+}
+
+/// Appends `Server: monocle/VERSION` and `Date: now` in one copy of a line
+/// pair formatted at most once per second per thread.
+fn write_server_and_date(buf: &mut Vec<u8>) {
+    const PREFIX: &[u8] =
+        concat!("Server: monocle/", env!("CARGO_PKG_VERSION"), "\r\nDate: ").as_bytes();
+    const LEN: usize = PREFIX.len() + date::LEN + 2;
+    thread_local! {
+        static LINES: RefCell<(u64, [u8; LEN])> = const { RefCell::new((u64::MAX, [0; LEN])) };
+    }
+    let now = date::now_secs();
+    LINES.with_borrow_mut(|(secs, lines)| {
+        if *secs != now {
+            *secs = now;
+            lines[..PREFIX.len()].copy_from_slice(PREFIX);
+            lines[PREFIX.len()..LEN - 2].copy_from_slice(&date::format_secs(now));
+            lines[LEN - 2..].copy_from_slice(b"\r\n");
+        }
+        buf.extend_from_slice(lines);
+    });
 }
 
 fn write_header(buf: &mut Vec<u8>, name: &str, value: &str) {
