@@ -194,8 +194,8 @@ impl Connection {
         if let Some(mut stream) = self.stream.take() {
             stream.goodbye();
         }
-        self.read_timer = None;
-        self.write_timer = None;
+        disarm(&mut self.read_timer);
+        disarm(&mut self.write_timer);
         self.wbuf = Vec::new();
         self.wpos = 0;
     }
@@ -216,10 +216,10 @@ impl Connection {
     /// [`Reason::ClosedByPeer`] (the unread bytes stay in
     /// [`buffered`](Self::buffered)).
     pub async fn fill(&mut self) -> Result<&[u8], ConnectionLost> {
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         let have = self.rend - self.rstart;
         self.fill_or_fail(have + 1).await?;
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         Ok(&self.rbuf[self.rstart..self.rend])
     }
 
@@ -237,11 +237,11 @@ impl Connection {
     /// [`ConnectionLost`] if the peer closed the connection ([`Reason::ClosedByPeer`])
     /// or reset it, on a timeout, or if the connection is closed.
     pub async fn read_some(&mut self) -> Result<&[u8], ConnectionLost> {
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         if self.rstart == self.rend {
             self.fill_or_fail(1).await?;
         }
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         let start = self.take(self.rend - self.rstart);
         Ok(&self.rbuf[start..self.rend])
     }
@@ -254,13 +254,13 @@ impl Connection {
     /// gives [`Reason::ClosedByPeer`] (the partial bytes stay in
     /// [`buffered`](Self::buffered)).
     pub async fn read(&mut self, n: usize) -> Result<&[u8], ConnectionLost> {
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         while self.rend - self.rstart < n {
             // Grow with the bytes that arrive rather than reserving `n` at once.
             let want = n.min(self.rend - self.rstart + READ_GROWTH);
             self.fill_or_fail(want).await?;
         }
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         let start = self.take(n);
         Ok(&self.rbuf[start..start + n])
     }
@@ -277,7 +277,7 @@ impl Connection {
     /// without the delimiter (the connection is then closed, the bytes stay in
     /// [`buffered`](Self::buffered)).
     pub async fn read_until(&mut self, delim: &[u8]) -> Result<&[u8], ConnectionLost> {
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         if delim.is_empty() {
             return Ok(&[]);
         }
@@ -289,7 +289,7 @@ impl Connection {
             let hay = &self.rbuf[self.rstart + from..self.rstart + limit];
             if let Some(i) = find(hay, delim) {
                 let len = from + i + delim.len();
-                self.read_timer = None;
+                disarm(&mut self.read_timer);
                 let start = self.take(len);
                 return Ok(&self.rbuf[start..start + len]);
             }
@@ -321,7 +321,7 @@ impl Connection {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         let n = poll_fn(|cx| self.poll_read_into(cx, buf)).await?;
         if n == 0 {
             return Err(self.lost(Reason::ClosedByPeer));
@@ -335,7 +335,7 @@ impl Connection {
     ///
     /// As [`read`](Self::read).
     pub async fn read_exact_into(&mut self, buf: &mut [u8]) -> Result<(), ConnectionLost> {
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         let mut done = 0;
         while done < buf.len() {
             let n = poll_fn(|cx| self.poll_read_into(cx, &mut buf[done..])).await?;
@@ -344,7 +344,7 @@ impl Connection {
             }
             done += n;
         }
-        self.read_timer = None;
+        disarm(&mut self.read_timer);
         Ok(())
     }
 
@@ -361,13 +361,13 @@ impl Connection {
             self.wbuf.extend_from_slice(data);
             return self.flush().await;
         }
-        self.write_timer = None;
+        disarm(&mut self.write_timer);
         let mut done = 0;
         while done < data.len() {
             done += poll_fn(|cx| self.poll_write_raw(cx, &data[done..])).await?;
         }
         poll_fn(|cx| self.poll_flush_all(cx)).await?;
-        self.write_timer = None;
+        disarm(&mut self.write_timer);
         Ok(())
     }
 
@@ -387,9 +387,9 @@ impl Connection {
     ///
     /// As [`write`](Self::write).
     pub async fn flush(&mut self) -> Result<(), ConnectionLost> {
-        self.write_timer = None;
+        disarm(&mut self.write_timer);
         poll_fn(|cx| self.poll_flush_all(cx)).await?;
-        self.write_timer = None;
+        disarm(&mut self.write_timer);
         Ok(())
     }
 
@@ -495,7 +495,7 @@ impl Connection {
         };
         match stream.poll_read(cx, buf) {
             Poll::Ready(Ok(n)) => {
-                self.read_timer = None;
+                disarm(&mut self.read_timer);
                 self.eof = n == 0;
                 Poll::Ready(Ok(n))
             }
@@ -540,7 +540,7 @@ impl Connection {
         };
         match stream.poll_flush(cx) {
             Poll::Ready(Ok(())) => {
-                self.write_timer = None;
+                disarm(&mut self.write_timer);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
@@ -615,7 +615,7 @@ impl AsyncBufRead for Connection {
         let this = self.get_mut();
         if this.rstart == this.rend {
             match ready!(this.poll_fill(cx, 1)) {
-                Ok(_) => this.read_timer = None,
+                Ok(_) => disarm(&mut this.read_timer),
                 Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
@@ -643,7 +643,7 @@ impl AsyncWrite for Connection {
             return Poll::Ready(Ok(0));
         }
         let res = ready!(this.poll_write_raw(cx, buf));
-        this.write_timer = None;
+        disarm(&mut this.write_timer);
         Poll::Ready(res.map_err(io::Error::from))
     }
 
@@ -669,3 +669,12 @@ impl AsyncWrite for Connection {
 
 /// A connection can be the result of a launched o-routine (one that opens it).
 impl monocle_stack::Outcome for Connection {}
+
+/// Drops an armed timer. Checked inline first: reads and writes call this on
+/// every completion, and most have no timer.
+#[inline]
+fn disarm(timer: &mut Option<Sleep>) {
+    if timer.is_some() {
+        *timer = None;
+    }
+}
