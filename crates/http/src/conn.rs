@@ -618,18 +618,9 @@ fn poll_handler(
         Ok(polled) => polled,
         Err(panic) => Poll::Ready(HttpResponse::internal_error(format!(
             "handler panicked: {}",
-            panic_message(&*panic)
+            monocle_stack::diagnostics::panic_message(&*panic)
         ))),
     }
-}
-
-/// The message of a panic payload (`&str` or `String`), as `panic!` makes them.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a non-string payload")
 }
 
 /// What the request log line needs, captured only when info logging is on.

@@ -527,11 +527,7 @@ async fn serve<M, F>(
             }
         }
         Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(|s| s.as_str()))
-                .unwrap_or("(not a string)");
+            let msg = monocle_stack::diagnostics::panic_message(&*panic);
             log::error!("service {addr}: handler for connection from {peer} panicked: {msg}");
         }
     }

@@ -207,3 +207,26 @@ pub(crate) fn main_loop() -> Option<Arc<Shared>> {
         .and_then(Weak::upgrade)
         .filter(|s| s.is_alive())
 }
+
+/// The text of a panic payload, as `panic!` makes them (`&str` or `String`),
+/// for messages about a caught panic.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_stack::diagnostics::panic_message;
+///
+/// let panic = std::panic::catch_unwind(|| panic!("disk {} full", 1)).unwrap_err();
+/// assert_eq!(panic_message(&*panic), "disk 1 full");
+/// let panic = std::panic::catch_unwind(|| std::panic::panic_any(7)).unwrap_err();
+/// assert_eq!(panic_message(&*panic), "(a non-string panic payload)");
+/// ```
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "(a non-string panic payload)"
+    }
+}

@@ -177,7 +177,11 @@ where
                 Poll::Ready(Ok(out))
             }
             Err(panic) => {
-                log::error!("{} panicked: {}", meta.describe(), panic_message(&*panic));
+                log::error!(
+                    "{} panicked: {}",
+                    meta.describe(),
+                    crate::diagnostics::panic_message(&*panic)
+                );
                 Poll::Ready(Err(panic))
             }
         }
@@ -200,17 +204,6 @@ pub(crate) fn published_location(
     // `&'static Location<'static>` (`Loop::run_task`), or leave it null; such a
     // pointer stays valid and immutable for the whole program.
     unsafe { ptr.as_ref() }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    if let Some(s) = panic.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "(a non-string panic payload)"
-    }
 }
 
 impl Loop {
