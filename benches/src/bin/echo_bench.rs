@@ -241,14 +241,43 @@ fn run_child(peer: Peer, conns: usize, rounds: usize) -> Option<Duration> {
         .map(Duration::from_nanos)
 }
 
-/// ns per round trip of each selected peer (NaN for the others, or if a peer
-/// hung), best of `reps`. The repetitions are interleaved (every peer once,
+/// What one row measured: ns per round trip of each selected peer, best of
+/// the reps (NaN for the others, or if a peer hung), and the ratio
+/// monocle-epoll / tokio of each rep that ran both.
+struct RowResult {
+    best: [f64; 3],
+    /// epoll/tokio within each rep: the two ran back to back, so a change in
+    /// background load shifts both. Their spread shows the noise.
+    paired: Vec<f64>,
+}
+
+impl RowResult {
+    /// The median of the paired ratios, and how many are below 1.
+    fn paired_summary(&self) -> Option<(f64, usize)> {
+        if self.paired.is_empty() {
+            return None;
+        }
+        let mut v = self.paired.clone();
+        v.sort_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        let median = if v.len() % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        };
+        Some((median, v.iter().filter(|&&r| r < 1.0).count()))
+    }
+}
+
+/// Runs a row `reps` times. The repetitions are interleaved (every peer once,
 /// then every peer again), so that a change in background load hits all peers
 /// alike instead of one.
-fn measure_row(row: &Row, reps: usize, only: &[Peer]) -> [f64; 3] {
+fn measure_row(row: &Row, reps: usize, only: &[Peer]) -> RowResult {
     let mut best: [Option<Duration>; 3] = [None; 3];
     let mut hung = [false; 3];
+    let mut paired = Vec::new();
     for rep in 0..reps.max(1) {
+        let mut this_rep: [Option<Duration>; 3] = [None; 3];
         for (i, &p) in PEERS.iter().enumerate() {
             if hung[i] || (!only.is_empty() && !only.contains(&p)) {
                 continue;
@@ -257,6 +286,7 @@ fn measure_row(row: &Row, reps: usize, only: &[Peer]) -> [f64; 3] {
             match run_child(p, row.conns, row.rounds) {
                 Some(d) => {
                     best[i] = Some(best[i].map_or(d, |b| b.min(d)));
+                    this_rep[i] = Some(d);
                     eprintln!(
                         "  {:<14} {:<18} rep {} {:.0} ns/rt",
                         row.name,
@@ -268,11 +298,17 @@ fn measure_row(row: &Row, reps: usize, only: &[Peer]) -> [f64; 3] {
                 None => hung[i] = true,
             }
         }
+        if let (Some(epoll), Some(tokio)) = (this_rep[0], this_rep[2]) {
+            paired.push(epoll.as_secs_f64() / tokio.as_secs_f64());
+        }
     }
-    best.map(|b| match b {
-        Some(b) => b.as_nanos() as f64 / row.total() as f64,
-        None => f64::NAN,
-    })
+    RowResult {
+        best: best.map(|b| match b {
+            Some(b) => b.as_nanos() as f64 / row.total() as f64,
+            None => f64::NAN,
+        }),
+        paired,
+    }
 }
 
 // ---------------------------------------------------------------- syscalls
@@ -457,7 +493,8 @@ fn main() {
     );
     let mut machine = Vec::new();
     for row in &rows {
-        let ns = measure_row(row, reps, &only);
+        let result = measure_row(row, reps, &only);
+        let ns = result.best;
         println!(
             "{:<14} {:>11} {:>7} {:>14.0} {:>16.0} {:>10.0} {:>11.3} {:>9.3}",
             row.name,
@@ -493,9 +530,23 @@ fn main() {
             ns[0] / ns[2],
             ns[1] / ns[2]
         );
+        if let Some((median, below)) = result.paired_summary() {
+            let n = result.paired.len();
+            println!(
+                "{:<14} {:>11} {:>7} epoll/tokio within each rep: median {median:.3}, {below} of {n} below 1",
+                "", "", "paired"
+            );
+            let _ = write!(
+                s,
+                " epoll_vs_tokio_paired_median={median:.3} paired_below_1={below}/{n}"
+            );
+        }
         machine.push(s);
     }
-    println!("\nratios: time per round trip, monocle / tokio; < 1.000 means monocle is faster.");
+    println!(
+        "\nratios: time per round trip, monocle / tokio (best runs; `paired`: within each rep); \
+         < 1.000 means monocle is faster."
+    );
 
     if syscalls {
         println!(

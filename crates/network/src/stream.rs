@@ -1,11 +1,15 @@
 //! The transports under a [`Connection`](crate::Connection): plain TCP on the
 //! stack's reactor, or TLS over it.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::task::{ready, Context, Poll};
 
 use monocle_stack::reactor::Source;
+// The socket calls go straight to the kernel (rustix), not through libc's
+// wrappers, which add cancellation-point bookkeeping around every call.
+use rustix::io::Errno;
+use rustix::net::{recv, send, RecvFlags, SendFlags};
 
 /// A TCP stream registered with the loop's reactor.
 pub(crate) struct Tcp {
@@ -56,21 +60,20 @@ impl Tcp {
                 self.waiting = false;
                 self.drained = false;
             }
-            let mut tcp: &TcpStream = self.io.get_ref();
-            match tcp.read(buf) {
-                Ok(n) => {
+            match recv(self.io.get_ref(), &mut *buf, RecvFlags::empty()) {
+                Ok((_, n)) => {
                     if n > 0 && n < buf.len() {
                         self.io.clear_readable();
                         self.drained = true;
                     }
                     return Poll::Ready(Ok(n));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(Errno::AGAIN) => {
                     self.io.clear_readable();
                     self.drained = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(Errno::INTR) => {}
+                Err(e) => return Poll::Ready(Err(e.into())),
             }
         }
     }
@@ -83,8 +86,8 @@ impl Tcp {
     ) -> Poll<io::Result<usize>> {
         loop {
             if self.io.is_writable() {
-                let mut tcp: &TcpStream = self.io.get_ref();
-                match tcp.write(buf) {
+                // MSG_NOSIGNAL: a closed peer is an EPIPE error, not a SIGPIPE.
+                match send(self.io.get_ref(), buf, SendFlags::NOSIGNAL) {
                     Ok(n) => {
                         if n < buf.len() {
                             // The send buffer is full: the next write would say EAGAIN.
@@ -92,9 +95,9 @@ impl Tcp {
                         }
                         return Poll::Ready(Ok(n));
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_writable(),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
+                    Err(Errno::AGAIN) => self.io.clear_writable(),
+                    Err(Errno::INTR) => continue,
+                    Err(e) => return Poll::Ready(Err(e.into())),
                 }
             }
             ready!(self.io.poll_writable(cx))?;

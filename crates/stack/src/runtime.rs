@@ -340,11 +340,12 @@ impl Loop {
     }
 
     /// Reads the clock (once per turn of the loop) and fires due timers.
+    /// Runs the timers that are due; reads the clock only if there are any.
     fn fire_timers(&self) {
-        let now = self.now_tick();
         if self.timers.borrow().is_empty() {
             return;
         }
+        let now = self.now_tick();
         let mut due = self.due.borrow_mut();
         self.timers
             .borrow_mut()
@@ -364,6 +365,17 @@ impl Loop {
         let mut due = self.due.borrow_mut();
         if due.is_empty() {
             *due = batch;
+        }
+    }
+
+    /// After a wait: runs the timers now due, or, with none pending, just
+    /// reads the clock (one reading per turn either way, the spawn time of the
+    /// o-routines the next turn creates).
+    fn tick_after_wait(&self) {
+        if self.timers.borrow().is_empty() {
+            self.now.set(Instant::now());
+        } else {
+            self.fire_timers();
         }
     }
 
@@ -475,13 +487,19 @@ impl Loop {
                 if let Err(e) = waited {
                     log::error!("event loop {}: reactor wait failed: {e}", self.shared.name);
                 }
-                self.fire_timers();
-            } else if self.reactor.has_sources() {
-                if let Err(e) = self
-                    .reactor
-                    .wait(&self.shared.notifier, Some(Duration::ZERO))
-                {
-                    log::error!("event loop {}: reactor poll failed: {e}", self.shared.name);
+                self.tick_after_wait();
+            } else {
+                if self.reactor.has_sources() {
+                    if let Err(e) = self
+                        .reactor
+                        .wait(&self.shared.notifier, Some(Duration::ZERO))
+                    {
+                        log::error!("event loop {}: reactor poll failed: {e}", self.shared.name);
+                    }
+                }
+                // `fire_timers` above read the clock if there are timers.
+                if self.timers.borrow().is_empty() {
+                    self.now.set(Instant::now());
                 }
             }
         }
