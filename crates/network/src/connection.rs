@@ -200,6 +200,16 @@ impl Connection {
         self.wpos = 0;
     }
 
+    /// Takes the transport out, leaving the connection closed without a
+    /// goodbye: for [`tls::upgrade_client`](crate::tls::upgrade_client), which
+    /// runs TLS over it in a new connection.
+    #[cfg(feature = "tls")]
+    pub(crate) fn take_stream(&mut self) -> Option<Stream> {
+        self.read_timer = None;
+        self.write_timer = None;
+        self.stream.take()
+    }
+
     /// The bytes received and not read yet, without waiting for more.
     pub fn buffered(&self) -> &[u8] {
         &self.rbuf[self.rstart..self.rend]

@@ -2,7 +2,9 @@
 //! `rustls::ServerConfig` with [`Service::tls`](crate::Service::tls), or a
 //! [`Client`](crate::Client) a `rustls::ClientConfig` with
 //! [`Client::tls`](crate::Client::tls); the connections they make are ordinary
-//! [`Connection`](crate::Connection)s.
+//! [`Connection`]s. [`upgrade_client`] starts TLS on a
+//! connection that is already open (a tunnel through an HTTP proxy, a
+//! protocol's STARTTLS).
 //!
 //! rustls is re-exported as [`rustls`] (built with the *ring* crypto
 //! provider, which needs no C toolchain beyond a compiler).
@@ -54,8 +56,9 @@ use std::time::Duration;
 #[doc(no_inline)]
 pub use rustls;
 
+use crate::connection::Connection;
 use crate::error::{ConnectionLost, Error, Reason};
-use crate::stream::Tcp;
+use crate::stream::{Stream, Tcp};
 
 /// A TLS session over a registered TCP stream.
 pub(crate) struct TlsStream {
@@ -255,4 +258,109 @@ pub(crate) async fn client_handshake(
     handshake(tcp, tls.into())
         .await
         .map_err(|e| ConnectionLost::from_io(e, &peer).into())
+}
+
+/// Starts TLS as the client on an open plain connection, checking the
+/// server's certificate against `server_name` (a name, or an IP address with
+/// or without brackets), and returns the TLS connection: for a tunnel through
+/// an HTTP proxy once it has answered `CONNECT`, or a protocol's STARTTLS.
+///
+/// Bytes queued with [`buffer`](Connection::buffer) are flushed first, in
+/// plain text. The handshake is bounded by the connection's
+/// [timeout](Connection::timeout); the new connection keeps that timeout and
+/// the [`max_buffer`](Connection::max_buffer).
+///
+/// # Errors
+///
+/// [`Error::Io`] with `InvalidInput` if `server_name` is not a valid TLS
+/// server name or the connection already speaks TLS, and with `InvalidData`
+/// if bytes it received are still unread (a server sends nothing before the
+/// client's hello, so they cannot belong to the handshake; read them first);
+/// [`Error::ConnectionLost`] if the connection is closed, or the handshake
+/// fails (certificate refused, peer gone) or times out.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use monocle_network::tls::{self, rustls};
+/// use monocle_network::{add_service, connect, Connection, Service};
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// let cert_der = cert.cert.der().clone();
+/// let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
+/// let server = rustls::ServerConfig::builder()
+///     .with_no_client_auth()
+///     .with_single_cert(vec![cert_der.clone()], key.into())
+///     .unwrap();
+/// let mut roots = rustls::RootCertStore::empty();
+/// roots.add(cert_der).unwrap();
+/// let client = rustls::ClientConfig::builder()
+///     .with_root_certificates(roots)
+///     .with_no_client_auth();
+///
+/// monocle_stack::block_on(async {
+///     let svc = add_service(
+///         Service::new(|mut conn: Connection| async move {
+///             let line = conn.readline().await?.to_vec();
+///             conn.write(&line).await
+///         }, 0)
+///         .bind_addr([127, 0, 0, 1])
+///         .tls(Arc::new(server)),
+///     )?;
+///     // A plain TCP connection first (as to a proxy), then TLS over it.
+///     let plain = connect("127.0.0.1", svc.port()).await?;
+///     let mut conn = tls::upgrade_client(plain, Arc::new(client), "localhost").await?;
+///     conn.write(b"secret\n").await?;
+///     assert_eq!(conn.readline().await?, b"secret\n");
+///     svc.stop();
+///     Ok::<_, monocle_network::Error>(())
+/// })
+/// .unwrap();
+/// ```
+pub async fn upgrade_client(
+    mut conn: Connection,
+    config: Arc<rustls::ClientConfig>,
+    server_name: &str,
+) -> Result<Connection, Error> {
+    let peer = conn.peer_addr();
+    let local = conn.local_addr();
+    let timeout = conn.timeout();
+    let max_buffer = conn.max_buffer();
+    let unread = conn.buffered().len();
+    if unread > 0 {
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{unread} bytes from {peer} are unread before the TLS handshake; \
+                 a server sends nothing before the client's hello"
+            ),
+        )));
+    }
+    conn.flush().await?;
+    let tcp = match conn.take_stream() {
+        Some(Stream::Plain(tcp)) => tcp,
+        Some(Stream::Tls(_)) => {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the connection to {peer} already speaks TLS"),
+            )))
+        }
+        None => return Err(ConnectionLost::new(Reason::Closed, peer).into()),
+    };
+    let name = server_name
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(server_name);
+    let work = client_handshake(tcp, config, name, peer);
+    let stream = match timeout {
+        None => work.await?,
+        Some(after) => match monocle_stack::util::timeout(after, work).await {
+            Ok(res) => res?,
+            Err(_) => return Err(ConnectionLost::new(Reason::TimedOut(after), peer).into()),
+        },
+    };
+    let mut conn = Connection::new(Stream::Tls(Box::new(stream)), peer, local);
+    conn.set_timeout(timeout).set_max_buffer(max_buffer);
+    Ok(conn)
 }

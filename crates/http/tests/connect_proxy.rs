@@ -1,0 +1,222 @@
+//! HTTPS through an HTTP proxy: a CONNECT tunnel (RFC 9110 §9.3.6) to an
+//! HTTPS origin, through a small proxy written here on monocle-network.
+#![cfg(feature = "tls")]
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+use monocle_network::tls::rustls;
+use monocle_network::{add_service, connect, Connection, Service, ServiceHandle};
+
+fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key.into())
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (Arc::new(server), Arc::new(client))
+}
+
+/// Runs a test body on this thread's loop; fails the test after 30 s.
+fn run<F: std::future::Future>(body: F) -> F::Output {
+    monocle_stack::block_on(async {
+        monocle_stack::util::timeout(Duration::from_secs(30), body)
+            .await
+            .expect("the test did not finish within 30 s")
+    })
+}
+
+/// The HTTPS origin: answers with what it saw of the request.
+fn https_origin(config: Arc<rustls::ServerConfig>) -> ServiceHandle {
+    let server = HttpServer::new(0, |req: HttpRequest| async move {
+        format!(
+            "origin saw {} {} host={}",
+            req.method(),
+            req.uri(),
+            req.headers().get("host").unwrap_or("-")
+        )
+    });
+    add_service(server.service().bind_addr([127, 0, 0, 1]).tls(config)).unwrap()
+}
+
+/// How the test proxy answers a CONNECT.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Opens the tunnel and copies bytes both ways.
+    Tunnel,
+    /// Refuses with this status line.
+    Refuse(&'static str),
+    /// Never answers.
+    Silent,
+}
+
+/// A tiny CONNECT proxy; `heads` collects each request head it reads.
+fn proxy(answer: Answer, heads: Rc<RefCell<Vec<String>>>) -> ServiceHandle {
+    let handler = move |mut conn: Connection| {
+        let heads = heads.clone();
+        async move {
+            let head = String::from_utf8(conn.read_until(b"\r\n\r\n").await?.to_vec()).unwrap();
+            heads.borrow_mut().push(head.clone());
+            let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            match answer {
+                Answer::Refuse(status) => {
+                    let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 9\r\n\r\nforbidden");
+                    conn.write(reply.as_bytes()).await?;
+                    // Wait for the client to hang up.
+                    let _ = conn.read_some().await;
+                    return io::Result::Ok(());
+                }
+                Answer::Silent => {
+                    let _ = conn.read_some().await;
+                    return Ok(());
+                }
+                Answer::Tunnel => {}
+            }
+            let (host, port) = target.rsplit_once(':').expect("host:port");
+            let upstream = connect(host, port.parse().unwrap()).await?;
+            conn.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await?;
+            let (client_r, client_w) = futures_lite::io::split(conn);
+            let (origin_r, origin_w) = futures_lite::io::split(upstream);
+            // Until either side closes.
+            let _ = futures_lite::future::race(
+                futures_lite::io::copy(client_r, origin_w),
+                futures_lite::io::copy(origin_r, client_w),
+            )
+            .await;
+            Ok(())
+        }
+    };
+    add_service(Service::new(handler, 0).bind_addr([127, 0, 0, 1])).unwrap()
+}
+
+#[test]
+fn https_goes_through_a_connect_tunnel() {
+    let (server_config, client_config) = configs();
+    run(async move {
+        let origin = https_origin(server_config);
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Tunnel, heads.clone());
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())))
+            .set_timeout(Some(Duration::from_secs(10)));
+        let authority = format!("localhost:{}", origin.port());
+
+        let resp = client
+            .get(&format!("https://{authority}/hello?x=1"))
+            .await
+            .unwrap();
+        assert_eq!(resp.code(), 200);
+        // Origin-form target inside the tunnel, Host naming the origin.
+        assert_eq!(
+            resp.text(),
+            format!("origin saw GET /hello?x=1 host={authority}")
+        );
+        // A second request reuses the tunnel.
+        let resp = client
+            .request(
+                &format!("https://{authority}/again"),
+                HttpHeaders::new(),
+                "POST",
+                "body",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.text(),
+            format!("origin saw POST /again host={authority}")
+        );
+        assert_eq!(client.connects(), 1);
+
+        let heads = heads.borrow();
+        assert_eq!(heads.len(), 1, "{heads:?}");
+        let lines: Vec<&str> = heads[0].split("\r\n").collect();
+        assert_eq!(lines[0], format!("CONNECT {authority} HTTP/1.1"));
+        assert_eq!(lines[1], format!("Host: {authority}"));
+        client.close();
+        proxy.stop();
+        origin.stop();
+    });
+}
+
+#[test]
+fn a_proxy_refusing_connect_is_a_clear_error() {
+    let (_, client_config) = configs();
+    run(async move {
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Refuse("403 Forbidden"), heads.clone());
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())));
+        let err = client
+            .get("https://localhost:8443/secret")
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("403 Forbidden"), "{msg}");
+        assert!(
+            msg.contains(&format!("127.0.0.1:{}", proxy.port())),
+            "{msg}"
+        );
+        assert!(msg.contains("CONNECT localhost:8443"), "{msg}");
+        assert!(!client.is_connected());
+        assert!(heads.borrow()[0].starts_with("CONNECT localhost:8443 HTTP/1.1\r\n"));
+        proxy.stop();
+    });
+}
+
+#[test]
+fn a_silent_proxy_times_out() {
+    let (_, client_config) = configs();
+    run(async move {
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Silent, heads);
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())))
+            .set_timeout(Some(Duration::from_millis(200)));
+        let err = client.get("https://localhost:8443/").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("CONNECT localhost:8443"), "{err}");
+        assert!(err.to_string().contains("set_timeout"), "{err}");
+        proxy.stop();
+    });
+}
+
+#[test]
+fn the_origin_certificate_is_checked_through_the_tunnel() {
+    let (server_config, client_config) = configs();
+    run(async move {
+        let origin = https_origin(server_config);
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Tunnel, heads.clone());
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())));
+        // The certificate names "localhost", not 127.0.0.1.
+        let err = client
+            .get(&format!("https://127.0.0.1:{}/", origin.port()))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("certificate"), "{err}");
+        assert_eq!(heads.borrow().len(), 1);
+        proxy.stop();
+        origin.stop();
+    });
+}
