@@ -16,7 +16,11 @@ use crate::limits::Limits;
 /// overflows, a lone LF or CR where CRLF belongs, whitespace after a size that
 /// is not followed by an extension, chunk extensions or trailers past their
 /// limits, and a body past [`Limits::max_body`] (413). Extensions and trailers
-/// are checked and dropped.
+/// are checked and dropped: an extension may hold no control byte but HTAB,
+/// and each trailer line must be `name: value`, a token name right before the
+/// colon and a value without control bytes but HTAB (a line without a colon,
+/// a name with a space or separator in it, or a folded line is
+/// [`Error::BadTrailer`]).
 ///
 /// After an error the decoder keeps returning that error; the connection should
 /// be closed, since the end of the body is unknown.
@@ -67,8 +71,10 @@ enum State {
     DataLf,
     /// At the start of a trailer line or of the final CRLF.
     TrailerStart,
-    /// Inside a trailer line, until CR.
-    Trailer,
+    /// Inside a trailer field name, until the colon.
+    TrailerName,
+    /// Inside a trailer field value, until CR.
+    TrailerValue,
     /// CR seen at the end of a trailer line; LF must follow.
     TrailerLf,
     /// CR of the final CRLF seen; LF must follow.
@@ -227,21 +233,31 @@ impl ChunkedDecoder {
                 b'\n' => return Err(Error::BadChunkLineEnding),
                 b if is_tchar(b) => {
                     self.count_trailer()?;
-                    State::Trailer
+                    State::TrailerName
                 }
                 _ => return Err(Error::BadTrailer),
             },
-            State::Trailer => match b {
+            State::TrailerName => {
+                self.count_trailer()?;
+                match b {
+                    b':' => State::TrailerValue,
+                    b if is_tchar(b) => State::TrailerName,
+                    // No colon on the line, whitespace before it, or a
+                    // separator in the name.
+                    _ => return Err(Error::BadTrailer),
+                }
+            }
+            State::TrailerValue => match b {
                 b'\r' => State::TrailerLf,
                 b'\n' => return Err(Error::BadChunkLineEnding),
                 b'\t' => {
                     self.count_trailer()?;
-                    State::Trailer
+                    State::TrailerValue
                 }
                 0..=0x1f | 0x7f => return Err(Error::BadTrailer),
                 _ => {
                     self.count_trailer()?;
-                    State::Trailer
+                    State::TrailerValue
                 }
             },
             State::TrailerLf if b == b'\n' => {
@@ -419,6 +435,8 @@ mod tests {
                 b"abc",
                 35,
             ),
+            (b"0\r\nX-Sum:abc\r\nEmpty:\r\n\r\n", b"", 24),
+            (b"0\r\nx!#$%&'*+-.^_`|~9: a: b\t\"c\"\r\n\r\n", b"", 34),
             (b"0000000000000003\r\nabc\r\n0\r\n\r\n", b"abc", 28),
         ];
         for (input, body, used) in table {
@@ -558,6 +576,48 @@ mod tests {
                 400,
             ),
             (
+                "trailer line without a colon",
+                b"0\r\nNoColonHere\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "colon-less trailer after a good one",
+                b"0\r\nX: y\r\nZ\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "space in trailer name",
+                b"0\r\nBad Name: v\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "whitespace before trailer colon",
+                b"0\r\nX : v\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "separator in trailer name",
+                b"0\r\nX@y: v\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "trailer starting with a colon",
+                b"0\r\n: v\r\n\r\n",
+                Error::BadTrailer,
+                400,
+            ),
+            (
+                "colon-less trailer name over the limit",
+                b"0\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n",
+                Error::TrailersTooLarge { limit: 32 },
+                431,
+            ),
+            (
                 "folded trailer",
                 b"0\r\nX: y\r\n z\r\n\r\n",
                 Error::BadTrailer,
@@ -608,6 +668,8 @@ mod tests {
             b"1\r\na\r\n1\r\nb\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
             b"5\r\nhello\n0\r\n\r\n",
             b"5\r\nhello\r\n0\r\nX: y\rZ\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX: y\r\nNoColon\r\n\r\n",
+            b"0\r\nBad Name: v\r\n\r\n",
             b"10000000000000000\r\n",
             b"1;aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
             b"41\r\n",
