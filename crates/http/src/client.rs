@@ -306,10 +306,7 @@ impl HttpClient {
                     )
                 })
         };
-        let result = match timeout {
-            Some(after) => with_deadline(Deadline::After(after), work).await,
-            None => Some(work.await),
-        };
+        let result = with_deadline(timeout.map_or(Deadline::Never, Deadline::After), work).await;
         match result {
             Some(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {}
             Some(done) => return done,

@@ -86,12 +86,11 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
-    let written = match deadline {
-        Some(at) => with_deadline(Deadline::At(at), write)
-            .await
-            .ok_or(ExchangeError::TimedOut)?,
-        None => write.await,
-    };
+    // Without a deadline no timer is armed at all.
+    let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+    let written = with_deadline(deadline, write)
+        .await
+        .ok_or(ExchangeError::TimedOut)?;
     if let Err(e) = written {
         return Err(if is_disconnect(&e) {
             ExchangeError::ClosedBeforeResponse(e)
@@ -101,10 +100,6 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     }
     out.clear();
 
-    let read_deadline = deadline.map_or(
-        Deadline::After(std::time::Duration::from_secs(86_400 * 365)),
-        Deadline::At,
-    );
     let method = req.method();
     let mut received_any = false;
     let head = loop {
@@ -121,7 +116,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                 None => {}
             }
         }
-        match fill(io, inbuf, read_deadline, None).await {
+        match fill(io, inbuf, deadline, None).await {
             Ok(ReadEnd::Data(_)) => received_any = true,
             Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
             Ok(_) if !received_any => {
@@ -158,7 +153,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                 if body.len() == n {
                     break;
                 }
-                read_more(io, inbuf, read_deadline, "body").await?;
+                read_more(io, inbuf, deadline, "body").await?;
             }
         }
         BodyFraming::Chunked => {
@@ -171,7 +166,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                 if decoder.is_done() {
                     break;
                 }
-                read_more(io, inbuf, read_deadline, "chunked body").await?;
+                read_more(io, inbuf, deadline, "chunked body").await?;
             }
         }
         BodyFraming::UntilClose => {
@@ -184,7 +179,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                 body.extend_from_slice(data);
                 let n = data.len();
                 inbuf.consume(n);
-                match fill(io, inbuf, read_deadline, None).await {
+                match fill(io, inbuf, deadline, None).await {
                     Ok(ReadEnd::Data(_)) => {}
                     Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
                     Ok(_) => break,

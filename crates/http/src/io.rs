@@ -104,6 +104,8 @@ pub(crate) enum Deadline {
     After(Duration),
     /// At this instant.
     At(Instant),
+    /// Never: no timer is armed at all (a client without a timeout).
+    Never,
 }
 
 /// Reads once into `inbuf`, giving up at the deadline or when `stop` fires.
@@ -151,7 +153,8 @@ pub(crate) async fn read_guarded<R: AsyncRead + Unpin>(
     result
 }
 
-/// Arms `timer` on first use and polls it.
+/// Arms `timer` on first use and polls it; [`Deadline::Never`] arms nothing
+/// and stays pending.
 pub(crate) fn poll_deadline(
     timer: &mut Option<Sleep>,
     deadline: Deadline,
@@ -163,6 +166,7 @@ pub(crate) fn poll_deadline(
                 Instant::now().checked_add(d).unwrap_or_else(far_future),
             )),
             Deadline::At(at) => Some(sleep_until(at)),
+            Deadline::Never => return Poll::Pending,
         };
     }
     match timer.as_mut() {
@@ -172,8 +176,12 @@ pub(crate) fn poll_deadline(
 }
 
 /// Runs `fut` until it finishes (`Some`) or the deadline passes (`None`); the
-/// timer is armed only if `fut` does not finish at its first poll.
+/// timer is armed only if `fut` does not finish at its first poll, and never
+/// for [`Deadline::Never`].
 pub(crate) async fn with_deadline<F: Future>(deadline: Deadline, fut: F) -> Option<F::Output> {
+    if let Deadline::Never = deadline {
+        return Some(fut.await);
+    }
     let mut fut = std::pin::pin!(fut);
     let mut timer: Option<Sleep> = None;
     std::future::poll_fn(|cx| {
@@ -304,4 +312,45 @@ pub(crate) fn is_disconnect(e: &io::Error) -> bool {
             | io::ErrorKind::UnexpectedEof
             | io::ErrorKind::NotConnected
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls `poll_deadline` once with a no-op waker; returns whether it was
+    /// ready and whether a timer was armed.
+    fn poll_once(deadline: Deadline) -> (bool, bool) {
+        let mut timer = None;
+        let mut cx = Context::from_waker(Waker::noop());
+        let ready = poll_deadline(&mut timer, deadline, &mut cx).is_ready();
+        (ready, timer.is_some())
+    }
+
+    #[test]
+    fn never_arms_no_timer() {
+        monocle_stack::block_on(async {
+            assert_eq!(poll_once(Deadline::Never), (false, false));
+            assert_eq!(
+                poll_once(Deadline::After(Duration::from_secs(60))),
+                (false, true)
+            );
+            assert_eq!(
+                poll_once(Deadline::At(Instant::now() + Duration::from_secs(60))),
+                (false, true)
+            );
+        });
+    }
+
+    #[test]
+    fn with_deadline_never_waits_for_the_future() {
+        monocle_stack::block_on(async {
+            // A future that is pending at first, finishes after a short sleep.
+            let slow = monocle_stack::util::sleep(Duration::from_millis(5));
+            assert_eq!(with_deadline(Deadline::Never, slow).await, Some(()));
+            let never = std::future::pending::<()>();
+            let passed = with_deadline(Deadline::After(Duration::from_millis(5)), never);
+            assert_eq!(passed.await, None);
+        });
+    }
 }
