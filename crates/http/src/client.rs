@@ -26,6 +26,42 @@ struct Origin {
     port: u16,
 }
 
+impl Origin {
+    /// Where a request made by [`HttpRequest::from_url`] goes, from its scheme
+    /// and its `Host` (`host`, `host:port`, `[v6]` or `[v6]:port`; the port
+    /// is there only when it is not the scheme's default), so that the URL is
+    /// parsed once.
+    fn of(req: &HttpRequest) -> io::Result<Origin> {
+        let scheme = check_scheme(req.scheme().unwrap_or_default())?;
+        let authority = req.headers().get("host").unwrap_or_default();
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(rest) => match rest.split_once(']') {
+                Some((host, after)) => (host, after.strip_prefix(':')),
+                None => (rest, None),
+            },
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            Some(port) => port.parse().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("bad port in {authority:?}"),
+                )
+            })?,
+            None if scheme == "https" => 443,
+            None => 80,
+        };
+        Ok(Origin {
+            scheme,
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
@@ -435,7 +471,7 @@ impl HttpClient {
         headers: HttpHeaders,
         method: &str,
     ) -> io::Result<HttpRequest> {
-        let mut req = if url.starts_with('/') {
+        let (mut req, target) = if url.starts_with('/') {
             let origin = self.origin.as_ref().ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::NotConnected,
@@ -450,11 +486,14 @@ impl HttpClient {
                 req.headers_mut()
                     .set("Host", format!("{}:{}", origin.host, origin.port));
             }
-            req
+            (req, None)
         } else {
-            HttpRequest::from_url(method, url).map_err(|e| {
+            // The URL's only parse: the request's scheme and Host say where it goes.
+            let req = HttpRequest::from_url(method, url).map_err(|e| {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}"))
-            })?
+            })?;
+            let origin = Origin::of(&req)?;
+            (req, Some(origin))
         };
         for (name, value) in &headers {
             if name.eq_ignore_ascii_case("host") {
@@ -463,21 +502,7 @@ impl HttpClient {
                 req.headers_mut().add(name, value);
             }
         }
-        if !url.starts_with('/') {
-            let parsed = url::Url::parse(url).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}"))
-            })?;
-            let scheme = check_scheme(parsed.scheme())?;
-            let origin = Origin {
-                host: parsed
-                    .host_str()
-                    .unwrap_or_default()
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned(),
-                port: parsed.port_or_known_default().unwrap_or(80),
-                scheme,
-            };
+        if let Some(origin) = target {
             if self.origin.as_ref() != Some(&origin) || !self.is_connected() {
                 self.open(origin).await?;
             }
@@ -621,4 +646,47 @@ fn is_idempotent(method: &str) -> bool {
         method,
         "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a test table
+    fn origin_of_a_url_request() {
+        let table: &[(&str, Option<(&str, &str, u16)>)] = &[
+            ("http://example.com/x", Some(("http", "example.com", 80))),
+            ("http://example.com:80/x", Some(("http", "example.com", 80))),
+            ("http://127.0.0.1:8088/", Some(("http", "127.0.0.1", 8088))),
+            ("HTTP://Example.COM:81", Some(("http", "example.com", 81))),
+            ("http://[::1]/", Some(("http", "::1", 80))),
+            ("http://[::1]:8080/x?y", Some(("http", "::1", 8080))),
+            ("http://user:pw@h:9/", Some(("http", "h", 9))),
+            ("ftp://example.com/", None),
+        ];
+        #[cfg(feature = "tls")]
+        let table = [
+            table,
+            &[
+                ("https://example.com/", Some(("https", "example.com", 443))),
+                (
+                    "https://example.com:80/",
+                    Some(("https", "example.com", 80)),
+                ),
+                ("https://[::1]:8443/", Some(("https", "::1", 8443))),
+            ],
+        ]
+        .concat();
+        for (url, want) in table.iter() {
+            let req = HttpRequest::from_url("GET", url).unwrap();
+            let got = Origin::of(&req).ok();
+            let want = want.map(|(scheme, host, port)| Origin {
+                scheme: scheme.to_owned(),
+                host: host.to_owned(),
+                port,
+            });
+            assert_eq!(got, want, "{url}");
+        }
+    }
 }
