@@ -7,7 +7,9 @@
 #   benches/http.sh                  # from the repository root, or anywhere
 #
 # Environment knobs (defaults in brackets):
-#   DURATION [10s]    length of each wrk run
+#   DURATION [5s]     length of each wrk run
+#   REPS [3]          runs of each load per server, alternating the servers
+#                     (the table shows medians and the per-rep ratios)
 #   WARMUP [2s]       wrk warm-up per server before the measured runs
 #   CONNS ["64 512"]  keep-alive connection counts, one plain run each
 #   PIPE_CONNS [64]   connections of the pipelined run
@@ -26,7 +28,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-DURATION="${DURATION:-10s}"
+DURATION="${DURATION:-5s}"
+REPS="${REPS:-3}"
 WARMUP="${WARMUP:-2s}"
 CONNS="${CONNS:-64 512}"
 PIPE_CONNS="${PIPE_CONNS:-64}"
@@ -145,10 +148,10 @@ to_us() {
 
 RESULTS=()
 
-# run_load NAME SERVER PID PORT CONNS [wrk args...]
+# run_load NAME SERVER REP PID PORT CONNS [wrk args...]
 run_load() {
-    local load=$1 server=$2 pid=$3 port=$4 conns=$5
-    shift 5
+    local load=$1 server=$2 rep=$3 pid=$4 port=$5 conns=$6
+    shift 6
     local before after out rps reqs p99 errors
     # The run_load arguments after CONNS go to wrk before the default URL;
     # the pipelined run passes its own URL and `-- DEPTH`, and wrk takes the
@@ -163,9 +166,9 @@ run_load() {
     local cpu_us
     cpu_us="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$reqs" \
         'BEGIN { if (n > 0) printf "%.2f", t * 1000000 / hz / n; else print "nan" }')"
-    printf '  %-14s %-8s %12s req/s  p99 %8s us  cpu %6s us/req  %s\n' \
-        "$load" "$server" "$rps" "$p99" "$cpu_us" "${errors:-}" >&2
-    RESULTS+=("$load $server $rps $p99 $cpu_us $reqs $((after - before)) ${errors// /_}")
+    printf '  %-14s %-8s rep %-3s %12s req/s  p99 %8s us  cpu %6s us/req  %s\n' \
+        "$load" "$server" "$rep" "$rps" "$p99" "$cpu_us" "${errors:-}" >&2
+    RESULTS+=("$load $server $rep $rps $p99 $cpu_us $reqs $((after - before)) ${errors// /_}")
 }
 
 echo "warming up (${WARMUP} per server)" >&2
@@ -178,46 +181,90 @@ for c in $CONNS; do
 done
 LOADS+=("c${PIPE_CONNS}-pipe${PIPE_DEPTH}:$PIPE_CONNS:pipe")
 
+# One load on one server: run_server LOAD SERVER REP CONNS PIPE
+run_server() {
+    local load=$1 server=$2 rep=$3 conns=$4 pipe=$5 pid port
+    if [ "$server" = monocle ]; then
+        pid=$MONOCLE_PID port=$MONOCLE_PORT
+    else
+        pid=$HYPER_PID port=$HYPER_PORT
+    fi
+    if [ "$pipe" = pipe ]; then
+        # wrk takes the script's arguments after the URL and `--`.
+        run_load "$load" "$server" "$rep" "$pid" "$port" "$conns" -s "$LUA" \
+            "http://127.0.0.1:$port/" -- "$PIPE_DEPTH"
+    else
+        run_load "$load" "$server" "$rep" "$pid" "$port" "$conns"
+    fi
+}
+
 for spec in "${LOADS[@]}"; do
     IFS=: read -r load conns pipe <<<"$spec"
     echo "load $load" >&2
-    if [ "${pipe:-}" = pipe ]; then
-        # wrk takes the script's arguments after the URL and `--`.
-        run_load "$load" monocle "$MONOCLE_PID" "$MONOCLE_PORT" "$conns" -s "$LUA" \
-            "http://127.0.0.1:$MONOCLE_PORT/" -- "$PIPE_DEPTH"
-        run_load "$load" hyper "$HYPER_PID" "$HYPER_PORT" "$conns" -s "$LUA" \
-            "http://127.0.0.1:$HYPER_PORT/" -- "$PIPE_DEPTH"
-    else
-        run_load "$load" monocle "$MONOCLE_PID" "$MONOCLE_PORT" "$conns"
-        run_load "$load" hyper "$HYPER_PID" "$HYPER_PORT" "$conns"
-    fi
+    for rep in $(seq 1 "$REPS"); do
+        # Alternate which server goes first, so a drift in background load
+        # does not always favour the same one.
+        if [ $((rep % 2)) = 1 ]; then
+            order="monocle hyper"
+        else
+            order="hyper monocle"
+        fi
+        for server in $order; do
+            run_server "$load" "$server" "$rep" "$conns" "${pipe:-}"
+        done
+    done
 done
 
 # ------------------------------------------------------------------ report
 
 echo
 echo "HTTP/1.1 hello world: monocle hello_server (1 loop) vs hyper 1.x on tokio current-thread"
-echo "servers on core $SERVER_CPU, wrk -t1 on core $WRK_CPU, $DURATION per run"
+echo "servers on core $SERVER_CPU, wrk -t1 on core $WRK_CPU, $DURATION per run, $REPS runs per load and server"
+echo "(medians over the runs; \"wins\": runs in which monocle did better than hyper in the same rep)"
 echo
-printf '%-16s %12s %12s %9s %10s %10s %9s %10s %10s %9s\n' \
-    load "monocle r/s" "hyper r/s" "m/h r/s" "monocle p99" "hyper p99" "m/h p99" \
-    "monocle cpu" "hyper cpu" "m/h cpu"
-printf '%-16s %12s %12s %9s %10s %10s %9s %10s %10s %9s\n' \
-    "" "" "" "" "(us)" "(us)" "" "(us/req)" "(us/req)" ""
-for spec in "${LOADS[@]}"; do
-    load="${spec%%:*}"
-    read -r _ _ m_rps m_p99 m_cpu _ _ _ <<<"$(printf '%s\n' "${RESULTS[@]}" | awk -v l="$load" '$1 == l && $2 == "monocle"')"
-    read -r _ _ h_rps h_p99 h_cpu _ _ _ <<<"$(printf '%s\n' "${RESULTS[@]}" | awk -v l="$load" '$1 == l && $2 == "hyper"')"
-    awk -v l="$load" -v mr="$m_rps" -v hr="$h_rps" -v mp="$m_p99" -v hp="$h_p99" \
-        -v mc="$m_cpu" -v hc="$h_cpu" 'function r(a, b) { return (a > 0 && b > 0) ? sprintf("%.3f", a / b) : "n/a" }
-        BEGIN { printf "%-16s %12.0f %12.0f %9s %10s %10s %9s %10s %10s %9s\n",
-                l, mr, hr, r(mr, hr), mp, hp, r(mp, hp), mc, hc, r(mc, hc) }'
-done
+printf '%s\n' "${RESULTS[@]}" | awk -v loads="$(for s in "${LOADS[@]}"; do printf '%s ' "${s%%:*}"; done)" '
+    function median(list,    n, a, i, j, t) {
+        n = split(list, a, " ")
+        if (n == 0) return "n/a"
+        for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function fmt(v, d) { return (v == "n/a") ? v : sprintf("%." d "f", v) }
+    {
+        # load server rep rps p99 cpu reqs ticks errors
+        key = $1 SUBSEP $3
+        if ($2 == "monocle") { mr[key] = $4; mp[key] = $5; mc[key] = $6 } else { hr[key] = $4; hp[key] = $5; hc[key] = $6 }
+        reps[$1] = (reps[$1] < $3) ? $3 : reps[$1]
+    }
+    END {
+        printf "%-14s %11s %11s %16s %9s %9s %9s %8s %8s %16s\n", "load", "monocle r/s", "hyper r/s", "m/h r/s (wins)", "m p99 us", "h p99 us", "m/h p99", "m cpu", "h cpu", "m/h cpu (wins)"
+        n = split(loads, L, " ")
+        for (k = 1; k <= n; k++) {
+            l = L[k]; lm = lh = lr = pm = ph = cm = ch = cr = ""; rw = cw = runs = 0; pr = ""
+            for (r = 1; r <= reps[l]; r++) {
+                key = l SUBSEP r
+                if (!(key in mr) || !(key in hr)) continue
+                runs++
+                lm = lm " " mr[key]; lh = lh " " hr[key]; lr = lr " " (mr[key] / hr[key])
+                if (mr[key] > hr[key]) rw++
+                if (mp[key] != "n/a") { pm = pm " " mp[key] }
+                if (hp[key] != "n/a") { ph = ph " " hp[key] }
+                if (mp[key] != "n/a" && hp[key] != "n/a") pr = pr " " (mp[key] / hp[key])
+                cm = cm " " mc[key]; ch = ch " " hc[key]; cr = cr " " (mc[key] / hc[key])
+                if (mc[key] < hc[key]) cw++
+            }
+            if (runs == 0) continue
+            printf "%-14s %11.0f %11.0f %10s (%d/%d) %9s %9s %9s %8s %8s %10s (%d/%d)\n", l,
+                median(lm), median(lh), fmt(median(lr), 3), rw, runs,
+                fmt(median(pm), 0), fmt(median(ph), 0), fmt(median(pr), 3),
+                fmt(median(cm), 2), fmt(median(ch), 2), fmt(median(cr), 3), cw, runs
+        }
+    }'
 echo
-echo "m/h: monocle / hyper. r/s above 1 and p99, cpu below 1 mean monocle is better."
+echo "m/h: monocle / hyper, the median of the per-rep ratios. r/s above 1 and p99, cpu below 1 mean monocle is better."
 echo "pipelined rows: r/s counts responses; wrk's latency percentiles are not usable there (n/a)."
 echo
 for line in "${RESULTS[@]}"; do
-    read -r load server rps p99 cpu reqs ticks errors <<<"$line"
-    echo "RESULT load=$load server=$server rps=$rps p99_us=$p99 cpu_us_per_req=$cpu requests=$reqs cpu_ticks=$ticks errors=${errors:-none}"
+    read -r load server rep rps p99 cpu reqs ticks errors <<<"$line"
+    echo "RESULT load=$load server=$server rep=$rep rps=$rps p99_us=$p99 cpu_us_per_req=$cpu requests=$reqs cpu_ticks=$ticks errors=${errors:-none}"
 done
