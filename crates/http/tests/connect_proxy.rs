@@ -2,6 +2,8 @@
 //! HTTPS origin, through a small proxy written here on monocle-network.
 #![cfg(feature = "tls")]
 
+mod common;
+
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
@@ -11,22 +13,6 @@ use std::time::Duration;
 use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
 use monocle_network::tls::rustls;
 use monocle_network::{add_service, connect, Connection, Service, ServiceHandle};
-
-fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let der = cert.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![der.clone()], key.into())
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
-}
 
 /// Runs a test body on this thread's loop; fails the test after 30 s.
 fn run<F: std::future::Future>(body: F) -> F::Output {
@@ -103,7 +89,7 @@ fn proxy(answer: Answer, heads: Rc<RefCell<Vec<String>>>) -> ServiceHandle {
 
 #[test]
 fn https_goes_through_a_connect_tunnel() {
-    let (server_config, client_config) = configs();
+    let (server_config, client_config) = common::tls_configs();
     run(async move {
         let origin = https_origin(server_config);
         let heads = Rc::new(RefCell::new(Vec::new()));
@@ -154,7 +140,7 @@ fn https_goes_through_a_connect_tunnel() {
 
 #[test]
 fn a_proxy_refusing_connect_is_a_clear_error() {
-    let (_, client_config) = configs();
+    let (_, client_config) = common::tls_configs();
     run(async move {
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Refuse("403 Forbidden"), heads.clone());
@@ -181,7 +167,7 @@ fn a_proxy_refusing_connect_is_a_clear_error() {
 
 #[test]
 fn a_silent_proxy_times_out() {
-    let (_, client_config) = configs();
+    let (_, client_config) = common::tls_configs();
     run(async move {
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Silent, heads);
@@ -200,7 +186,7 @@ fn a_silent_proxy_times_out() {
 
 #[test]
 fn the_origin_certificate_is_checked_through_the_tunnel() {
-    let (server_config, client_config) = configs();
+    let (server_config, client_config) = common::tls_configs();
     run(async move {
         let origin = https_origin(server_config);
         let heads = Rc::new(RefCell::new(Vec::new()));

@@ -1,31 +1,15 @@
 //! HTTPS: the client against the server over TLS, with a certificate made at test time.
 #![cfg(feature = "tls")]
 
+mod common;
+
 use std::io;
-use std::sync::Arc;
 
 use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
-use monocle_network::tls::rustls;
-
-fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let der = cert.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![der.clone()], key.into())
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
-}
 
 #[test]
 fn https_round_trips_on_one_connection() {
-    let (server_config, client_config) = configs();
+    let (server_config, client_config) = common::tls_configs();
     let loops = monocle_stack::Loops::start(1).unwrap();
     let port = monocle_stack::block_on(loops.handle(0).spawn(move || async move {
         let mut server = HttpServer::new(0, |req: HttpRequest| async move {

@@ -10,22 +10,6 @@ use common::{echo, run};
 use monocle_network::tls::rustls;
 use monocle_network::{add_service, Client, Error, Service, ServiceHandle};
 
-fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let der = cert.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![der.clone()], key.into())
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
-}
-
 fn tls_echo(server: Arc<rustls::ServerConfig>) -> ServiceHandle {
     add_service(
         Service::new(echo, 0)
@@ -39,7 +23,7 @@ fn tls_echo(server: Arc<rustls::ServerConfig>) -> ServiceHandle {
 #[test]
 fn tls_round_trip() {
     run(async {
-        let (server, client) = configs();
+        let (server, client) = common::tls_configs();
         let svc = tls_echo(server);
         let mut conn = Client::new()
             .tls(client)
@@ -68,7 +52,7 @@ fn tls_round_trip() {
 #[test]
 fn tls_client_checks_the_server_name() {
     run(async {
-        let (server, client) = configs();
+        let (server, client) = common::tls_configs();
         let svc = tls_echo(server);
         // The certificate names "localhost", not 127.0.0.1.
         let err = Client::new()
@@ -88,7 +72,7 @@ fn tls_client_checks_the_server_name() {
 fn tls_connection_speaks_futures_io() {
     use futures_lite::io::{AsyncBufReadExt, AsyncWriteExt};
     run(async {
-        let (server, client) = configs();
+        let (server, client) = common::tls_configs();
         let svc = tls_echo(server);
         let mut conn = Client::new()
             .tls(client)

@@ -14,22 +14,6 @@ use common::{echo, run};
 use monocle_network::tls::{self, rustls};
 use monocle_network::{add_service, connect, Client, Error, Reason, Service};
 
-fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let der = cert.cert.der().clone();
-    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![der.clone()], key.into())
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).unwrap();
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
-}
-
 /// A STARTTLS-like server: reads a plain line, answers `reply` in plain text,
 /// then (if `tls` is given) speaks TLS and echoes one line. Returns the plain
 /// line it read and the line it got over TLS.
@@ -68,7 +52,7 @@ fn starttls_server(
 
 #[test]
 fn plain_then_tls_on_the_same_connection() {
-    let (server, client) = configs();
+    let (server, client) = common::tls_configs();
     let (port, thread) = starttls_server(b"GO AHEAD\n", Some(server));
     run(async move {
         let mut conn = Client::new()
@@ -93,7 +77,7 @@ fn plain_then_tls_on_the_same_connection() {
 
 #[test]
 fn unread_bytes_before_the_handshake_are_refused() {
-    let (_, client) = configs();
+    let (_, client) = common::tls_configs();
     let (port, thread) = starttls_server(b"GO AHEAD\nEXTRA", None);
     run(async move {
         let mut conn = connect("127.0.0.1", port).await.unwrap();
@@ -114,7 +98,7 @@ fn unread_bytes_before_the_handshake_are_refused() {
 
 #[test]
 fn the_server_name_is_checked() {
-    let (server, client) = configs();
+    let (server, client) = common::tls_configs();
     let (port, thread) = starttls_server(b"GO AHEAD\n", Some(server));
     run(async move {
         let mut conn = connect("127.0.0.1", port).await.unwrap();
@@ -135,7 +119,7 @@ fn the_server_name_is_checked() {
 
 #[test]
 fn closed_and_tls_connections_are_refused() {
-    let (server, client) = configs();
+    let (server, client) = common::tls_configs();
     run(async move {
         let svc = add_service(Service::new(echo, 0).bind_addr([127, 0, 0, 1]).tls(server)).unwrap();
         let secure = Client::new()

@@ -109,3 +109,26 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn server() -> HttpServer {
     SERVER.with(|s| s.borrow().clone().unwrap())
 }
+
+/// A server config with a self-signed certificate for `localhost` made now,
+/// and a client config that trusts exactly that certificate.
+#[cfg(feature = "tls")]
+pub fn tls_configs() -> (
+    std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
+    std::sync::Arc<monocle_network::tls::rustls::ClientConfig>,
+) {
+    use monocle_network::tls::rustls;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key.into())
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (std::sync::Arc::new(server), std::sync::Arc::new(client))
+}

@@ -38,3 +38,26 @@ pub async fn echo(mut conn: Connection) -> Result<(), ConnectionLost> {
 pub fn echo_service() -> ServiceHandle {
     add_service(Service::new(echo, 0).bind_addr([127, 0, 0, 1])).unwrap()
 }
+
+/// A server config with a self-signed certificate for `localhost` made now,
+/// and a client config that trusts exactly that certificate.
+#[cfg(feature = "tls")]
+pub fn tls_configs() -> (
+    std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
+    std::sync::Arc<monocle_network::tls::rustls::ClientConfig>,
+) {
+    use monocle_network::tls::rustls;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der());
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key.into())
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (std::sync::Arc::new(server), std::sync::Arc::new(client))
+}
