@@ -1,6 +1,6 @@
 //! [`HttpClient`]: a keep-alive HTTP/1.1 client on one connection.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -51,8 +51,7 @@ impl Origin {
                     format!("bad port in {authority:?}"),
                 )
             })?,
-            None if scheme == "https" => 443,
-            None => 80,
+            None => default_port(&scheme),
         };
         Ok(Origin {
             scheme,
@@ -60,11 +59,19 @@ impl Origin {
             port,
         })
     }
+
+    /// The `Host` value naming this origin (RFC 9110 §7.2): `host`,
+    /// `host:port`, `[v6]` or `[v6]:port`, the port left out when it is the
+    /// scheme's default.
+    fn host_header(&self) -> String {
+        authority(&self.host, self.port, Some(default_port(&self.scheme)))
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        let authority = authority(&self.host, self.port, None);
+        write!(f, "{}://{authority}", self.scheme)
     }
 }
 
@@ -219,13 +226,21 @@ impl HttpClient {
     }
 
     /// Connects to `host:port` with `scheme` (`"http"`, or `"https"` with the
-    /// `tls` feature); later requests may give just a path.
+    /// `tls` feature); later requests may give just a path. `host` is a name,
+    /// an IPv4 address or an IPv6 address, bare (`::1`) or in brackets
+    /// (`[::1]`); requests name it in `Host` as a URL would (`[::1]:8080`).
     ///
     /// # Errors
     ///
     /// An unsupported scheme, or the connection failing (refused, timed out,
     /// name not resolved), with a message naming the address.
     pub async fn connect(&mut self, host: &str, port: u16, scheme: &str) -> io::Result<()> {
+        // Bare, as `Origin::of` keeps it, so a URL naming the same server
+        // matches this origin.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         let origin = Origin {
             scheme: check_scheme(scheme)?,
             host: host.to_owned(),
@@ -274,7 +289,10 @@ impl HttpClient {
     async fn tunnel(&mut self, proxy: &(String, u16), origin: &Origin) -> io::Result<Connection> {
         let config = self.tls_config()?;
         let (proxy_host, proxy_port) = (proxy.0.as_str(), proxy.1);
-        let authority = authority(&origin.host, origin.port);
+        // Only in messages; the connection goes to `proxy_host` as given.
+        let proxy_name = authority(proxy_host, proxy_port, None);
+        // CONNECT's authority-form target always has the port (RFC 9112 §3.2.3).
+        let authority = authority(&origin.host, origin.port, None);
         let timeout = self.timeout;
         let (inbuf, out, limits) = (&mut self.inbuf, &mut self.out, &self.limits);
         let work = async {
@@ -310,12 +328,12 @@ impl HttpClient {
                 };
                 io::Error::new(
                     e.kind(),
-                    format!("CONNECT {authority} through the proxy {proxy_host}:{proxy_port}: {e}"),
+                    format!("CONNECT {authority} through the proxy {proxy_name}: {e}"),
                 )
             })?;
             if !(200..300).contains(&resp.code()) {
                 return Err(io::Error::other(format!(
-                    "the proxy {proxy_host}:{proxy_port} refused CONNECT {authority}: {} {}",
+                    "the proxy {proxy_name} refused CONNECT {authority}: {} {}",
                     resp.code(),
                     resp.reason()
                 )));
@@ -324,7 +342,7 @@ impl HttpClient {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "the proxy {proxy_host}:{proxy_port} sent {} bytes after its {} answer \
+                        "the proxy {proxy_name} sent {} bytes after its {} answer \
                          to CONNECT {authority}, before the TLS handshake",
                         inbuf.len(),
                         resp.code()
@@ -336,9 +354,7 @@ impl HttpClient {
                 .map_err(|e| {
                     io::Error::new(
                         e.kind(),
-                        format!(
-                            "TLS with {authority} through the proxy {proxy_host}:{proxy_port}: {e}"
-                        ),
+                        format!("TLS with {authority} through the proxy {proxy_name}: {e}"),
                     )
                 })
         };
@@ -352,7 +368,7 @@ impl HttpClient {
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
-                "CONNECT {authority} through the proxy {proxy_host}:{proxy_port} timed out \
+                "CONNECT {authority} through the proxy {proxy_name} timed out \
                  after {:?}; raise it with HttpClient::set_timeout",
                 timeout.unwrap_or_default()
             ),
@@ -478,14 +494,8 @@ impl HttpClient {
                     format!("no server to send {url} to; connect() first or give a full URL"),
                 )
             })?;
-            let default_port = if origin.scheme == "https" { 443 } else { 80 };
             let mut req = HttpRequest::new(method, url);
-            if origin.port == default_port {
-                req.headers_mut().set("Host", origin.host.as_str());
-            } else {
-                req.headers_mut()
-                    .set("Host", format!("{}:{}", origin.host, origin.port));
-            }
+            req.headers_mut().set("Host", origin.host_header());
             (req, None)
         } else {
             // The URL's only parse: the request's scheme and Host say where it goes.
@@ -603,13 +613,32 @@ impl HttpClient {
     }
 }
 
-/// `host:port` for CONNECT and `Host`, with an IPv6 address in brackets.
-#[cfg(feature = "tls")]
-fn authority(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
+/// `host` and `port` as a URI authority (RFC 3986 §3.2.2), for `Host`, the
+/// CONNECT target and messages: an IPv6 address goes in brackets (`[::1]:8080`;
+/// one already bracketed is kept as it is), and the port is left out when it
+/// is `default_port` (`None`: always written).
+fn authority(host: &str, port: u16, default_port: Option<u16>) -> String {
+    let bracket = host.contains(':') && !host.starts_with('[');
+    let mut out = String::with_capacity(host.len() + 8);
+    if bracket {
+        out.push('[');
+    }
+    out.push_str(host);
+    if bracket {
+        out.push(']');
+    }
+    if default_port != Some(port) {
+        let _ = write!(out, ":{port}");
+    }
+    out
+}
+
+/// The port a scheme's URLs mean when they name none.
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" {
+        443
     } else {
-        format!("{host}:{port}")
+        80
     }
 }
 
@@ -651,6 +680,86 @@ fn is_idempotent(method: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authority_brackets_ipv6_and_leaves_out_the_default_port() {
+        let table: &[(&str, u16, Option<u16>, &str)] = &[
+            // Names and IPv4 as they are.
+            ("example.com", 80, Some(80), "example.com"),
+            ("example.com", 8080, Some(80), "example.com:8080"),
+            ("example.com", 443, Some(443), "example.com"),
+            ("example.com", 80, Some(443), "example.com:80"),
+            ("127.0.0.1", 80, Some(80), "127.0.0.1"),
+            ("127.0.0.1", 8088, Some(80), "127.0.0.1:8088"),
+            // IPv6 in brackets (RFC 3986 §3.2.2), with or without the port.
+            ("::1", 80, Some(80), "[::1]"),
+            ("::1", 8080, Some(80), "[::1]:8080"),
+            ("::1", 443, Some(443), "[::1]"),
+            ("2001:db8::7", 8443, Some(443), "[2001:db8::7]:8443"),
+            ("::ffff:127.0.0.1", 81, Some(80), "[::ffff:127.0.0.1]:81"),
+            // Already bracketed: not bracketed twice.
+            ("[::1]", 8080, Some(80), "[::1]:8080"),
+            ("[::1]", 80, Some(80), "[::1]"),
+            // No default: the port always (CONNECT's target).
+            ("example.com", 443, None, "example.com:443"),
+            ("127.0.0.1", 80, None, "127.0.0.1:80"),
+            ("::1", 443, None, "[::1]:443"),
+        ];
+        for &(host, port, default_port, want) in table {
+            assert_eq!(
+                authority(host, port, default_port),
+                want,
+                "{host} {port} {default_port:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_origin_names_itself_as_a_url_would() {
+        let table: &[(&str, &str, u16, &str, &str)] = &[
+            (
+                "http",
+                "example.com",
+                80,
+                "example.com",
+                "http://example.com:80",
+            ),
+            ("http", "::1", 80, "[::1]", "http://[::1]:80"),
+            ("http", "::1", 8080, "[::1]:8080", "http://[::1]:8080"),
+            ("https", "::1", 443, "[::1]", "https://[::1]:443"),
+            ("https", "::1", 80, "[::1]:80", "https://[::1]:80"),
+            (
+                "https",
+                "10.0.0.1",
+                8443,
+                "10.0.0.1:8443",
+                "https://10.0.0.1:8443",
+            ),
+        ];
+        for &(scheme, host, port, host_header, display) in table {
+            let origin = Origin {
+                scheme: scheme.to_owned(),
+                host: host.to_owned(),
+                port,
+            };
+            assert_eq!(origin.host_header(), host_header, "{origin}");
+            assert_eq!(origin.to_string(), display);
+        }
+        // A URL's Host (as `HttpRequest::from_url` writes it) goes back to the
+        // origin it was made from.
+        for url in [
+            "http://[::1]/",
+            "http://[::1]:8080/x",
+            "http://example.com:81/",
+        ] {
+            let req = HttpRequest::from_url("GET", url).unwrap();
+            let origin = Origin::of(&req).unwrap();
+            assert_eq!(
+                Some(origin.host_header().as_str()),
+                req.headers().get("host")
+            );
+        }
+    }
 
     #[test]
     #[allow(clippy::type_complexity)] // a test table
