@@ -25,8 +25,8 @@ use crate::config::ServerConfig;
 use crate::error::Error;
 use crate::handler::LocalBoxFuture;
 use crate::io::{
-    fill, is_disconnect, poll_deadline, read_guarded, with_deadline, write_all_vectored, Deadline,
-    InBuf, ReadEnd,
+    fill, is_disconnect, read_guarded, with_deadline, write_all_vectored_idle, Deadline, InBuf,
+    ReadEnd,
 };
 use crate::parse::{parse_request_head, BodyFraming, RequestHead};
 use crate::request::HttpRequest;
@@ -333,29 +333,41 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
 
     /// Finds the request's handler, or answers at once (404, 405).
     fn route(&self, mut req: HttpRequest) -> Routed {
-        let router = self.app.router.borrow();
-        match router.find(req.method(), req.path()) {
-            RouteMatch::Found { handler, params } => {
-                req.set_params(params);
-                Routed::Handler(handler.call(req))
+        // Pick the handler with the router borrowed, then call it with the
+        // borrow released: a handler may add routes or set the default.
+        let handler = {
+            let router = self.app.router.borrow();
+            match router.find(req.method(), req.path()) {
+                RouteMatch::Found { handler, params } => {
+                    req.set_params(params);
+                    handler.clone()
+                }
+                found @ RouteMatch::MethodNotAllowed { .. } => {
+                    let allow = found.allow_header().unwrap_or_default();
+                    return Routed::Answer(
+                        HttpResponse::new(405)
+                            .with_header("Allow", allow)
+                            .with_header("Content-Type", "text/plain; charset=utf-8")
+                            .with_body("Method Not Allowed\n"),
+                    );
+                }
+                RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
+                    Some(h) => h.clone(),
+                    None => {
+                        return Routed::Answer(
+                            HttpResponse::new(404)
+                                .with_header("Content-Type", "text/plain; charset=utf-8")
+                                .with_body("Not Found\n"),
+                        )
+                    }
+                },
             }
-            found @ RouteMatch::MethodNotAllowed { .. } => {
-                let allow = found.allow_header().unwrap_or_default();
-                Routed::Answer(
-                    HttpResponse::new(405)
-                        .with_header("Allow", allow)
-                        .with_header("Content-Type", "text/plain; charset=utf-8")
-                        .with_body("Method Not Allowed\n"),
-                )
-            }
-            RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
-                Some(h) => Routed::Handler(h.call(req)),
-                None => Routed::Answer(
-                    HttpResponse::new(404)
-                        .with_header("Content-Type", "text/plain; charset=utf-8")
-                        .with_body("Not Found\n"),
-                ),
-            },
+        };
+        // A closure handler runs its synchronous part here: a panic there is
+        // a 500 too, like one while its future is polled.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+            Ok(fut) => Routed::Handler(fut),
+            Err(panic) => Routed::Answer(handler_panicked(&*panic)),
         }
     }
 
@@ -465,51 +477,18 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         let mut bufs: [&[u8]; 3] = [&self.out, &[], &[]];
         let n = 1 + more.len().min(2);
         bufs[1..n].copy_from_slice(&more[..n - 1]);
-        let deadline = Deadline::After(self.config.read_timeout);
-        let result = with_deadline(deadline, write_all_vectored(&mut self.io, &bufs[..n])).await;
+        let idle = self.config.read_timeout;
+        let result = write_all_vectored_idle(&mut self.io, &bufs[..n], idle).await;
         self.out.clear();
-        result.unwrap_or_else(|| Err(self.write_timed_out()))
+        result?.ok_or_else(|| self.write_timed_out())
     }
 
     /// Sends the output buffer, if it holds anything.
-    ///
-    /// Written out by hand rather than through [`write_out`](Self::write_out):
-    /// it runs for every response, and a plain loop of writes keeps its future
-    /// small (the timer is armed only if a write has to wait).
     async fn flush(&mut self) -> io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let deadline = Deadline::After(self.config.read_timeout);
-        let mut timer = None;
-        let mut sent = 0;
-        let result = std::future::poll_fn(|cx| {
-            while sent < self.out.len() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.out[sent..]) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the peer stopped accepting data",
-                        )))
-                    }
-                    Poll::Ready(Ok(n)) => sent += n,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => {
-                        return poll_deadline(&mut timer, deadline, cx)
-                            .map(|()| Err(self.write_timed_out()))
-                    }
-                }
-            }
-            match Pin::new(&mut self.io).poll_flush(cx) {
-                Poll::Pending => {
-                    poll_deadline(&mut timer, deadline, cx).map(|()| Err(self.write_timed_out()))
-                }
-                done => done,
-            }
-        })
-        .await;
-        self.out.clear();
-        result
+        self.write_out(&[]).await
     }
 
     fn write_timed_out(&self) -> io::Error {
@@ -616,11 +595,16 @@ fn poll_handler(
 ) -> Poll<HttpResponse> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
         Ok(polled) => polled,
-        Err(panic) => Poll::Ready(HttpResponse::internal_error(format!(
-            "handler panicked: {}",
-            monocle_stack::diagnostics::panic_message(&*panic)
-        ))),
+        Err(panic) => Poll::Ready(handler_panicked(&*panic)),
     }
+}
+
+/// The 500 answering a handler that panicked.
+fn handler_panicked(panic: &(dyn std::any::Any + Send)) -> HttpResponse {
+    HttpResponse::internal_error(format!(
+        "handler panicked: {}",
+        monocle_stack::diagnostics::panic_message(panic)
+    ))
 }
 
 /// What the request log line needs, captured only when info logging is on.

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
@@ -155,11 +155,7 @@ pub(crate) async fn read_guarded<R: AsyncRead + Unpin>(
 
 /// Arms `timer` on first use and polls it; [`Deadline::Never`] arms nothing
 /// and stays pending.
-pub(crate) fn poll_deadline(
-    timer: &mut Option<Sleep>,
-    deadline: Deadline,
-    cx: &mut Context<'_>,
-) -> Poll<()> {
+fn poll_deadline(timer: &mut Option<Sleep>, deadline: Deadline, cx: &mut Context<'_>) -> Poll<()> {
     if timer.is_none() {
         *timer = match deadline {
             Deadline::After(d) => Some(sleep_until(
@@ -197,53 +193,106 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
-/// Writes all of `bufs` (in order) to `io`, vectored where the writer supports it.
-pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    bufs: &[&[u8]],
-) -> io::Result<()> {
-    let mut index = 0;
-    let mut offset = 0;
-    std::future::poll_fn(|cx| loop {
-        while index < bufs.len() && offset == bufs[index].len() {
-            index += 1;
-            offset = 0;
+/// How far a write of several buffers has got.
+#[derive(Default)]
+struct WriteCursor {
+    /// The buffer being written, and the bytes of it already sent.
+    index: usize,
+    offset: usize,
+}
+
+impl WriteCursor {
+    /// One vectored write of what is left of `bufs`: `Ready(Ok(true))` once
+    /// everything is written, `Ready(Ok(false))` after a write that left more.
+    fn poll_write<W: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut W,
+        bufs: &[&[u8]],
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<bool>> {
+        while self.index < bufs.len() && self.offset == bufs[self.index].len() {
+            self.index += 1;
+            self.offset = 0;
         }
-        if index == bufs.len() {
-            return Poll::Ready(Ok(()));
+        if self.index == bufs.len() {
+            return Poll::Ready(Ok(true));
         }
         let mut slices = [IoSlice::new(&[]); 4];
         let mut count = 0;
-        for (i, b) in bufs[index..].iter().enumerate().take(slices.len()) {
-            slices[count] = IoSlice::new(if i == 0 { &b[offset..] } else { b });
+        for (i, b) in bufs[self.index..].iter().enumerate().take(slices.len()) {
+            slices[count] = IoSlice::new(if i == 0 { &b[self.offset..] } else { b });
             count += 1;
         }
-        let n = match Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]) {
-            Poll::Ready(Ok(0)) => {
+        let mut left = match ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])) {
+            Ok(0) => {
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::WriteZero,
                     "the peer stopped accepting data",
                 )))
             }
-            Poll::Ready(Ok(n)) => n,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
+            Ok(n) => n,
+            Err(e) => return Poll::Ready(Err(e)),
         };
-        let mut left = n;
         while left > 0 {
-            let room = bufs[index].len() - offset;
+            let room = bufs[self.index].len() - self.offset;
             if left < room {
-                offset += left;
+                self.offset += left;
                 left = 0;
             } else {
                 left -= room;
-                index += 1;
-                offset = 0;
+                self.index += 1;
+                self.offset = 0;
             }
+        }
+        Poll::Ready(Ok(false))
+    }
+}
+
+/// Writes all of `bufs` (in order) to `io`, vectored where the writer supports it.
+pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bufs: &[&[u8]],
+) -> io::Result<()> {
+    let mut cursor = WriteCursor::default();
+    std::future::poll_fn(|cx| loop {
+        if ready!(cursor.poll_write(io, bufs, cx))? {
+            return Poll::Ready(io::Result::Ok(()));
         }
     })
     .await?;
     std::future::poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await
+}
+
+/// Writes all of `bufs` as [`write_all_vectored`] does, giving up (`Ok(None)`)
+/// only when the writer takes no byte for `idle`: the timer, armed when a
+/// write has to wait, starts over after every write that makes progress, so
+/// a slow but steady reader gets everything.
+pub(crate) async fn write_all_vectored_idle<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    bufs: &[&[u8]],
+    idle: Duration,
+) -> io::Result<Option<()>> {
+    let mut cursor = WriteCursor::default();
+    let mut timer = None;
+    std::future::poll_fn(|cx| {
+        loop {
+            match cursor.poll_write(io, bufs, cx) {
+                Poll::Ready(Ok(true)) => break,
+                Poll::Ready(Ok(false)) => timer = None,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    return poll_deadline(&mut timer, Deadline::After(idle), cx).map(|()| Ok(None))
+                }
+            }
+        }
+        match Pin::new(&mut *io).poll_flush(cx) {
+            Poll::Ready(result) => Poll::Ready(result.map(Some)),
+            Poll::Pending => {
+                poll_deadline(&mut timer, Deadline::After(idle), cx).map(|()| Ok(None))
+            }
+        }
+    })
+    .await
 }
 
 /// A one-way, one-thread broadcast flag: once [`fire`](Signal::fire)d, every

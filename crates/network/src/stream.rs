@@ -6,10 +6,18 @@ use std::net::{Shutdown, TcpStream};
 use std::task::{ready, Context, Poll};
 
 use monocle_stack::reactor::Source;
-// The socket calls go straight to the kernel (rustix), not through libc's
-// wrappers, which add cancellation-point bookkeeping around every call.
+// The socket calls go through rustix: on Linux it makes them straight to the
+// kernel, without libc's cancellation-point bookkeeping around every call.
 use rustix::io::Errno;
 use rustix::net::{recv, send, RecvFlags, SendFlags};
+
+/// A closed peer must make a write fail with `EPIPE`, not raise `SIGPIPE`:
+/// `MSG_NOSIGNAL` on every send where it exists. Apple systems lack it; there
+/// the socket gets `SO_NOSIGPIPE` instead (in [`Tcp::new`]).
+#[cfg(not(target_vendor = "apple"))]
+const SEND_FLAGS: SendFlags = SendFlags::NOSIGNAL;
+#[cfg(target_vendor = "apple")]
+const SEND_FLAGS: SendFlags = SendFlags::empty();
 
 /// A TCP stream registered with the loop's reactor.
 pub(crate) struct Tcp {
@@ -27,6 +35,8 @@ pub(crate) struct Tcp {
 
 impl Tcp {
     pub(crate) fn new(stream: TcpStream) -> io::Result<Tcp> {
+        #[cfg(target_vendor = "apple")]
+        socket2::SockRef::from(&stream).set_nosigpipe(true)?;
         Ok(Tcp {
             io: Source::new(stream)?,
             drained: false,
@@ -86,8 +96,7 @@ impl Tcp {
     ) -> Poll<io::Result<usize>> {
         loop {
             if self.io.is_writable() {
-                // MSG_NOSIGNAL: a closed peer is an EPIPE error, not a SIGPIPE.
-                match send(self.io.get_ref(), buf, SendFlags::NOSIGNAL) {
+                match send(self.io.get_ref(), buf, SEND_FLAGS) {
                     Ok(n) => {
                         if n < buf.len() {
                             // The send buffer is full: the next write would say EAGAIN.

@@ -339,7 +339,6 @@ impl Loop {
         }
     }
 
-    /// Reads the clock (once per turn of the loop) and fires due timers.
     /// Runs the timers that are due; reads the clock only if there are any.
     fn fire_timers(&self) {
         if self.timers.borrow().is_empty() {

@@ -226,7 +226,12 @@ impl Notifier {
     ///
     /// Looks before it swaps: the flag is usually already clear, and a load
     /// costs less than a locked swap. Skipping the swap then is safe: a
-    /// `notify` that sets the flag afterwards also signals the reactor.
+    /// `notify` that sets the flag afterwards also signals the reactor. And
+    /// a stale `false` (a `notify` that set the flag, not yet visible here)
+    /// can only be seen while that notify's signal (the eventfd write, or
+    /// the waker it takes under a mutex) is not yet consumed; consuming it
+    /// goes through the kernel or that mutex, which makes the flag visible,
+    /// so at worst the loop takes one more turn.
     pub(crate) fn clear(&self) -> bool {
         self.0.pending.load(Ordering::Acquire) && self.0.pending.swap(false, Ordering::AcqRel)
     }
