@@ -240,6 +240,16 @@ pub(crate) async fn server_handshake(
     res.map_err(|e| ConnectionLost::from_io(e, &peer).into())
 }
 
+/// `server_name` (a name or an IP address, without brackets) as rustls wants it.
+fn parse_server_name(server_name: &str) -> Result<rustls::pki_types::ServerName<'static>, Error> {
+    rustls::pki_types::ServerName::try_from(server_name.to_owned()).map_err(|e| {
+        Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{server_name:?} is not a valid TLS server name: {e}"),
+        ))
+    })
+}
+
 /// The client side of a handshake with `server_name` (the client's timeout
 /// bounds it from outside).
 pub(crate) async fn client_handshake(
@@ -248,12 +258,16 @@ pub(crate) async fn client_handshake(
     server_name: &str,
     peer: SocketAddr,
 ) -> Result<TlsStream, Error> {
-    let name = rustls::pki_types::ServerName::try_from(server_name.to_owned()).map_err(|e| {
-        Error::Io(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{server_name:?} is not a valid TLS server name: {e}"),
-        ))
-    })?;
+    let name = parse_server_name(server_name)?;
+    client_handshake_with(tcp, config, name, peer).await
+}
+
+async fn client_handshake_with(
+    tcp: Tcp,
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+    peer: SocketAddr,
+) -> Result<TlsStream, Error> {
     let tls = rustls::ClientConnection::new(config, name).map_err(tls_error)?;
     handshake(tcp, tls.into())
         .await
@@ -272,12 +286,16 @@ pub(crate) async fn client_handshake(
 ///
 /// # Errors
 ///
+/// An [`UpgradeError`]. Refused before the handshake begins, it gives the
+/// connection back as it was ([`UpgradeError::into_connection`]):
 /// [`Error::Io`] with `InvalidInput` if `server_name` is not a valid TLS
-/// server name or the connection already speaks TLS, and with `InvalidData`
-/// if bytes it received are still unread (a server sends nothing before the
-/// client's hello, so they cannot belong to the handshake; read them first);
-/// [`Error::ConnectionLost`] if the connection is closed, or the handshake
-/// fails (certificate refused, peer gone) or times out.
+/// server name or the connection already speaks TLS (its session is left up),
+/// and with `InvalidData` if bytes it received are still unread (a server
+/// sends nothing before the client's hello, so they cannot belong to the
+/// handshake; read them first); [`Error::ConnectionLost`] if the connection is
+/// closed or flushing it fails. Once the handshake has begun the connection is
+/// gone with it: [`Error::ConnectionLost`] if the handshake fails (certificate
+/// refused, peer gone) or times out.
 ///
 /// # Examples
 ///
@@ -322,45 +340,168 @@ pub async fn upgrade_client(
     mut conn: Connection,
     config: Arc<rustls::ClientConfig>,
     server_name: &str,
-) -> Result<Connection, Error> {
+) -> Result<Connection, UpgradeError> {
     let peer = conn.peer_addr();
     let local = conn.local_addr();
     let timeout = conn.timeout();
     let max_buffer = conn.max_buffer();
+    if conn.is_closed() {
+        let error = ConnectionLost::new(Reason::Closed, peer).into();
+        return Err(UpgradeError::refused(error, conn));
+    }
+    let name = server_name
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(server_name);
+    let name = match parse_server_name(name) {
+        Ok(name) => name,
+        Err(error) => return Err(UpgradeError::refused(error, conn)),
+    };
     let unread = conn.buffered().len();
     if unread > 0 {
-        return Err(Error::Io(io::Error::new(
+        let error = Error::Io(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
                 "{unread} bytes from {peer} are unread before the TLS handshake; \
                  a server sends nothing before the client's hello"
             ),
-        )));
+        ));
+        return Err(UpgradeError::refused(error, conn));
     }
-    conn.flush().await?;
+    if let Err(lost) = conn.flush().await {
+        return Err(UpgradeError::refused(lost.into(), conn));
+    }
     let tcp = match conn.take_stream() {
         Some(Stream::Plain(tcp)) => tcp,
-        Some(Stream::Tls(_)) => {
-            return Err(Error::Io(io::Error::new(
+        Some(Stream::Tls(tls)) => {
+            // Put the session back in a connection like the one given, so
+            // refusing neither ends it nor drops it without a goodbye. Nothing
+            // else needs carrying over: no byte is unread (checked above) and
+            // none is queued (flushed); an end of stream already seen is seen
+            // again by the next read.
+            let mut conn = Connection::new(Stream::Tls(tls), peer, local);
+            conn.set_timeout(timeout).set_max_buffer(max_buffer);
+            let error = Error::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("the connection to {peer} already speaks TLS"),
-            )))
+            ));
+            return Err(UpgradeError::refused(error, conn));
         }
-        None => return Err(ConnectionLost::new(Reason::Closed, peer).into()),
+        None => {
+            let error = ConnectionLost::new(Reason::Closed, peer).into();
+            return Err(UpgradeError::refused(error, conn));
+        }
     };
-    let name = server_name
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(server_name);
-    let work = client_handshake(tcp, config, name, peer);
+    let work = client_handshake_with(tcp, config, name, peer);
     let stream = match timeout {
-        None => work.await?,
+        None => work.await.map_err(UpgradeError::failed)?,
         Some(after) => match monocle_stack::util::timeout(after, work).await {
-            Ok(res) => res?,
-            Err(_) => return Err(ConnectionLost::new(Reason::TimedOut(after), peer).into()),
+            Ok(res) => res.map_err(UpgradeError::failed)?,
+            Err(_) => {
+                let error = ConnectionLost::new(Reason::TimedOut(after), peer).into();
+                return Err(UpgradeError::failed(error));
+            }
         },
     };
     let mut conn = Connection::new(Stream::Tls(Box::new(stream)), peer, local);
     conn.set_timeout(timeout).set_max_buffer(max_buffer);
     Ok(conn)
+}
+
+/// Why [`upgrade_client`] failed, with the connection given back when it was
+/// refused before the handshake began.
+///
+/// It converts into [`Error`] and `std::io::Error`, so `?` works in functions
+/// returning either; the connection inside, if any, is dropped then (closed as
+/// by [`Connection::close`], a TLS one saying goodbye).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use monocle_network::tls::{self, rustls};
+/// use monocle_network::Connection;
+///
+/// pub async fn starttls(
+///     conn: Connection,
+///     config: Arc<rustls::ClientConfig>,
+/// ) -> monocle_network::Result<Connection> {
+///     match tls::upgrade_client(conn, config, "mail.example.com").await {
+///         Ok(conn) => Ok(conn),
+///         Err(e) => {
+///             let (error, conn) = e.into_parts();
+///             if let Some(conn) = conn {
+///                 // Refused before the handshake: the connection is as it
+///                 // was, the bytes the server sent too early still readable.
+///                 eprintln!("{error}; unread: {:?}", conn.buffered());
+///             }
+///             Err(error)
+///         }
+///     }
+/// }
+/// # fn main() {}
+/// ```
+#[derive(Debug)]
+pub struct UpgradeError {
+    error: Error,
+    conn: Option<Connection>,
+}
+
+impl UpgradeError {
+    fn refused(error: Error, conn: Connection) -> UpgradeError {
+        UpgradeError {
+            error,
+            conn: Some(conn),
+        }
+    }
+
+    fn failed(error: Error) -> UpgradeError {
+        UpgradeError { error, conn: None }
+    }
+
+    /// What went wrong.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The `std::io::ErrorKind` of the error.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.error.kind()
+    }
+
+    /// The connection as it was given, when the upgrade was refused before
+    /// the handshake began; `None` once the handshake had begun (the
+    /// connection went with it).
+    pub fn into_connection(self) -> Option<Connection> {
+        self.conn
+    }
+
+    /// The error and the connection (see [`into_connection`](Self::into_connection)).
+    pub fn into_parts(self) -> (Error, Option<Connection>) {
+        (self.error, self.conn)
+    }
+}
+
+impl std::fmt::Display for UpgradeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for UpgradeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl From<UpgradeError> for Error {
+    fn from(e: UpgradeError) -> Error {
+        e.error
+    }
+}
+
+impl From<UpgradeError> for io::Error {
+    fn from(e: UpgradeError) -> io::Error {
+        e.error.into()
+    }
 }

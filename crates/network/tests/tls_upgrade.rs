@@ -92,6 +92,9 @@ fn unread_bytes_before_the_handshake_are_refused() {
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         assert!(err.to_string().contains("5 bytes"), "{err}");
+        // Refused before the handshake: the connection comes back as it was.
+        let mut conn = err.into_connection().expect("the connection back");
+        assert_eq!(conn.read(5).await.unwrap(), b"EXTRA");
     });
     thread.join().unwrap().unwrap();
 }
@@ -108,10 +111,12 @@ fn the_server_name_is_checked() {
         let err = tls::upgrade_client(conn, client, "example.invalid")
             .await
             .unwrap_err();
-        let Error::ConnectionLost(lost) = &err else {
+        let Error::ConnectionLost(lost) = err.error() else {
             panic!("unexpected: {err}")
         };
         assert!(lost.to_string().contains("certificate"), "{lost}");
+        // The handshake had begun: the connection went with it.
+        assert!(err.into_connection().is_none());
     });
     // The server sees the handshake fail.
     assert!(thread.join().unwrap().is_err());
@@ -132,14 +137,85 @@ fn closed_and_tls_connections_are_refused() {
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
         assert!(err.to_string().contains("already speaks TLS"), "{err}");
+        // Refusing leaves the TLS session up: the connection comes back and
+        // still speaks TLS with the echo server.
+        let mut secure = err.into_connection().expect("the connection back");
+        assert!(!secure.is_closed());
+        secure.write(b"still secure\n").await.unwrap();
+        assert_eq!(secure.readline().await.unwrap(), b"still secure\n");
 
         let mut closed = connect("127.0.0.1", svc.port()).await.unwrap();
         closed.close();
         let err = tls::upgrade_client(closed, client, "localhost")
             .await
             .unwrap_err();
-        let lost = err.as_connection_lost().expect("a ConnectionLost");
+        let lost = err.error().as_connection_lost().expect("a ConnectionLost");
         assert!(matches!(lost.reason(), Reason::Closed), "{lost}");
         svc.stop();
     });
+}
+
+#[test]
+fn an_invalid_server_name_gives_the_plain_connection_back() {
+    let (server, client) = common::tls_configs();
+    let (port, thread) = starttls_server(b"GO AHEAD\n", Some(server));
+    run(async move {
+        let mut conn = connect("127.0.0.1", port).await.unwrap();
+        conn.write(b"STARTTLS\n").await.unwrap();
+        conn.readline().await.unwrap();
+        let err = tls::upgrade_client(conn, client.clone(), "not a name")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(
+            err.to_string().contains("not a valid TLS server name"),
+            "{err}"
+        );
+        // Nothing was sent: the same connection upgrades with the right name.
+        let conn = err.into_connection().expect("the connection back");
+        let mut conn = tls::upgrade_client(conn, client, "localhost")
+            .await
+            .unwrap();
+        conn.write(b"secret\n").await.unwrap();
+        assert_eq!(conn.readline().await.unwrap(), b"secret\n");
+    });
+    let (_, over_tls) = thread.join().unwrap().unwrap();
+    assert_eq!(over_tls, "secret\n");
+}
+
+/// A TLS connection refused by `upgrade_client` and then dropped ends its
+/// session with a close_notify: the peer sees a clean end of stream, not a
+/// truncation.
+#[test]
+fn a_refused_tls_connection_says_goodbye_when_dropped() {
+    let (server, client) = common::tls_configs();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = thread::spawn(move || -> io::Result<usize> {
+        let (stream, _) = listener.accept()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let conn = rustls::ServerConnection::new(server).map_err(io::Error::other)?;
+        let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
+        let mut line = String::new();
+        tls.read_line(&mut line)?;
+        tls.get_mut().write_all(line.as_bytes())?;
+        tls.get_mut().flush()?;
+        // Ok(0) after a close_notify; an UnexpectedEof error without one.
+        tls.read(&mut [0; 64])
+    });
+    run(async move {
+        let mut conn = Client::new()
+            .tls(client.clone())
+            .connect("localhost", port)
+            .await
+            .unwrap();
+        conn.write(b"hello\n").await.unwrap();
+        assert_eq!(conn.readline().await.unwrap(), b"hello\n");
+        let err = tls::upgrade_client(conn, client, "localhost")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("already speaks TLS"), "{err}");
+        drop(err);
+    });
+    assert_eq!(thread.join().unwrap().unwrap(), 0);
 }
