@@ -293,14 +293,22 @@ impl HttpClient {
         let proxy_name = authority(proxy_host, proxy_port, None);
         // CONNECT's authority-form target always has the port (RFC 9112 §3.2.3).
         let authority = authority(&origin.host, origin.port, None);
+        let what = format!("CONNECT {authority} through the proxy {proxy_name}");
         let timeout = self.timeout;
+        let step = std::cell::Cell::new(TunnelStep::Connect);
         let (inbuf, out, limits) = (&mut self.inbuf, &mut self.out, &self.limits);
         let work = async {
+            // No timeout of the connection's own while the tunnel is made: the
+            // deadline below bounds the whole and names the step it cut short,
+            // so a timed-out error from inside is the system's, passed on.
             let mut conn = Client::new()
-                .timeout(timeout)
                 .connect(proxy_host, proxy_port)
                 .await
-                .map_err(io::Error::from)?;
+                .map_err(|e| {
+                    let e = io::Error::from(e);
+                    io::Error::new(e.kind(), format!("{what}: {e}"))
+                })?;
+            step.set(TunnelStep::Answer);
             let mut req = HttpRequest::new("CONNECT", authority.as_str());
             req.headers_mut()
                 .try_set("Host", authority.as_str())
@@ -324,12 +332,10 @@ impl HttpClient {
             .map_err(|e| {
                 let e = match e {
                     ExchangeError::ClosedBeforeResponse(e) | ExchangeError::Other(e) => e,
+                    // Not without a deadline; kept total.
                     ExchangeError::TimedOut => io::ErrorKind::TimedOut.into(),
                 };
-                io::Error::new(
-                    e.kind(),
-                    format!("CONNECT {authority} through the proxy {proxy_name}: {e}"),
-                )
+                io::Error::new(e.kind(), format!("{what}: {e}"))
             })?;
             if !(200..300).contains(&resp.code()) {
                 return Err(io::Error::other(format!(
@@ -349,30 +355,20 @@ impl HttpClient {
                     ),
                 ));
             }
-            monocle_network::tls::upgrade_client(conn, config, &origin.host)
+            step.set(TunnelStep::Handshake);
+            let mut conn = monocle_network::tls::upgrade_client(conn, config, &origin.host)
                 .await
                 .map_err(|e| {
                     io::Error::new(
                         e.kind(),
                         format!("TLS with {authority} through the proxy {proxy_name}: {e}"),
                     )
-                })
+                })?;
+            conn.set_timeout(timeout);
+            Ok(conn)
         };
         let result = with_deadline(timeout.map_or(Deadline::Never, Deadline::After), work).await;
-        match result {
-            Some(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {}
-            Some(done) => return done,
-            None => {}
-        }
-        // The whole deadline, or the connection's own timeout of one step.
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!(
-                "CONNECT {authority} through the proxy {proxy_name} timed out \
-                 after {:?}; raise it with HttpClient::set_timeout",
-                timeout.unwrap_or_default()
-            ),
-        ))
+        tunnel_outcome(result, &what, timeout, step.get())
     }
 
     /// Without TLS there is nothing to tunnel: `https` is refused earlier, by
@@ -633,6 +629,47 @@ fn authority(host: &str, port: u16, default_port: Option<u16>) -> String {
     out
 }
 
+/// Where making a CONNECT tunnel was when its deadline passed.
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TunnelStep {
+    Connect,
+    Answer,
+    Handshake,
+}
+
+#[cfg(feature = "tls")]
+impl fmt::Display for TunnelStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TunnelStep::Connect => "connecting to the proxy",
+            TunnelStep::Answer => "waiting for the proxy's answer",
+            TunnelStep::Handshake => "in the TLS handshake with the origin",
+        })
+    }
+}
+
+/// The result of making a tunnel (`what`): its own when it finished, errors
+/// included (a timed-out one then is the system's, not the client's
+/// timeout); `None`, the client's deadline passed during `step`.
+#[cfg(feature = "tls")]
+fn tunnel_outcome<T>(
+    result: Option<io::Result<T>>,
+    what: &str,
+    timeout: Option<Duration>,
+    step: TunnelStep,
+) -> io::Result<T> {
+    result.unwrap_or_else(|| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "{what} timed out after {:?} {step}; raise it with HttpClient::set_timeout",
+                timeout.unwrap_or_default()
+            ),
+        ))
+    })
+}
+
 /// The port a scheme's URLs mean when they name none.
 fn default_port(scheme: &str) -> u16 {
     if scheme == "https" {
@@ -680,6 +717,42 @@ fn is_idempotent(method: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn only_the_tunnel_deadline_is_reported_as_the_client_timeout() {
+        let what = "CONNECT example.com:443 through the proxy 127.0.0.1:3128";
+        // A timed-out error of a step (the system's ETIMEDOUT connecting to
+        // the proxy, with or without a client timeout) is passed on as it is.
+        for timeout in [None, Some(Duration::from_secs(5))] {
+            let os = io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what}: cannot connect to 127.0.0.1:3128: Connection timed out"),
+            );
+            let want = os.to_string();
+            let err = tunnel_outcome::<()>(Some(Err(os)), what, timeout, TunnelStep::Connect)
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            assert_eq!(err.to_string(), want);
+        }
+        assert!(tunnel_outcome(Some(Ok(7)), what, None, TunnelStep::Handshake).is_ok());
+        // The deadline itself: the client's timeout, and the step it cut short.
+        let err = tunnel_outcome::<()>(
+            None,
+            what,
+            Some(Duration::from_millis(200)),
+            TunnelStep::Answer,
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{what} timed out after 200ms waiting for the proxy's answer; \
+                 raise it with HttpClient::set_timeout"
+            )
+        );
+    }
 
     #[test]
     fn authority_brackets_ipv6_and_leaves_out_the_default_port() {

@@ -178,9 +178,80 @@ fn a_silent_proxy_times_out() {
             .set_timeout(Some(Duration::from_millis(200)));
         let err = client.get("https://localhost:8443/").await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
-        assert!(err.to_string().contains("CONNECT localhost:8443"), "{err}");
-        assert!(err.to_string().contains("set_timeout"), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("CONNECT localhost:8443"), "{msg}");
+        assert!(msg.contains("timed out after 200ms"), "{msg}");
+        // The step the deadline cut short.
+        assert!(msg.contains("waiting for the proxy's answer"), "{msg}");
+        assert!(msg.contains("set_timeout"), "{msg}");
         proxy.stop();
+    });
+}
+
+#[test]
+fn a_silent_origin_times_out_in_the_tls_handshake() {
+    let (_, client_config) = common::tls_configs();
+    run(async move {
+        // Accepts and never speaks TLS.
+        let origin = add_service(
+            Service::new(
+                |mut conn: Connection| async move {
+                    let _ = conn.read_some().await;
+                    let _ = conn.read_some().await;
+                },
+                0,
+            )
+            .bind_addr([127, 0, 0, 1]),
+        )
+        .unwrap();
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Tunnel, heads.clone());
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())))
+            .set_timeout(Some(Duration::from_millis(300)));
+        let err = client
+            .get(&format!("https://localhost:{}/", origin.port()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("in the TLS handshake"), "{msg}");
+        assert!(msg.contains("timed out after 300ms"), "{msg}");
+        assert_eq!(heads.borrow().len(), 1);
+        proxy.stop();
+        origin.stop();
+    });
+}
+
+/// A failure of a step is reported as itself, naming the proxy, and never as
+/// the client's timeout (there is none here).
+#[test]
+fn a_proxy_that_cannot_be_reached_is_named_without_a_timeout() {
+    let (_, client_config) = common::tls_configs();
+    run(async move {
+        // A port nothing listens on any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", port)));
+        let err = client.get("https://localhost:8443/").await.unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{msg}");
+        assert!(
+            msg.starts_with(&format!(
+                "CONNECT localhost:8443 through the proxy 127.0.0.1:{port}: "
+            )),
+            "{msg}"
+        );
+        assert!(!msg.contains("timed out"), "{msg}");
+        assert!(!msg.contains("set_timeout"), "{msg}");
     });
 }
 
