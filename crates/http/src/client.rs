@@ -111,6 +111,7 @@ pub struct HttpClient {
     conn: Option<Connection>,
     origin: Option<Origin>,
     proxy: Option<(String, u16)>,
+    proxy_auth: Option<String>,
     timeout: Option<Duration>,
     limits: Limits,
     inbuf: InBuf,
@@ -133,6 +134,7 @@ impl HttpClient {
             conn: None,
             origin: None,
             proxy: None,
+            proxy_auth: None,
             timeout: None,
             limits: Limits::new(),
             inbuf: InBuf::new(),
@@ -178,7 +180,8 @@ impl HttpClient {
     /// with the origin server through it, checking the origin's certificate,
     /// and sends origin-form targets (`GET /path HTTP/1.1`). A proxy that
     /// refuses the tunnel fails the request with an error naming the proxy and
-    /// its status.
+    /// its status. A proxy that wants credentials gets them from
+    /// [`set_proxy_authorization`](Self::set_proxy_authorization).
     ///
     /// # Examples
     ///
@@ -198,6 +201,64 @@ impl HttpClient {
         self.proxy = proxy.map(|(h, p)| (h.to_owned(), p));
         self.close();
         self
+    }
+
+    /// Sets the credentials given to the [proxy](Self::set_proxy): the whole
+    /// `Proxy-Authorization` value (RFC 9110 §11.7.2), such as
+    /// `Basic <base64 of user:password>`; `None` (the default) sends none.
+    ///
+    /// It goes with each `CONNECT` (for `https`) and with each `http` request
+    /// sent to the proxy in absolute form, unless that request has a
+    /// `Proxy-Authorization` of its own. It never reaches an origin server:
+    /// no request sent without a proxy carries it, and a request inside a
+    /// tunnel loses every `Proxy-*` field it was given (those are for the
+    /// proxy, which does not see it; the origin must not). A proxy that still
+    /// answers `CONNECT` with 407 fails the request with an error saying so.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use monocle_http::HttpClient;
+    ///
+    /// monocle_stack::block_on(async {
+    ///     let mut client = HttpClient::new();
+    ///     client
+    ///         .set_proxy(Some(("127.0.0.1", 3128)))
+    ///         // "user:secret" in base64.
+    ///         .set_proxy_authorization(Some("Basic dXNlcjpzZWNyZXQ="));
+    ///     let resp = client.get("http://example.com/").await?;
+    ///     println!("{}", resp.code());
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    ///
+    /// A value that cannot be a header value (a line break in it) fails each
+    /// request that would send it, with `InvalidInput`.
+    pub fn set_proxy_authorization(&mut self, value: Option<&str>) -> &mut Self {
+        self.proxy_auth = value.map(str::to_owned);
+        self
+    }
+
+    /// What to do with the `Proxy-*` fields of a request going to `origin`.
+    fn proxy_fields(&self, origin: &Origin, headers: &HttpHeaders) -> ProxyFields<'_> {
+        if self.proxy.is_none() {
+            ProxyFields::Keep
+        } else if origin.scheme == "https" {
+            // Inside a tunnel: the origin reads them.
+            if headers.iter().any(|(name, _)| is_proxy_field(name)) {
+                ProxyFields::Strip
+            } else {
+                ProxyFields::Keep
+            }
+        } else {
+            match &self.proxy_auth {
+                Some(value) if !headers.contains("proxy-authorization") => {
+                    ProxyFields::Authorize(value)
+                }
+                _ => ProxyFields::Keep,
+            }
+        }
     }
 
     /// The limits responses are held to (head size, body size...).
@@ -295,6 +356,7 @@ impl HttpClient {
         let authority = authority(&origin.host, origin.port, None);
         let what = format!("CONNECT {authority} through the proxy {proxy_name}");
         let timeout = self.timeout;
+        let proxy_auth = self.proxy_auth.as_deref();
         let step = std::cell::Cell::new(TunnelStep::Connect);
         let (inbuf, out, limits) = (&mut self.inbuf, &mut self.out, &self.limits);
         let work = async {
@@ -318,6 +380,9 @@ impl HttpClient {
                         format!("bad host {authority:?} for CONNECT: {e}"),
                     )
                 })?;
+            if let Some(value) = proxy_auth {
+                add_proxy_authorization(req.headers_mut(), value)?;
+            }
             let (resp, _) = exchange(
                 &mut conn,
                 inbuf,
@@ -338,8 +403,19 @@ impl HttpClient {
                 io::Error::new(e.kind(), format!("{what}: {e}"))
             })?;
             if !(200..300).contains(&resp.code()) {
+                let hint = match (resp.code(), proxy_auth) {
+                    (407, None) => {
+                        "; it wants credentials: give them with \
+                         HttpClient::set_proxy_authorization"
+                    }
+                    (407, Some(_)) => {
+                        "; it refused the credentials given with \
+                         HttpClient::set_proxy_authorization"
+                    }
+                    _ => "",
+                };
                 return Err(io::Error::other(format!(
-                    "the proxy {proxy_name} refused CONNECT {authority}: {} {}",
+                    "the proxy {proxy_name} refused CONNECT {authority}: {} {}{hint}",
                     resp.code(),
                     resp.reason()
                 )));
@@ -508,6 +584,12 @@ impl HttpClient {
                 req.headers_mut().add(name, value);
             }
         }
+        // Here, on the request being built, so that `send_inner` finds
+        // nothing to change and need not copy it.
+        if let Some(origin) = target.as_ref().or(self.origin.as_ref()) {
+            let fields = self.proxy_fields(origin, req.headers());
+            fields.apply(req.headers_mut())?;
+        }
         if let Some(origin) = target {
             if self.origin.as_ref() != Some(&origin) || !self.is_connected() {
                 self.open(origin).await?;
@@ -539,6 +621,18 @@ impl HttpClient {
             )
         })?;
         let deadline = self.timeout.map(|t| Instant::now() + t);
+        // A request made elsewhere (`send`) may need its `Proxy-*` fields put
+        // right: a copy then, the caller's request left as it is.
+        let fixed;
+        let req = match self.proxy_fields(&origin, req.headers()) {
+            ProxyFields::Keep => req,
+            fields => {
+                let mut copy = req.clone();
+                fields.apply(copy.headers_mut())?;
+                fixed = copy;
+                &fixed
+            }
+        };
         let form = if self.proxy.is_some() && origin.scheme == "http" {
             TargetForm::Absolute
         } else {
@@ -700,10 +794,65 @@ impl fmt::Debug for HttpClient {
             .field("origin", &self.origin.as_ref().map(ToString::to_string))
             .field("connected", &self.is_connected())
             .field("proxy", &self.proxy)
+            // Credentials are not printed.
+            .field(
+                "proxy_authorization",
+                &self.proxy_auth.as_ref().map(|_| "…"),
+            )
             .field("timeout", &self.timeout)
             .field("connects", &self.connects)
             .finish()
     }
+}
+
+/// What a request's `Proxy-*` fields need before it goes out.
+enum ProxyFields<'a> {
+    /// Nothing.
+    Keep,
+    /// Inside a tunnel: dropping every one.
+    Strip,
+    /// To a proxy in absolute form: the client's credentials added.
+    Authorize(&'a str),
+}
+
+impl ProxyFields<'_> {
+    fn apply(self, headers: &mut HttpHeaders) -> io::Result<()> {
+        match self {
+            ProxyFields::Keep => Ok(()),
+            ProxyFields::Strip => {
+                let names: Vec<String> = headers
+                    .iter()
+                    .filter(|(name, _)| is_proxy_field(name))
+                    .map(|(name, _)| name.to_owned())
+                    .collect();
+                for name in names {
+                    headers.remove(&name);
+                }
+                Ok(())
+            }
+            ProxyFields::Authorize(value) => add_proxy_authorization(headers, value),
+        }
+    }
+}
+
+/// Whether a field is meant for a proxy (`Proxy-Authorization`,
+/// `Proxy-Connection`...), which an origin must never be sent.
+fn is_proxy_field(name: &str) -> bool {
+    name.len() >= 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"proxy-")
+}
+
+/// Adds the client's proxy credentials; the value is not repeated in the
+/// error (it is a secret).
+fn add_proxy_authorization(headers: &mut HttpHeaders, value: &str) -> io::Result<()> {
+    headers.try_set("Proxy-Authorization", value).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the value given with HttpClient::set_proxy_authorization \
+                     cannot be sent: {e}"
+            ),
+        )
+    })
 }
 
 /// Methods that may be sent again without changing the outcome (RFC 9110 9.2.2).

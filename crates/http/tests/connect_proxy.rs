@@ -23,14 +23,22 @@ fn run<F: std::future::Future>(body: F) -> F::Output {
     })
 }
 
-/// The HTTPS origin: answers with what it saw of the request.
+/// The HTTPS origin: answers with what it saw of the request, `Proxy-*`
+/// fields included (it must never see any).
 fn https_origin(config: Arc<rustls::ServerConfig>) -> ServiceHandle {
     let server = HttpServer::new(0, |req: HttpRequest| async move {
+        let proxy_fields: Vec<String> = req
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.to_ascii_lowercase().starts_with("proxy-"))
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect();
         format!(
-            "origin saw {} {} host={}",
+            "origin saw {} {} host={} proxy-fields={:?}",
             req.method(),
             req.uri(),
-            req.headers().get("host").unwrap_or("-")
+            req.headers().get("host").unwrap_or("-"),
+            proxy_fields
         )
     });
     add_service(server.service().bind_addr([127, 0, 0, 1]).tls(config)).unwrap()
@@ -45,6 +53,8 @@ enum Answer {
     Refuse(&'static str),
     /// Never answers.
     Silent,
+    /// Tunnels with this `Proxy-Authorization`; answers 407 without it.
+    Authorize(&'static str),
 }
 
 /// A tiny CONNECT proxy; `heads` collects each request head it reads.
@@ -55,6 +65,26 @@ fn proxy(answer: Answer, heads: Rc<RefCell<Vec<String>>>) -> ServiceHandle {
             let head = String::from_utf8(conn.read_until(b"\r\n\r\n").await?.to_vec()).unwrap();
             heads.borrow_mut().push(head.clone());
             let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            let answer = match answer {
+                Answer::Authorize(want) => {
+                    let given = head.split("\r\n").find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("proxy-authorization")
+                            .then(|| value.trim())
+                    });
+                    if given == Some(want) {
+                        Answer::Tunnel
+                    } else {
+                        let reply = "HTTP/1.1 407 Proxy Authentication Required\r\n\
+                                     Proxy-Authenticate: Basic realm=\"test\"\r\n\
+                                     Content-Length: 0\r\n\r\n";
+                        conn.write(reply.as_bytes()).await?;
+                        let _ = conn.read_some().await;
+                        return Ok(());
+                    }
+                }
+                answer => answer,
+            };
             match answer {
                 Answer::Refuse(status) => {
                     let reply = format!("HTTP/1.1 {status}\r\nContent-Length: 9\r\n\r\nforbidden");
@@ -67,7 +97,7 @@ fn proxy(answer: Answer, heads: Rc<RefCell<Vec<String>>>) -> ServiceHandle {
                     let _ = conn.read_some().await;
                     return Ok(());
                 }
-                Answer::Tunnel => {}
+                Answer::Tunnel | Answer::Authorize(_) => {}
             }
             let (host, port) = target.rsplit_once(':').expect("host:port");
             let upstream = connect(host, port.parse().unwrap()).await?;
@@ -109,7 +139,7 @@ fn https_goes_through_a_connect_tunnel() {
         // Origin-form target inside the tunnel, Host naming the origin.
         assert_eq!(
             resp.text(),
-            format!("origin saw GET /hello?x=1 host={authority}")
+            format!("origin saw GET /hello?x=1 host={authority} proxy-fields=[]")
         );
         // A second request reuses the tunnel.
         let resp = client
@@ -123,7 +153,7 @@ fn https_goes_through_a_connect_tunnel() {
             .unwrap();
         assert_eq!(
             resp.text(),
-            format!("origin saw POST /again host={authority}")
+            format!("origin saw POST /again host={authority} proxy-fields=[]")
         );
         assert_eq!(client.connects(), 1);
 
@@ -275,5 +305,98 @@ fn the_origin_certificate_is_checked_through_the_tunnel() {
         assert_eq!(heads.borrow().len(), 1);
         proxy.stop();
         origin.stop();
+    });
+}
+
+/// "proxyuser:pw" in base64.
+const CREDENTIALS: &str = "Basic cHJveHl1c2VyOnB3";
+
+#[test]
+fn proxy_credentials_go_with_connect_and_never_to_the_origin() {
+    let (server_config, client_config) = common::tls_configs();
+    run(async move {
+        let origin = https_origin(server_config);
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Authorize(CREDENTIALS), heads.clone());
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())))
+            .set_timeout(Some(Duration::from_secs(10)));
+        let authority = format!("localhost:{}", origin.port());
+        let url = format!("https://{authority}/private");
+
+        // Without credentials the proxy wants them, and the error says how.
+        let err = client.get(&url).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("407 Proxy Authentication Required"), "{msg}");
+        assert!(msg.contains("set_proxy_authorization"), "{msg}");
+        assert!(!client.is_connected());
+
+        // With them, the tunnel opens. Proxy-* fields given with the request
+        // (once the way to authenticate to a proxy) stay out of the tunnel.
+        client.set_proxy_authorization(Some(CREDENTIALS));
+        let mut headers = HttpHeaders::new();
+        headers.add("Proxy-Authorization", "Basic bGVhaw==");
+        headers.add("proxy-connection", "keep-alive");
+        headers.add("X-Kept", "1");
+        let resp = client.request(&url, headers, "GET", "").await.unwrap();
+        assert_eq!(resp.code(), 200);
+        assert_eq!(
+            resp.text(),
+            format!("origin saw GET /private host={authority} proxy-fields=[]")
+        );
+        // A request built by the caller and sent as it is: the same, and the
+        // caller's request is left untouched.
+        let req = HttpRequest::from_url("GET", &format!("https://{authority}/sent"))
+            .unwrap()
+            .with_header("Proxy-Authorization", CREDENTIALS);
+        let resp = client.send(&req).await.unwrap();
+        assert_eq!(
+            resp.text(),
+            format!("origin saw GET /sent host={authority} proxy-fields=[]")
+        );
+        assert_eq!(req.headers().get("proxy-authorization"), Some(CREDENTIALS));
+        assert_eq!(client.connects(), 1);
+
+        // The proxy got the credentials on the second CONNECT only, and
+        // never the request's own.
+        let heads = heads.borrow();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        assert!(!heads[0]
+            .to_ascii_lowercase()
+            .contains("proxy-authorization"));
+        let lines: Vec<&str> = heads[1].split("\r\n").collect();
+        assert_eq!(lines[0], format!("CONNECT {authority} HTTP/1.1"));
+        assert!(
+            lines.contains(&format!("Proxy-Authorization: {CREDENTIALS}").as_str()),
+            "{lines:?}"
+        );
+        assert!(!heads[1].contains("bGVhaw=="), "{lines:?}");
+        client.close();
+        proxy.stop();
+        origin.stop();
+    });
+}
+
+#[test]
+fn refused_proxy_credentials_are_a_clear_error() {
+    let (_, client_config) = common::tls_configs();
+    run(async move {
+        let heads = Rc::new(RefCell::new(Vec::new()));
+        let proxy = proxy(Answer::Authorize(CREDENTIALS), heads.clone());
+        let mut client = HttpClient::new();
+        client
+            .set_tls_config(client_config)
+            .set_proxy(Some(("127.0.0.1", proxy.port())))
+            .set_proxy_authorization(Some("Basic d3Jvbmc6cHc="));
+        let err = client.get("https://localhost:8443/").await.unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("407"), "{msg}");
+        assert!(msg.contains("refused the credentials"), "{msg}");
+        // The secret is not in the message.
+        assert!(!msg.contains("d3Jvbmc6cHc="), "{msg}");
+        assert!(heads.borrow()[0].contains("Proxy-Authorization: Basic d3Jvbmc6cHc=\r\n"));
+        proxy.stop();
     });
 }
