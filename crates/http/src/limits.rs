@@ -121,3 +121,19 @@ impl Default for Limits {
         Limits::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parsed head's length is kept as a `u32`, so the head limit stays
+    /// below 4 GiB whatever is asked for.
+    #[test]
+    fn max_head_is_capped_below_4_gib() {
+        let mut limits = Limits::new();
+        limits.max_head(usize::MAX);
+        assert_eq!(limits.head_limit(), u32::MAX as usize);
+        limits.max_head(1 << 20);
+        assert_eq!(limits.head_limit(), 1 << 20);
+    }
+}
