@@ -63,6 +63,10 @@ impl Entry {
     fn name<'a>(&self, data: &'a str) -> &'a str {
         &data[self.name_start..self.name_end]
     }
+    /// The name as bytes: no char-boundary checks, for lookups.
+    fn name_bytes<'a>(&self, data: &'a str) -> &'a [u8] {
+        &data.as_bytes()[self.name_start..self.name_end]
+    }
     fn value<'a>(&self, data: &'a str) -> &'a str {
         &data[self.name_end..self.value_end]
     }
@@ -89,11 +93,20 @@ impl Entry {
 pub trait IntoHeaderValue {
     /// Appends the value's text to `out`.
     fn write_value(self, out: &mut String);
+
+    /// About how many bytes [`write_value`](Self::write_value) appends, so
+    /// that a field is stored with one allocation; 0 if unknown.
+    fn len_hint(&self) -> usize {
+        0
+    }
 }
 
 impl IntoHeaderValue for &str {
     fn write_value(self, out: &mut String) {
         out.push_str(self);
+    }
+    fn len_hint(&self) -> usize {
+        self.len()
     }
 }
 
@@ -101,11 +114,17 @@ impl IntoHeaderValue for String {
     fn write_value(self, out: &mut String) {
         out.push_str(&self);
     }
+    fn len_hint(&self) -> usize {
+        self.len()
+    }
 }
 
 impl IntoHeaderValue for &String {
     fn write_value(self, out: &mut String) {
         out.push_str(self);
+    }
+    fn len_hint(&self) -> usize {
+        self.len()
     }
 }
 
@@ -113,11 +132,17 @@ impl IntoHeaderValue for std::borrow::Cow<'_, str> {
     fn write_value(self, out: &mut String) {
         out.push_str(&self);
     }
+    fn len_hint(&self) -> usize {
+        self.len()
+    }
 }
 
 macro_rules! int_header_value {
     ($($t:ty)*) => {$(
         impl IntoHeaderValue for $t {
+            fn len_hint(&self) -> usize {
+                20
+            }
             fn write_value(self, out: &mut String) {
                 // Writing to a String cannot fail.
                 let _ = write!(out, "{self}");
@@ -129,9 +154,7 @@ int_header_value!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
 
 /// Whether `b` may appear in a token (RFC 9110 §5.6.2).
 pub(crate) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-        | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    BYTE_CLASS[b as usize] & TCHAR != 0
 }
 
 /// Whether `s` is a non-empty token, as a header name must be.
@@ -141,7 +164,67 @@ pub(crate) fn is_token(s: &str) -> bool {
 
 /// Whether `s` can be a header value: no control byte but horizontal tab.
 pub(crate) fn is_valid_value(s: &str) -> bool {
-    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    s.bytes().all(|b| BYTE_CLASS[b as usize] & VALUE != 0)
+}
+
+/// [`BYTE_CLASS`] bit: a token character (RFC 9110 §5.6.2).
+const TCHAR: u8 = 1;
+/// [`BYTE_CLASS`] bit: allowed in a header value (not a control byte but tab).
+const VALUE: u8 = 2;
+
+/// What each byte may be, looked up rather than matched: names and values
+/// are checked byte by byte for every field a handler sets.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let tchar = matches!(c,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        let value = c == b'\t' || (c >= 0x20 && c != 0x7f);
+        table[b] = if tchar { TCHAR } else { 0 } | if value { VALUE } else { 0 };
+        b += 1;
+    }
+    table
+};
+
+/// Whether two header names are equal ignoring ASCII case, eight bytes at a
+/// time: every lookup compares names, and a name that matches is compared
+/// to its end.
+///
+/// Folding sets bit 5 of the bytes `A`..=`Z` and of no other byte, so two
+/// bytes fold equal exactly when they are equal after ASCII lowercasing: the
+/// same answer as `eq_ignore_ascii_case`, for any bytes.
+fn bytes_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (x, y) in (&mut a_words).zip(&mut b_words) {
+        let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(y.try_into().expect("8 bytes"));
+        if fold_case(x) != fold_case(y) {
+            return false;
+        }
+    }
+    a_words
+        .remainder()
+        .eq_ignore_ascii_case(b_words.remainder())
+}
+
+/// Sets bit 5 (0x20) in each byte of `x` that is an ASCII `A`..=`Z`.
+fn fold_case(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = x & !HIGH;
+    // Bit 7 of a byte set when its low seven bits are >= 'A', resp. > 'Z';
+    // adding to seven bits never carries into the next byte.
+    let ge_a = low7 + ONES * (0x80 - b'A' as u64);
+    let gt_z = low7 + ONES * (0x80 - b'Z' as u64 - 1);
+    let upper = ge_a & !gt_z & !x & HIGH;
+    x | (upper >> 2)
 }
 
 impl HttpHeaders {
@@ -200,6 +283,7 @@ impl HttpHeaders {
             return Err(Error::InvalidHeaderName);
         }
         let start = self.data.len();
+        self.data.reserve(name.len() + value.len_hint());
         self.data.push_str(name);
         let name_end = self.data.len();
         value.write_value(&mut self.data);
@@ -215,6 +299,7 @@ impl HttpHeaders {
     pub(crate) fn push_unchecked(&mut self, name: &str, value: &str) {
         debug_assert!(is_token(name), "{name:?}");
         let start = self.data.len();
+        self.data.reserve(name.len() + value.len());
         self.data.push_str(name);
         let name_end = self.data.len();
         self.data.push_str(value);
@@ -379,7 +464,7 @@ impl HttpHeaders {
     fn position(&self, name: &str) -> Option<usize> {
         self.entries
             .iter()
-            .position(|e| e.name(&self.data).eq_ignore_ascii_case(name))
+            .position(|e| bytes_eq_ignore_case(e.name_bytes(&self.data), name.as_bytes()))
     }
 }
 
@@ -397,7 +482,7 @@ impl<'a> Iterator for GetAll<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let (data, name) = (self.data, self.name);
         self.entries
-            .find(|e| e.name(data).eq_ignore_ascii_case(name))
+            .find(|e| bytes_eq_ignore_case(e.name_bytes(data), name.as_bytes()))
             .map(|e| e.value(data))
     }
 }
@@ -634,6 +719,45 @@ mod tests {
     #[should_panic(expected = "header value holds CR")]
     fn add_panics_on_crlf() {
         HttpHeaders::new().add("X", "a\r\nb");
+    }
+
+    #[test]
+    fn word_compare_is_eq_ignore_ascii_case() {
+        // Every pair of bytes, in the eight-byte words and in the tail.
+        for x in 0..=255u8 {
+            for y in 0..=255u8 {
+                for at in [0, 5, 7, 9] {
+                    let mut a = *b"content-type";
+                    let mut b = *b"Content-Type";
+                    a[at] = x;
+                    b[at] = y;
+                    assert_eq!(
+                        bytes_eq_ignore_case(&a, &b),
+                        a.eq_ignore_ascii_case(&b),
+                        "{x:#04x} {y:#04x} at {at}"
+                    );
+                }
+            }
+        }
+        let eq = |a: &str, b: &str| bytes_eq_ignore_case(a.as_bytes(), b.as_bytes());
+        assert!(eq("Transfer-Encoding", "transfer-encoding"));
+        assert!(!eq("Transfer-Encoding", "transfer-encodinG2"));
+        assert!(!eq("a^b", "a~b"));
+    }
+
+    #[test]
+    fn byte_classes() {
+        for b in 0..=255u8 {
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), tchar, "{b:#04x}");
+        }
+        for b in 0..=127u8 {
+            let value = b == b'\t' || (b >= 0x20 && b != 0x7f);
+            let s = [b];
+            let s = std::str::from_utf8(&s).unwrap();
+            assert_eq!(is_valid_value(s), value, "{b:#04x}");
+        }
+        assert!(is_valid_value("caf\u{e9} \u{1f600}"));
     }
 
     #[test]

@@ -153,17 +153,37 @@ pub fn write_response_head(
 ) -> WrittenHead {
     let code = resp.code();
     let headers = resp.headers();
-    let handler_close = headers.has_token("connection", "close");
-    let handler_length = headers.get("content-length").and_then(|v| {
-        v.parse::<u64>()
-            .ok()
-            .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
-    });
+    // One look at the handler's fields for those the writer owns or adds;
+    // the lookups below run only for fields that are there.
+    let (mut has_server, mut has_date, mut has_owned) = (false, false, false);
+    for (name, _) in headers {
+        match field_kind(name) {
+            FieldKind::Server => has_server = true,
+            FieldKind::Date => has_date = true,
+            FieldKind::Owned => has_owned = true,
+            FieldKind::Other => {}
+        }
+    }
+    let handler_close = has_owned && headers.has_token("connection", "close");
+    let handler_length = has_owned
+        .then(|| headers.get("content-length"))
+        .flatten()
+        .and_then(|v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+        });
 
+    // The code is 100..=999 (HttpResponse's invariant): three digits.
+    let digits = [
+        b'0' + (code / 100 % 10) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+        b' ',
+    ];
     buf.extend_from_slice(resp.version().as_str().as_bytes());
     buf.push(b' ');
-    push_decimal(buf, code.into());
-    buf.push(b' ');
+    buf.extend_from_slice(&digits);
     buf.extend_from_slice(resp.wire_reason().as_bytes());
     buf.extend_from_slice(b"\r\n");
 
@@ -201,15 +221,12 @@ pub fn write_response_head(
     let keep_alive = ctx.keep_alive && !handler_close && framing != BodyFraming::UntilClose;
 
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case("content-length")
-            || name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("connection")
-        {
+        if has_owned && field_kind(name) == FieldKind::Owned {
             continue;
         }
         write_header(buf, name, value);
     }
-    match (headers.contains("server"), headers.contains("date")) {
+    match (has_server, has_date) {
         (false, false) => write_server_and_date(buf),
         (has_server, has_date) => {
             if !has_server {
@@ -231,6 +248,31 @@ pub fn write_response_head(
     WrittenHead {
         framing,
         keep_alive,
+    }
+}
+
+/// What the response-head writer does with a handler's field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    /// `Server`: kept; the writer then adds none.
+    Server,
+    /// `Date`: kept; the writer then adds none.
+    Date,
+    /// `Content-Length`, `Transfer-Encoding`, `Connection`: the writer
+    /// decides these and drops the handler's.
+    Owned,
+    Other,
+}
+
+fn field_kind(name: &str) -> FieldKind {
+    // The length picks the one candidate to compare with.
+    match name.len() {
+        4 if name.eq_ignore_ascii_case("date") => FieldKind::Date,
+        6 if name.eq_ignore_ascii_case("server") => FieldKind::Server,
+        10 if name.eq_ignore_ascii_case("connection") => FieldKind::Owned,
+        14 if name.eq_ignore_ascii_case("content-length") => FieldKind::Owned,
+        17 if name.eq_ignore_ascii_case("transfer-encoding") => FieldKind::Owned,
+        _ => FieldKind::Other,
     }
 }
 
