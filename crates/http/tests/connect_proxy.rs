@@ -117,6 +117,16 @@ fn proxy(answer: Answer, heads: Rc<RefCell<Vec<String>>>) -> ServiceHandle {
     add_service(Service::new(handler, 0).bind_addr([127, 0, 0, 1])).unwrap()
 }
 
+/// A client that trusts the test certificate and goes through the proxy on
+/// 127.0.0.1 at `port`.
+fn through_proxy(config: Arc<rustls::ClientConfig>, port: u16) -> HttpClient {
+    let mut client = HttpClient::new();
+    client
+        .set_tls_config(config)
+        .set_proxy(Some(("127.0.0.1", port)));
+    client
+}
+
 #[test]
 fn https_goes_through_a_connect_tunnel() {
     let (server_config, client_config) = common::tls_configs();
@@ -124,11 +134,8 @@ fn https_goes_through_a_connect_tunnel() {
         let origin = https_origin(server_config);
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Tunnel, heads.clone());
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())))
-            .set_timeout(Some(Duration::from_secs(10)));
+        let mut client = through_proxy(client_config, proxy.port());
+        client.set_timeout(Some(Duration::from_secs(10)));
         let authority = format!("localhost:{}", origin.port());
 
         let resp = client
@@ -174,10 +181,7 @@ fn a_proxy_refusing_connect_is_a_clear_error() {
     run(async move {
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Refuse("403 Forbidden"), heads.clone());
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())));
+        let mut client = through_proxy(client_config, proxy.port());
         let err = client
             .get("https://localhost:8443/secret")
             .await
@@ -201,11 +205,8 @@ fn a_silent_proxy_times_out() {
     run(async move {
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Silent, heads);
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())))
-            .set_timeout(Some(Duration::from_millis(200)));
+        let mut client = through_proxy(client_config, proxy.port());
+        client.set_timeout(Some(Duration::from_millis(200)));
         let err = client.get("https://localhost:8443/").await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         let msg = err.to_string();
@@ -236,11 +237,8 @@ fn a_silent_origin_times_out_in_the_tls_handshake() {
         .unwrap();
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Tunnel, heads.clone());
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())))
-            .set_timeout(Some(Duration::from_millis(300)));
+        let mut client = through_proxy(client_config, proxy.port());
+        client.set_timeout(Some(Duration::from_millis(300)));
         let err = client
             .get(&format!("https://localhost:{}/", origin.port()))
             .await
@@ -267,10 +265,7 @@ fn a_proxy_that_cannot_be_reached_is_named_without_a_timeout() {
             .local_addr()
             .unwrap()
             .port();
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", port)));
+        let mut client = through_proxy(client_config, port);
         let err = client.get("https://localhost:8443/").await.unwrap_err();
         let msg = err.to_string();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{msg}");
@@ -292,10 +287,7 @@ fn the_origin_certificate_is_checked_through_the_tunnel() {
         let origin = https_origin(server_config);
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Tunnel, heads.clone());
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())));
+        let mut client = through_proxy(client_config, proxy.port());
         // The certificate names "localhost", not 127.0.0.1.
         let err = client
             .get(&format!("https://127.0.0.1:{}/", origin.port()))
@@ -318,11 +310,8 @@ fn proxy_credentials_go_with_connect_and_never_to_the_origin() {
         let origin = https_origin(server_config);
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Authorize(CREDENTIALS), heads.clone());
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())))
-            .set_timeout(Some(Duration::from_secs(10)));
+        let mut client = through_proxy(client_config, proxy.port());
+        client.set_timeout(Some(Duration::from_secs(10)));
         let authority = format!("localhost:{}", origin.port());
         let url = format!("https://{authority}/private");
 
@@ -385,11 +374,8 @@ fn refused_proxy_credentials_are_a_clear_error() {
     run(async move {
         let heads = Rc::new(RefCell::new(Vec::new()));
         let proxy = proxy(Answer::Authorize(CREDENTIALS), heads.clone());
-        let mut client = HttpClient::new();
-        client
-            .set_tls_config(client_config)
-            .set_proxy(Some(("127.0.0.1", proxy.port())))
-            .set_proxy_authorization(Some("Basic d3Jvbmc6cHc="));
+        let mut client = through_proxy(client_config, proxy.port());
+        client.set_proxy_authorization(Some("Basic d3Jvbmc6cHc="));
         let err = client.get("https://localhost:8443/").await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("407"), "{msg}");
