@@ -272,27 +272,59 @@ pub(crate) async fn write_all_vectored_idle<W: AsyncWrite + Unpin>(
     bufs: &[&[u8]],
     idle: Duration,
 ) -> io::Result<Option<()>> {
-    let mut cursor = WriteCursor::default();
-    let mut timer = None;
-    std::future::poll_fn(|cx| {
+    let mut write = IdleWrite::default();
+    std::future::poll_fn(|cx| write.poll(io, bufs, idle, cx)).await
+}
+
+/// The state of a [`write_all_vectored_idle`], kept by the caller so that a
+/// long-lived struct can hold it (the server's connection does, keeping the
+/// future of its per-response flush small).
+#[derive(Default)]
+pub(crate) struct IdleWrite {
+    cursor: WriteCursor,
+    timer: Option<Sleep>,
+}
+
+impl IdleWrite {
+    /// Polls the write of `bufs` (the same buffers on every poll until it
+    /// is done); `Ready(Ok(None))` when `idle` passed without progress.
+    pub(crate) fn poll<W: AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut W,
+        bufs: &[&[u8]],
+        idle: Duration,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<()>>> {
         loop {
-            match cursor.poll_write(io, bufs, cx) {
+            match self.cursor.poll_write(io, bufs, cx) {
                 Poll::Ready(Ok(true)) => break,
-                Poll::Ready(Ok(false)) => timer = None,
+                Poll::Ready(Ok(false)) => self.disarm(),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    return poll_deadline(&mut timer, Deadline::After(idle), cx).map(|()| Ok(None))
+                    return poll_deadline(&mut self.timer, Deadline::After(idle), cx)
+                        .map(|()| Ok(None))
                 }
             }
         }
         match Pin::new(&mut *io).poll_flush(cx) {
             Poll::Ready(result) => Poll::Ready(result.map(Some)),
             Poll::Pending => {
-                poll_deadline(&mut timer, Deadline::After(idle), cx).map(|()| Ok(None))
+                poll_deadline(&mut self.timer, Deadline::After(idle), cx).map(|()| Ok(None))
             }
         }
-    })
-    .await
+    }
+
+    /// Makes ready for the next write.
+    pub(crate) fn reset(&mut self) {
+        self.cursor = WriteCursor::default();
+        self.disarm();
+    }
+
+    fn disarm(&mut self) {
+        if self.timer.is_some() {
+            self.timer = None;
+        }
+    }
 }
 
 /// A one-way, one-thread broadcast flag: once [`fire`](Signal::fire)d, every
