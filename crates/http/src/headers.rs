@@ -167,6 +167,36 @@ pub(crate) fn is_valid_value(s: &str) -> bool {
     s.bytes().all(|b| BYTE_CLASS[b as usize] & VALUE != 0)
 }
 
+/// A field whose name the request parser or the response writer acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KnownField {
+    Host,
+    Date,
+    Expect,
+    Server,
+    Connection,
+    ContentLength,
+    TransferEncoding,
+}
+
+impl KnownField {
+    /// Which one `name` is, ignoring ASCII case, if any. The length picks the
+    /// candidates, so most names cost one comparison at most.
+    pub(crate) fn of(name: &str) -> Option<KnownField> {
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        match name.len() {
+            4 if is("host") => Some(KnownField::Host),
+            4 if is("date") => Some(KnownField::Date),
+            6 if is("expect") => Some(KnownField::Expect),
+            6 if is("server") => Some(KnownField::Server),
+            10 if is("connection") => Some(KnownField::Connection),
+            14 if is("content-length") => Some(KnownField::ContentLength),
+            17 if is("transfer-encoding") => Some(KnownField::TransferEncoding),
+            _ => None,
+        }
+    }
+}
+
 /// [`BYTE_CLASS`] bit: a token character (RFC 9110 §5.6.2).
 const TCHAR: u8 = 1;
 /// [`BYTE_CLASS`] bit: allowed in a header value (not a control byte but tab).
@@ -743,6 +773,27 @@ mod tests {
         assert!(eq("Transfer-Encoding", "transfer-encoding"));
         assert!(!eq("Transfer-Encoding", "transfer-encodinG2"));
         assert!(!eq("a^b", "a~b"));
+    }
+
+    #[test]
+    fn known_fields() {
+        use KnownField::*;
+        let table = [
+            ("Host", Some(Host)),
+            ("DATE", Some(Date)),
+            ("expect", Some(Expect)),
+            ("Server", Some(Server)),
+            ("connection", Some(Connection)),
+            ("Content-Length", Some(ContentLength)),
+            ("transfer-encoding", Some(TransferEncoding)),
+            ("Hos", None),
+            ("Hosts", None),
+            ("Content-Type", None),
+            ("Transfer-Encodinq", None),
+        ];
+        for (name, field) in table {
+            assert_eq!(KnownField::of(name), field, "{name}");
+        }
     }
 
     #[test]

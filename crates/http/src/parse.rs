@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 use httparse::{Header, Status, EMPTY_HEADER};
 
 use crate::error::{Error, Result};
-use crate::headers::{is_tchar, is_token, HttpHeaders};
+use crate::headers::{is_tchar, is_token, HttpHeaders, KnownField};
 use crate::limits::Limits;
 use crate::status::status_has_no_body;
 use crate::version::Version;
@@ -418,14 +418,13 @@ impl Seen {
     fn of(parsed: &[Header<'_>]) -> Seen {
         let mut seen = Seen::default();
         for h in parsed {
-            // The length picks the one candidate to compare with.
-            let name = h.name;
-            match name.len() {
-                4 if name.eq_ignore_ascii_case("host") => seen.hosts += 1,
-                6 if name.eq_ignore_ascii_case("expect") => seen.expect = true,
-                10 if name.eq_ignore_ascii_case("connection") => seen.connection = true,
-                14 if name.eq_ignore_ascii_case("content-length") => seen.framing = true,
-                17 if name.eq_ignore_ascii_case("transfer-encoding") => seen.framing = true,
+            match KnownField::of(h.name) {
+                Some(KnownField::Host) => seen.hosts += 1,
+                Some(KnownField::Expect) => seen.expect = true,
+                Some(KnownField::Connection) => seen.connection = true,
+                Some(KnownField::ContentLength | KnownField::TransferEncoding) => {
+                    seen.framing = true
+                }
                 _ => {}
             }
         }

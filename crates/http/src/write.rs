@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use crate::date;
 use crate::error::{Error, Result};
-use crate::headers::is_token;
+use crate::headers::{is_token, KnownField};
 use crate::parse::{BodyFraming, RequestHead};
 use crate::request::HttpRequest;
 use crate::response::{Body, HttpResponse};
@@ -157,11 +157,10 @@ pub fn write_response_head(
     // the lookups below run only for fields that are there.
     let (mut has_server, mut has_date, mut has_owned) = (false, false, false);
     for (name, _) in headers {
-        match field_kind(name) {
-            FieldKind::Server => has_server = true,
-            FieldKind::Date => has_date = true,
-            FieldKind::Owned => has_owned = true,
-            FieldKind::Other => {}
+        match KnownField::of(name) {
+            Some(KnownField::Server) => has_server = true,
+            Some(KnownField::Date) => has_date = true,
+            field => has_owned |= writer_owns(field),
         }
     }
     let handler_close = has_owned && headers.has_token("connection", "close");
@@ -221,7 +220,7 @@ pub fn write_response_head(
     let keep_alive = ctx.keep_alive && !handler_close && framing != BodyFraming::UntilClose;
 
     for (name, value) in headers {
-        if has_owned && field_kind(name) == FieldKind::Owned {
+        if has_owned && writer_owns(KnownField::of(name)) {
             continue;
         }
         write_header(buf, name, value);
@@ -251,29 +250,13 @@ pub fn write_response_head(
     }
 }
 
-/// What the response-head writer does with a handler's field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FieldKind {
-    /// `Server`: kept; the writer then adds none.
-    Server,
-    /// `Date`: kept; the writer then adds none.
-    Date,
-    /// `Content-Length`, `Transfer-Encoding`, `Connection`: the writer
-    /// decides these and drops the handler's.
-    Owned,
-    Other,
-}
-
-fn field_kind(name: &str) -> FieldKind {
-    // The length picks the one candidate to compare with.
-    match name.len() {
-        4 if name.eq_ignore_ascii_case("date") => FieldKind::Date,
-        6 if name.eq_ignore_ascii_case("server") => FieldKind::Server,
-        10 if name.eq_ignore_ascii_case("connection") => FieldKind::Owned,
-        14 if name.eq_ignore_ascii_case("content-length") => FieldKind::Owned,
-        17 if name.eq_ignore_ascii_case("transfer-encoding") => FieldKind::Owned,
-        _ => FieldKind::Other,
-    }
+/// Whether the writer decides this field itself (framing and connection),
+/// dropping a handler's.
+fn writer_owns(field: Option<KnownField>) -> bool {
+    matches!(
+        field,
+        Some(KnownField::Connection | KnownField::ContentLength | KnownField::TransferEncoding)
+    )
 }
 
 /// Appends `Server: monocle/VERSION` and `Date: now` in one copy of a line
