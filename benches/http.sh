@@ -22,7 +22,8 @@
 # Per run it prints requests/s, p99 latency, and the server's CPU time per
 # request (utime+stime from /proc/PID/stat before and after the run, divided
 # by the requests wrk completed): wrk saturates its own core before a fast
-# server saturates its, so requests/s alone can hide a difference.
+# server saturates its, so requests/s alone can hide a difference. With GNU
+# time installed it also shows how busy wrk's core was.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,6 +77,7 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    rm -f "${WRK_TIMES:-}"
 }
 trap cleanup EXIT INT TERM
 
@@ -148,6 +150,16 @@ to_us() {
 
 RESULTS=()
 
+# wrk's own CPU time, through GNU time when it is installed: at 100% the
+# load generator, not the server, sets requests/s.
+WRK_TIMED=()
+WRK_TIMES="$(mktemp)"
+if [ -x /usr/bin/time ]; then
+    WRK_TIMED=(/usr/bin/time -f '%U %S %e' -o "$WRK_TIMES")
+else
+    echo "note: /usr/bin/time is missing (apt-get install -y time): wrk's CPU share is not shown" >&2
+fi
+
 # run_load NAME SERVER REP PID PORT CONNS [wrk args...]
 run_load() {
     local load=$1 server=$2 rep=$3 pid=$4 port=$5 conns=$6
@@ -157,18 +169,22 @@ run_load() {
     # the pipelined run passes its own URL and `-- DEPTH`, and wrk takes the
     # first URL it is given.
     before="$(cpu_ticks "$pid")"
-    out="$(taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency "$@" "http://127.0.0.1:$port/")"
+    out="$(taskset -c "$WRK_CPU" "${WRK_TIMED[@]}" wrk -t1 -c"$conns" -d"$DURATION" --latency "$@" "http://127.0.0.1:$port/")"
     after="$(cpu_ticks "$pid")"
     rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
     reqs="$(awk '/requests in/ { print $1 }' <<<"$out")"
     p99="$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
     errors="$(awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }' <<<"$out")"
-    local cpu_us
+    local cpu_us wrk_busy=n/a
     cpu_us="$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$reqs" \
         'BEGIN { if (n > 0) printf "%.2f", t * 1000000 / hz / n; else print "nan" }')"
-    printf '  %-14s %-8s rep %-3s %12s req/s  p99 %8s us  cpu %6s us/req  %s\n' \
-        "$load" "$server" "$rep" "$rps" "$p99" "$cpu_us" "${errors:-}" >&2
-    RESULTS+=("$load $server $rep $rps $p99 $cpu_us $reqs $((after - before)) ${errors// /_}")
+    # wrk's user+system time over its wall time, in percent of its core.
+    if [ ${#WRK_TIMED[@]} -gt 0 ]; then
+        wrk_busy="$(awk '{ if ($3 > 0) printf "%.1f", ($1 + $2) * 100 / $3; else print "n/a" }' "$WRK_TIMES")"
+    fi
+    printf '  %-14s %-8s rep %-3s %12s req/s  p99 %8s us  cpu %6s us/req  wrk busy %5s%%  %s\n' \
+        "$load" "$server" "$rep" "$rps" "$p99" "$cpu_us" "$wrk_busy" "${errors:-}" >&2
+    RESULTS+=("$load $server $rep $rps $p99 $cpu_us $reqs $((after - before)) $wrk_busy ${errors// /_}")
 }
 
 echo "warming up (${WARMUP} per server)" >&2
@@ -231,16 +247,16 @@ printf '%s\n' "${RESULTS[@]}" | awk -v loads="$(for s in "${LOADS[@]}"; do print
     }
     function fmt(v, d) { return (v == "n/a") ? v : sprintf("%." d "f", v) }
     {
-        # load server rep rps p99 cpu reqs ticks errors
+        # load server rep rps p99 cpu reqs ticks wrk_busy errors
         key = $1 SUBSEP $3
-        if ($2 == "monocle") { mr[key] = $4; mp[key] = $5; mc[key] = $6 } else { hr[key] = $4; hp[key] = $5; hc[key] = $6 }
+        if ($2 == "monocle") { mr[key] = $4; mp[key] = $5; mc[key] = $6; mw[key] = $9 } else { hr[key] = $4; hp[key] = $5; hc[key] = $6; hw[key] = $9 }
         reps[$1] = (reps[$1] < $3) ? $3 : reps[$1]
     }
     END {
-        printf "%-14s %11s %11s %16s %9s %9s %9s %8s %8s %16s\n", "load", "monocle r/s", "hyper r/s", "m/h r/s (wins)", "m p99 us", "h p99 us", "m/h p99", "m cpu", "h cpu", "m/h cpu (wins)"
+        printf "%-14s %11s %11s %16s %9s %9s %9s %8s %8s %16s %7s %7s\n", "load", "monocle r/s", "hyper r/s", "m/h r/s (wins)", "m p99 us", "h p99 us", "m/h p99", "m cpu", "h cpu", "m/h cpu (wins)", "m wrk%", "h wrk%"
         n = split(loads, L, " ")
         for (k = 1; k <= n; k++) {
-            l = L[k]; lm = lh = lr = pm = ph = cm = ch = cr = ""; rw = cw = runs = 0; pr = ""
+            l = L[k]; lm = lh = lr = pm = ph = cm = ch = cr = wm = wh = ""; rw = cw = runs = 0; pr = ""
             for (r = 1; r <= reps[l]; r++) {
                 key = l SUBSEP r
                 if (!(key in mr) || !(key in hr)) continue
@@ -252,19 +268,23 @@ printf '%s\n' "${RESULTS[@]}" | awk -v loads="$(for s in "${LOADS[@]}"; do print
                 if (mp[key] != "n/a" && hp[key] != "n/a") pr = pr " " (mp[key] / hp[key])
                 cm = cm " " mc[key]; ch = ch " " hc[key]; cr = cr " " (mc[key] / hc[key])
                 if (mc[key] < hc[key]) cw++
+                if (mw[key] != "n/a") wm = wm " " mw[key]
+                if (hw[key] != "n/a") wh = wh " " hw[key]
             }
             if (runs == 0) continue
-            printf "%-14s %11.0f %11.0f %10s (%d/%d) %9s %9s %9s %8s %8s %10s (%d/%d)\n", l,
+            printf "%-14s %11.0f %11.0f %10s (%d/%d) %9s %9s %9s %8s %8s %10s (%d/%d) %7s %7s\n", l,
                 median(lm), median(lh), fmt(median(lr), 3), rw, runs,
                 fmt(median(pm), 0), fmt(median(ph), 0), fmt(median(pr), 3),
-                fmt(median(cm), 2), fmt(median(ch), 2), fmt(median(cr), 3), cw, runs
+                fmt(median(cm), 2), fmt(median(ch), 2), fmt(median(cr), 3), cw, runs,
+                fmt(median(wm), 1), fmt(median(wh), 1)
         }
     }'
 echo
 echo "m/h: monocle / hyper, the median of the per-rep ratios. r/s above 1 and p99, cpu below 1 mean monocle is better."
 echo "pipelined rows: r/s counts responses; wrk's latency percentiles are not usable there (n/a)."
+echo "wrk%: wrk's CPU time over its run, in percent of its core; near 100 the load generator, not the server, sets r/s."
 echo
 for line in "${RESULTS[@]}"; do
-    read -r load server rep rps p99 cpu reqs ticks errors <<<"$line"
-    echo "RESULT load=$load server=$server rep=$rep rps=$rps p99_us=$p99 cpu_us_per_req=$cpu requests=$reqs cpu_ticks=$ticks errors=${errors:-none}"
+    read -r load server rep rps p99 cpu reqs ticks wrk_busy errors <<<"$line"
+    echo "RESULT load=$load server=$server rep=$rep rps=$rps p99_us=$p99 cpu_us_per_req=$cpu requests=$reqs cpu_ticks=$ticks wrk_busy_pct=$wrk_busy errors=${errors:-none}"
 done
