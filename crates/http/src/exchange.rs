@@ -54,7 +54,7 @@ pub(crate) enum RequestBody<'a> {
 }
 
 /// Sends `req` and reads its response. Returns the response and whether the
-/// connection may carry another request.
+/// connection may carry another request: not if bytes came after the response.
 #[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
 pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
@@ -189,6 +189,11 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+    // Bytes after the end of the response answer no request of ours: the
+    // server frames its messages differently than we read them (a body after
+    // a 204 or a HEAD answer, say). Taking them for the next response would
+    // hand a later request an answer to this one, or one the body forged.
+    let reusable = reusable && inbuf.is_empty();
     Ok((HttpResponse::from_head(head, body), reusable))
 }
 

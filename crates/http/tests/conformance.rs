@@ -1104,7 +1104,6 @@ fn client_reads_no_body_after_head_and_no_content() {
 /// not be taken for the start of the next response either: the connection
 /// is not reused.
 #[test]
-#[ignore = "bug: bytes after a 204 or HEAD answer are read as the next response"]
 fn client_does_not_take_bytes_after_a_response_for_the_next_one() {
     for (method, first) in [
         (
