@@ -297,8 +297,9 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
 
 /// Parses a response head from the start of `buf`, for a client.
 ///
-/// `request_method` is the method of the request this answers: a response to
-/// `HEAD` (and a 2xx answer to `CONNECT`) has no body whatever its headers say, as
+/// `request_method` is the method of the request this answers, compared
+/// case-sensitively: a response to `HEAD` (and a 2xx answer to `CONNECT`) has
+/// no body whatever its headers say, as
 /// do 1xx, 204 and 304 responses. Otherwise the body is chunked if the final
 /// transfer coding is `chunked`, runs until close for any other coding or when
 /// no length is given, and has `Content-Length` bytes otherwise. When both
@@ -656,8 +657,10 @@ fn response_framing(
     headers: &HttpHeaders,
     limits: &Limits,
 ) -> Result<(BodyFraming, bool)> {
-    let connect_ok = request_method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&code);
-    if request_method.eq_ignore_ascii_case("HEAD") || status_has_no_body(code) || connect_ok {
+    // Methods are case-sensitive (RFC 9110 §9.1): a server answers `head` as
+    // a method it does not know, with a body.
+    let connect_ok = request_method == "CONNECT" && (200..300).contains(&code);
+    if request_method == "HEAD" || status_has_no_body(code) || connect_ok {
         return Ok((BodyFraming::Empty, true));
     }
     let mut final_coding = None;
@@ -1086,13 +1089,15 @@ mod tests {
                 BodyFraming::Empty,
                 true,
             ),
+            // Methods are case-sensitive: `head` is not HEAD.
             (
                 "head",
                 "200 OK",
                 "Transfer-Encoding: chunked\r\n",
-                BodyFraming::Empty,
+                BodyFraming::Chunked,
                 true,
             ),
+            ("connect", "200 OK", "", BodyFraming::UntilClose, false),
             (
                 "GET",
                 "204 No Content",

@@ -1154,7 +1154,6 @@ fn client_reports_a_body_cut_short() {
 /// The client sends `head` as a method other than HEAD (methods are
 /// case-sensitive, RFC 9110 §9.1), so the body of the answer is read.
 #[test]
-#[ignore = "bug: the client takes `head` for HEAD and reads no body"]
 fn client_reads_the_body_of_a_lowercase_head() {
     let srv = start(app);
     let port = srv.port;
