@@ -183,6 +183,16 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
                     Ok(ReadEnd::Data(_)) => {}
                     Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
                     Ok(_) => break,
+                    // A reset is no close: the body was cut short, and what
+                    // came of it must not pass for all of it.
+                    Err(e) if is_reset(&e) => {
+                        return Err(ExchangeError::Other(io::Error::new(
+                            e.kind(),
+                            format!(
+                                "the server reset the connection before the end of the body: {e}"
+                            ),
+                        )))
+                    }
                     Err(e) if is_disconnect(&e) => break,
                     Err(e) => return Err(e.into()),
                 }
@@ -239,6 +249,14 @@ async fn read_more<IO: AsyncRead + Unpin>(
             format!("the server closed the connection before the end of the {what}"),
         ))),
     }
+}
+
+/// Whether `e` is a reset, rather than the peer closing its side.
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    )
 }
 
 fn too_large(limits: &Limits) -> io::Error {

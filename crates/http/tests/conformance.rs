@@ -1200,7 +1200,6 @@ fn client_gets_an_early_413_during_a_large_upload() {
 /// A body delimited by the close that ends in a reset (RST, not FIN) was
 /// cut short; it must not be taken for a whole one.
 #[test]
-#[ignore = "not fixed: a reset ends a close-delimited body like a close does"]
 fn client_reports_a_reset_in_a_close_delimited_body() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
