@@ -62,6 +62,8 @@ pub enum Error {
     MissingHost,
     /// A request has more than one `Host` header.
     DuplicateHost,
+    /// A `Host` value that is not `host[:port]` (RFC 9112 §3.2).
+    BadHost,
     /// Both `Content-Length` and `Transfer-Encoding` are present.
     ContentLengthWithTransferEncoding,
     /// A `Content-Length` value is not a plain decimal number (a sign, spaces, hex...).
@@ -171,6 +173,7 @@ impl fmt::Display for Error {
             ),
             Error::MissingHost => f.write_str("HTTP/1.1 request without a host header"),
             Error::DuplicateHost => f.write_str("more than one host header"),
+            Error::BadHost => f.write_str("invalid host header value"),
             Error::ContentLengthWithTransferEncoding => {
                 f.write_str("both content-length and transfer-encoding present")
             }

@@ -190,7 +190,8 @@ impl ResponseHead {
 ///
 /// Accepted: HTTP/1.0 and HTTP/1.1; CRLF line ends only. Rejected, among others:
 /// whitespace before a header colon, a lone CR or LF, control bytes in a value,
-/// an HTTP/1.1 request without exactly one `Host`, `Content-Length` that is not
+/// an HTTP/1.1 request without exactly one `Host`, a `Host` that is not
+/// `host[:port]` (RFC 9112 §3.2), `Content-Length` that is not
 /// plain digits or that disagrees with another, `Content-Length` together with
 /// `Transfer-Encoding`, more than one `Transfer-Encoding` line, a transfer coding
 /// list that is malformed (400) or is not exactly `chunked` (501), and heads,
@@ -263,9 +264,13 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                 } else {
                     BodyFraming::Empty
                 };
-                match seen.hosts {
-                    0 if version == Version::Http11 => return Err(Error::MissingHost),
-                    0 | 1 => {}
+                match (seen.hosts, seen.host) {
+                    (0, _) if version == Version::Http11 => return Err(Error::MissingHost),
+                    (0, _) => {}
+                    (1, Some(host)) if !is_valid_host(trim_ows(host)) => {
+                        return Err(Error::BadHost)
+                    }
+                    (1, _) => {}
                     _ => return Err(Error::DuplicateHost),
                 }
                 let keep_alive = if seen.connection {
@@ -406,21 +411,25 @@ fn with_header_slots<'b, R>(count: usize, f: impl FnOnce(&mut [Header<'b>]) -> R
 /// Which of the fields a request's framing and connection depend on are
 /// present.
 #[derive(Debug, Default)]
-struct Seen {
+struct Seen<'b> {
     /// `Content-Length` or `Transfer-Encoding`.
     framing: bool,
-    /// How many `Host` fields.
+    /// How many `Host` fields, and the value of the last one.
     hosts: usize,
+    host: Option<&'b [u8]>,
     connection: bool,
     expect: bool,
 }
 
-impl Seen {
-    fn of(parsed: &[Header<'_>]) -> Seen {
+impl<'b> Seen<'b> {
+    fn of(parsed: &[Header<'b>]) -> Seen<'b> {
         let mut seen = Seen::default();
         for h in parsed {
             match KnownField::of(h.name) {
-                Some(KnownField::Host) => seen.hosts += 1,
+                Some(KnownField::Host) => {
+                    seen.hosts += 1;
+                    seen.host = Some(h.value);
+                }
                 Some(KnownField::Expect) => seen.expect = true,
                 Some(KnownField::Connection) => seen.connection = true,
                 Some(KnownField::ContentLength | KnownField::TransferEncoding) => {
@@ -456,6 +465,71 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
         v = rest;
     }
     v
+}
+
+/// Whether `v` is a valid `Host` value (RFC 9110 §7.2, RFC 3986 §3.2.2):
+/// empty, or a reg-name, an IPv4 address or an IP literal in brackets,
+/// then optionally `:` and a port of digits. Whitespace, `/`, `@`, `?`, `#`,
+/// quotes and non-ASCII bytes have no place in it.
+fn is_valid_host(v: &[u8]) -> bool {
+    let (host, rest) = match v.strip_prefix(b"[") {
+        // An IPv6 address (with a `%25` zone) or an IPvFuture.
+        Some(inner) => match inner.iter().position(|&b| b == b']') {
+            Some(end) => (
+                end > 0 && is_host_chars(&inner[..end], true),
+                &inner[end + 1..],
+            ),
+            None => return false,
+        },
+        None => {
+            let end = v.iter().position(|&b| b == b':').unwrap_or(v.len());
+            (is_host_chars(&v[..end], false), &v[end..])
+        }
+    };
+    host && match rest {
+        [] => true,
+        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
+/// Whether `s` holds only what an RFC 3986 reg-name (which an IPv4 address
+/// also is) may: unreserved and sub-delims characters and `%HH` escapes;
+/// and colons too with `colons`, inside an IP literal.
+fn is_host_chars(s: &[u8], colons: bool) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => match s.get(i + 1..i + 3) {
+                Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i += 3,
+                _ => return false,
+            },
+            b':' if colons => i += 1,
+            b if b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                ) =>
+            {
+                i += 1
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Rejects an LF not preceded by CR (httparse accepts a bare LF as a line end,
@@ -820,6 +894,58 @@ mod tests {
     }
 
     #[test]
+    fn host_values() {
+        let valid = [
+            "",
+            "example.com",
+            "example.com:8080",
+            "a:",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "[fe80::1%25eth0]",
+            "[v1.x]",
+            "xn--bcher-kva.example",
+            "a_b-c~d",
+            "%41b",
+            "a,b;c=d",
+        ];
+        for v in valid {
+            assert!(is_valid_host(v.as_bytes()), "{v:?}");
+        }
+        let invalid = [
+            "a b",
+            "a, b",
+            "a/b",
+            "u@a",
+            "a?b",
+            "a#b",
+            "a:8x",
+            "a:1:2",
+            "[::1",
+            "[]",
+            "[::1]x",
+            "::1",
+            "a%4",
+            "a%zz",
+            "a\"b",
+            "caf\u{e9}",
+            "[::1]:80:1",
+            "a\tb",
+        ];
+        for v in invalid {
+            assert!(!is_valid_host(v.as_bytes()), "{v:?}");
+        }
+        // Optional whitespace around the value is not part of it.
+        assert_eq!(
+            head("GET / HTTP/1.1\r\nHost: \t x:1 \r\n\r\n")
+                .headers()
+                .get("host"),
+            Some("x:1")
+        );
+    }
+
+    #[test]
     fn http10_needs_no_host() {
         let h = head("GET / HTTP/1.0\r\n\r\n");
         assert_eq!(h.version(), Version::Http10);
@@ -850,6 +976,11 @@ mod tests {
             ("lone LF ending the head", "GET / HTTP/1.1\nHost: x\n\n", Error::BadLineEnding, 400),
             ("missing host", "GET / HTTP/1.1\r\n\r\n", Error::MissingHost, 400),
             ("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Error::DuplicateHost, 400),
+            ("space in host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", Error::BadHost, 400),
+            ("path in host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", Error::BadHost, 400),
+            ("userinfo in host", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", Error::BadHost, 400),
+            ("bad host port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", Error::BadHost, 400),
+            ("bad host in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a b\r\n\r\n", Error::BadHost, 400),
             ("CL and TE", cl_te, Error::ContentLengthWithTransferEncoding, 400),
             ("signed CL +", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", Error::BadContentLength, 400),
             ("signed CL -", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n", Error::BadContentLength, 400),
