@@ -223,9 +223,20 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             .uri_limit()
             .min(self.config.limits.head_limit());
         // Bytes of the buffer already parsed without finding a complete head.
-        let mut parsed = 0;
+        let mut parsed: usize = 0;
         let mut head_deadline: Option<Instant> = None;
         loop {
+            // Empty lines before a request line are ignored (RFC 9112 §2.2):
+            // dropped here, a CRLF sent after a request body leaves the
+            // connection idle instead of starting a head and its timeout.
+            let blank = blank_lines(self.inbuf.data());
+            if blank > 0 {
+                self.inbuf.consume(blank);
+                parsed = parsed.saturating_sub(blank);
+                if self.inbuf.is_empty() {
+                    head_deadline = None;
+                }
+            }
             if self.inbuf.len() > parsed {
                 let data = self.inbuf.data();
                 // Re-parse only when it can change the answer: new bytes hold a
@@ -575,6 +586,14 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         let _ = with_deadline(Deadline::After(self.config.read_timeout), self.io.close()).await;
         Ok(())
     }
+}
+
+/// The length of the empty lines (CRLF pairs) at the start of `data`.
+fn blank_lines(data: &[u8]) -> usize {
+    2 * data
+        .chunks_exact(2)
+        .take_while(|pair| *pair == b"\r\n")
+        .count()
 }
 
 /// Answers a connection over the limit with 503 and closes it.
