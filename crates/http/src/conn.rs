@@ -125,11 +125,12 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     Err(_) => return self.finish().await,
                 },
             };
-            // Methods are case-sensitive: only `HEAD` gets a body-less answer.
-            let method = if head.method() == "HEAD" {
-                "HEAD"
-            } else {
-                "GET"
+            // Methods are case-sensitive: only `HEAD`, and a 2xx to
+            // `CONNECT`, get a body-less answer.
+            let method = match head.method() {
+                "HEAD" => "HEAD",
+                "CONNECT" => "CONNECT",
+                _ => "GET",
             };
             let (ctx_version, head_keep_alive) = (head.version(), head.keep_alive());
             let log = log::log_enabled!(log::Level::Info).then(|| LogInfo::new(&head));

@@ -38,6 +38,7 @@ pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 pub struct ResponseContext {
     version: Version,
     head: bool,
+    connect: bool,
     keep_alive: bool,
 }
 
@@ -49,6 +50,7 @@ impl ResponseContext {
         ResponseContext {
             version,
             head: method == "HEAD",
+            connect: method == "CONNECT",
             keep_alive,
         }
     }
@@ -64,6 +66,7 @@ impl ResponseContext {
         ResponseContext {
             version: Version::Http11,
             head: false,
+            connect: false,
             keep_alive: false,
         }
     }
@@ -121,6 +124,9 @@ fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
 /// monocle/VERSION` and an IMF-fixdate `Date` unless the handler set them.
 ///
 /// * 1xx, 204, 304: no body and no `Content-Length`.
+/// * 2xx to CONNECT: no body, no `Content-Length` or `Transfer-Encoding`
+///   (RFC 9110 §9.3.6), and the connection closes after the head, as the
+///   server does not tunnel: the client takes what follows for tunnel data.
 /// * In-memory body: `Content-Length`.
 /// * Stream: its `Content-Length` if the handler gave a valid one, else
 ///   `Transfer-Encoding: chunked` to an HTTP/1.1 client, else (HTTP/1.0) a body
@@ -187,7 +193,8 @@ pub fn write_response_head(
     buf.extend_from_slice(resp.wire_reason().as_bytes());
     buf.extend_from_slice(b"\r\n");
 
-    let (framing, length_header) = if status_has_no_body(code) {
+    let tunnel = ctx.connect && (200..300).contains(&code);
+    let (framing, length_header) = if status_has_no_body(code) || tunnel {
         (BodyFraming::Empty, None)
     } else {
         match resp.body() {
@@ -218,7 +225,8 @@ pub fn write_response_head(
     } else {
         framing
     };
-    let keep_alive = ctx.keep_alive && !handler_close && framing != BodyFraming::UntilClose;
+    let keep_alive =
+        ctx.keep_alive && !handler_close && !tunnel && framing != BodyFraming::UntilClose;
 
     for (name, value) in headers {
         if has_owned && writer_owns(KnownField::of(name)) {
@@ -449,7 +457,11 @@ mod tests {
         let mut buf = b"leftover".to_vec();
         buf.clear();
         let written = write_response_head(resp, &ctx, &mut buf);
-        let method = if ctx.head { "HEAD" } else { "GET" };
+        let method = match (ctx.head, ctx.connect) {
+            (true, _) => "HEAD",
+            (_, true) => "CONNECT",
+            _ => "GET",
+        };
         let head = parse_response_head(&buf, method, &Limits::default())
             .expect("our own head parses")
             .expect("complete");
@@ -509,6 +521,7 @@ mod tests {
         let http10_ka = ResponseContext::new(Version::Http10, "GET", true);
         let http10 = ResponseContext::new(Version::Http10, "GET", false);
         let head = ResponseContext::new(Version::Http11, "HEAD", true);
+        let connect = ResponseContext::new(Version::Http11, "CONNECT", true);
         let table: Vec<(
             &str,
             HttpResponse,
@@ -541,6 +554,54 @@ mod tests {
                     format!("Server: {s}"),
                 ],
                 BodyFraming::Length(0),
+                true,
+            ),
+            (
+                "a 2xx to CONNECT has no framing and closes",
+                HttpResponse::new(200).with_body("not for a tunnel"),
+                connect,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    format!("Server: {s}"),
+                    "Connection: close".into(),
+                ],
+                BodyFraming::Empty,
+                false,
+            ),
+            (
+                "a stream to CONNECT too",
+                HttpResponse::new(200).with_body(stream()),
+                connect,
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    format!("Server: {s}"),
+                    "Connection: close".into(),
+                ],
+                BodyFraming::Empty,
+                false,
+            ),
+            (
+                "a refusal of CONNECT is framed",
+                HttpResponse::new(407).with_body("no"),
+                connect,
+                vec![
+                    "HTTP/1.1 407 Proxy Authentication Required".into(),
+                    "Content-Length: 2".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Length(2),
+                true,
+            ),
+            (
+                "connect is not CONNECT",
+                HttpResponse::new(200).with_body("abc"),
+                ResponseContext::new(Version::Http11, "connect", true),
+                vec![
+                    "HTTP/1.1 200 OK".into(),
+                    "Content-Length: 3".into(),
+                    format!("Server: {s}"),
+                ],
+                BodyFraming::Length(3),
                 true,
             ),
             (

@@ -857,7 +857,6 @@ fn no_content_responses_have_no_body() {
 /// The server cannot tunnel: a 2xx to CONNECT must not carry framing
 /// (RFC 9110 §9.3.6) and the connection must not be read as HTTP after it.
 #[test]
-#[ignore = "bug: a 2xx to CONNECT carries Content-Length and keeps the connection"]
 fn a_2xx_to_connect_has_no_length_and_closes() {
     let srv = start(app);
     let out = until_close(
@@ -866,6 +865,10 @@ fn a_2xx_to_connect_has_no_length_and_closes() {
     );
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(!out.contains("Content-Length"), "{out}");
+    assert!(
+        out.ends_with("\r\nConnection: close\r\n\r\n"),
+        "no body: {out}"
+    );
     assert!(!out.contains("/after"), "{out}");
 }
 
