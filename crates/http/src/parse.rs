@@ -188,7 +188,8 @@ impl ResponseHead {
 /// at `head.len()`), or an error whose [`status`](Error::status) is the code to
 /// answer before closing the connection.
 ///
-/// Accepted: HTTP/1.0 and HTTP/1.1; CRLF line ends only. Rejected, among others:
+/// Accepted: HTTP/1.0 and HTTP/1.1, and HTTP/1.2 to HTTP/1.9 read as
+/// HTTP/1.1 (RFC 9110 §2.5); CRLF line ends only. Rejected, among others:
 /// whitespace before a header colon, a lone CR or LF, control bytes in a value,
 /// an HTTP/1.1 request without exactly one `Host`, a `Host` that is not
 /// `host[:port]` (RFC 9112 §3.2), `Content-Length` that is not
@@ -295,9 +296,39 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                     len: len as u32,
                 }))
             }
+            Err(httparse::Error::Version) if later_http1_minor(view).is_some() => {
+                // RFC 9110 §2.5: a later minor version of HTTP/1 is processed
+                // as the highest one the server conforms to. httparse knows
+                // only 1.0 and 1.1, so parse a copy that says 1.1.
+                let mut copy = view.to_vec();
+                copy[later_http1_minor(view).unwrap_or_default()] = b'1';
+                match parse_request_head(&copy, limits) {
+                    Ok(None) if buf.len() > limits.max_head => Err(Error::HeadTooLarge {
+                        limit: limits.max_head,
+                    }),
+                    other => other,
+                }
+            }
             Err(e) => Err(map_error(e, view, limits, false)),
         }
     })
+}
+
+/// Where in `buf` the minor digit of a request line's `HTTP/1.2` to
+/// `HTTP/1.9` is.
+fn later_http1_minor(buf: &[u8]) -> Option<usize> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let line = first_line(buf);
+    let mut spaces = line
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b' ')
+        .map(|(i, _)| i);
+    let version = spaces.nth(1)? + 1;
+    match &line[version..] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9', ..] => Some(start + version + 7),
+        _ => None,
+    }
 }
 
 /// Parses a response head from the start of `buf`, for a client.
@@ -946,6 +977,38 @@ mod tests {
     }
 
     #[test]
+    fn later_http1_minors_are_read_as_http11() {
+        for v in ["1.2", "1.9"] {
+            let h = head(&format!("\r\nGET /a HTTP/{v}\r\nHost: x\r\n\r\nbody"));
+            assert_eq!((h.version(), h.uri(), h.len()), (Version::Http11, "/a", 30));
+        }
+        // The rest of the head is checked as for HTTP/1.1.
+        assert_eq!(
+            parse(b"GET / HTTP/1.2\r\n\r\n").err(),
+            Some(Error::MissingHost)
+        );
+        for bad in [
+            "GET / HTTP/1.10\r\n",
+            "GET / HTTP/1.2 \r\n",
+            "GET / HTTP/1.2\n",
+        ] {
+            let got = parse(format!("{bad}Host: x\r\n\r\n").as_bytes());
+            assert_eq!(got.err().map(|e| e.status()), Some(400), "{bad:?}");
+        }
+        for unsupported in ["HTTP/0.9", "HTTP/2.0", "HTTP/1.a"] {
+            let got = parse(format!("GET / {unsupported}\r\nHost: x\r\n\r\n").as_bytes());
+            assert!(got.is_err(), "{unsupported}");
+        }
+        let mut limits = Limits::default();
+        limits.max_head(30);
+        let long = format!("GET / HTTP/1.2\r\nHost: x\r\nX: {}", "y".repeat(20));
+        assert_eq!(
+            parse_request_head(long.as_bytes(), &limits).err(),
+            Some(Error::HeadTooLarge { limit: 30 })
+        );
+    }
+
+    #[test]
     fn http10_needs_no_host() {
         let h = head("GET / HTTP/1.0\r\n\r\n");
         assert_eq!(h.version(), Version::Http10);
@@ -962,7 +1025,7 @@ mod tests {
             ("control byte in target", "GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n", Error::BadRequestLine, 400),
             ("garbage version", "GET / HTTX/1.1\r\nHost: x\r\n\r\n", Error::BadRequestLine, 400),
             ("HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", Error::UnsupportedVersion, 505),
-            ("HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", Error::UnsupportedVersion, 505),
+            ("HTTP/3.0", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", Error::UnsupportedVersion, 505),
             ("HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", Error::UnsupportedVersion, 505),
             ("space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", Error::SpaceBeforeColon, 400),
             ("tab before colon", "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding\t: chunked\r\n\r\n", Error::SpaceBeforeColon, 400),
@@ -1107,6 +1170,8 @@ mod tests {
             b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
             b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
             b"GET / HTTP/2.0\r\nHost: x\r\n\r\n",
+            b"\r\nGET / HTTP/1.2\r\nHost: x\r\n\r\n",
+            b"GET / HTTP/1.9 \r\nHost: x\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: x\nX: b\r\n\r\n",

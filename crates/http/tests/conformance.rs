@@ -505,7 +505,6 @@ fn malformed_request_lines_are_rejected() {
 /// RFC 9110 §2.5: a higher minor version of a major version the server
 /// implements SHOULD be processed as the highest minor it conforms to.
 #[test]
-#[ignore = "bug: HTTP/1.2 is answered 505"]
 fn http_1_2_is_served_as_http_1_1() {
     let srv = start(app);
     let out = answered_and_kept_open(srv.port, b"GET /v HTTP/1.2\r\nHost: x\r\n\r\n");
