@@ -16,6 +16,7 @@ use httparse::{Header, Status, EMPTY_HEADER};
 use crate::error::{Error, Result};
 use crate::headers::{is_tchar, is_token, HttpHeaders, KnownField};
 use crate::limits::Limits;
+use crate::request::is_scheme;
 use crate::status::status_has_no_body;
 use crate::version::Version;
 
@@ -254,6 +255,9 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                     return Err(Error::UriTooLong {
                         limit: limits.max_uri,
                     });
+                }
+                if !target_fits_method(uri, req.method.unwrap_or_default()) {
+                    return Err(Error::BadRequestLine);
                 }
                 let version = Version::from_minor(req.version.unwrap_or(1));
                 let headers = collect_headers(req.headers);
@@ -496,6 +500,25 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
         v = rest;
     }
     v
+}
+
+/// Whether the request target has a form `method` may use (RFC 9112 §3.2):
+/// authority-form (`host:port`) for CONNECT and only there; otherwise
+/// origin-form (`/path`), absolute-form (`scheme://...`), or `*` for OPTIONS.
+fn target_fits_method(target: &str, method: &str) -> bool {
+    if method == "CONNECT" {
+        let t = target.as_bytes();
+        let host_end = match t.first() {
+            Some(b'[') => t.iter().position(|&b| b == b']').map(|i| i + 1),
+            _ => t.iter().position(|&b| b == b':'),
+        };
+        return matches!(host_end.map(|i| &t[i..]), Some([b':', ..])) && is_valid_host(t);
+    }
+    target.starts_with('/')
+        || (target == "*" && method == "OPTIONS")
+        || target
+            .split_once("://")
+            .is_some_and(|(scheme, _)| is_scheme(scheme))
 }
 
 /// Whether `v` is a valid `Host` value (RFC 9110 §7.2, RFC 3986 §3.2.2):
@@ -1006,6 +1029,47 @@ mod tests {
             parse_request_head(long.as_bytes(), &limits).err(),
             Some(Error::HeadTooLarge { limit: 30 })
         );
+    }
+
+    #[test]
+    fn target_forms_fit_their_methods() {
+        let fits = [
+            ("GET", "/a?b"),
+            ("GET", "http://example.com"),
+            ("GET", "https://example.com:8443/a"),
+            ("POST", "HTTP+X://example.com/"),
+            ("OPTIONS", "*"),
+            ("OPTIONS", "/"),
+            ("CONNECT", "example.com:443"),
+            ("CONNECT", "[::1]:443"),
+            ("CONNECT", "127.0.0.1:80"),
+        ];
+        for (method, target) in fits {
+            let req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert!(parse(req.as_bytes()).is_ok(), "{req:?}");
+        }
+        let misfits = [
+            ("GET", "*"),
+            ("options", "*"),
+            ("GET", "example.com:443"),
+            ("GET", "example.com"),
+            ("GET", "://x/"),
+            ("GET", "1http://x/"),
+            ("CONNECT", "/"),
+            ("CONNECT", "*"),
+            ("CONNECT", "example.com"),
+            ("CONNECT", "[::1]"),
+            ("CONNECT", "http://example.com:443"),
+            ("CONNECT", "u@example.com:443"),
+        ];
+        for (method, target) in misfits {
+            let req = format!("{method} {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(
+                parse(req.as_bytes()).err(),
+                Some(Error::BadRequestLine),
+                "{req:?}"
+            );
+        }
     }
 
     #[test]

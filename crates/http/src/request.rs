@@ -97,7 +97,8 @@ fn split_target(uri: &str) -> (Form, Range<usize>, Range<usize>) {
     }
 }
 
-fn is_scheme(s: &str) -> bool {
+/// Whether `s` is a URI scheme (RFC 3986 §3.1).
+pub(crate) fn is_scheme(s: &str) -> bool {
     let mut bytes = s.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))

@@ -539,14 +539,35 @@ fn request_target_forms() {
     assert!(out.ends_with("get / path=/ host=x HTTP/1.1 body="), "{out}");
 }
 
+/// RFC 9112 §3.2: `*` is for OPTIONS only, authority-form for CONNECT only,
+/// and CONNECT takes nothing else.
 #[test]
-#[ignore = "bug: the target form is not checked against the method"]
-fn asterisk_form_is_only_for_options() {
+fn targets_that_do_not_fit_the_method_are_rejected() {
     let srv = start(app);
-    assert_rejected(
-        srv.port,
-        &[("GET *", b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", BAD_REQUEST)],
-    );
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("GET *", b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", BAD_REQUEST),
+        (
+            "GET authority",
+            b"GET example.com:80 HTTP/1.1\r\nHost: x\r\n\r\n",
+            BAD_REQUEST,
+        ),
+        (
+            "GET no slash",
+            b"GET index.html HTTP/1.1\r\nHost: x\r\n\r\n",
+            BAD_REQUEST,
+        ),
+        (
+            "CONNECT origin",
+            b"CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n",
+            BAD_REQUEST,
+        ),
+        (
+            "CONNECT no port",
+            b"CONNECT example.com HTTP/1.1\r\nHost: x\r\n\r\n",
+            BAD_REQUEST,
+        ),
+    ];
+    assert_rejected(srv.port, cases);
 }
 
 /// RFC 9112 §2.2: empty lines (CRLF) before a request line are ignored.
