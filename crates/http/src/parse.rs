@@ -344,7 +344,8 @@ fn later_http1_minor(buf: &[u8]) -> Option<usize> {
 /// transfer coding is `chunked`, runs until close for any other coding or when
 /// no length is given, and has `Content-Length` bytes otherwise. When both
 /// `Content-Length` and `Transfer-Encoding` are present the latter wins and the
-/// connection is not reused.
+/// connection is not reused; nor is it after an HTTP/1.0 response with
+/// `Transfer-Encoding` (RFC 9112 §6.1).
 ///
 /// A 1xx response ([`ResponseHead::is_interim`]) is followed by the real one:
 /// drop `head.len()` bytes and parse again. Unlike requests, a bare LF line end
@@ -388,7 +389,10 @@ pub fn parse_response_head(
                 let code = resp.code.unwrap_or_default();
                 let headers = collect_headers(resp.headers);
                 let (framing, reusable) = response_framing(code, request_method, &headers, limits)?;
-                let keep_alive = reusable && keep_alive(&headers, version);
+                // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty
+                // framing; the connection closes after the message.
+                let faulty = version == Version::Http10 && headers.contains("transfer-encoding");
+                let keep_alive = reusable && !faulty && keep_alive(&headers, version);
                 Ok(Some(ResponseHead {
                     version,
                     code,
@@ -1409,6 +1413,14 @@ mod tests {
         .unwrap();
         assert!(!h.keep_alive());
         assert_eq!(h.version(), Version::Http10);
+        let h = parse_response_head(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET",
+            &Limits::default(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((h.framing(), h.keep_alive()), (BodyFraming::Chunked, false));
         let h = parse_response_head(b"HTTP/1.1 100 Continue\r\n\r\n", "GET", &Limits::default())
             .unwrap()
             .unwrap();

@@ -1246,7 +1246,6 @@ fn client_reports_a_reset_in_a_close_delimited_body() {
 /// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
 /// framing; the connection closes after it, whatever keep-alive says.
 #[test]
-#[ignore = "bug: the client reuses the connection after an HTTP/1.0 response with Transfer-Encoding"]
 fn client_does_not_reuse_a_connection_after_a_chunked_http10_response() {
     let (port, server) = scripted(vec![
         (
