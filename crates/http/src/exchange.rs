@@ -54,7 +54,8 @@ pub(crate) enum RequestBody<'a> {
 }
 
 /// Sends `req` and reads its response. Returns the response and whether the
-/// connection may carry another request: not if bytes came after the response.
+/// connection may carry another request: not if bytes came after the response,
+/// nor if the request asked to close it.
 #[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
 pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
@@ -204,6 +205,8 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     // a 204 or a HEAD answer, say). Taking them for the next response would
     // hand a later request an answer to this one, or one the body forged.
     let reusable = reusable && inbuf.is_empty();
+    // RFC 9112 §9.6: after asking for `close`, send nothing more on it.
+    let reusable = reusable && !req.headers().has_token("connection", "close");
     Ok((HttpResponse::from_head(head, body), reusable))
 }
 

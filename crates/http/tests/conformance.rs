@@ -1268,7 +1268,6 @@ fn client_does_not_reuse_a_connection_after_a_chunked_http10_response() {
 /// RFC 9112 §9.6: a client that sent `Connection: close` sends nothing more
 /// on that connection, even if the server did not say close.
 #[test]
-#[ignore = "bug: the client reuses a connection after sending Connection: close"]
 fn client_does_not_reuse_a_connection_it_asked_to_close() {
     let (port, server) = scripted(vec![
         (
