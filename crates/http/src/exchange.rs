@@ -106,7 +106,9 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     let head = loop {
         if !inbuf.is_empty() {
             match parse_response_head(inbuf.data(), method, limits).map_err(io::Error::from)? {
-                Some(head) if head.is_interim() => {
+                // After a 101 the connection speaks another protocol: the
+                // 101 is the answer, and nothing after it is read as HTTP.
+                Some(head) if head.is_interim() && head.code() != 101 => {
                     inbuf.consume(head.len());
                     continue;
                 }
@@ -140,7 +142,8 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     };
 
     let framing = head.framing();
-    let mut reusable = head.keep_alive() && framing != BodyFraming::UntilClose;
+    let mut reusable =
+        head.keep_alive() && framing != BodyFraming::UntilClose && head.code() != 101;
     let mut body = Vec::new();
     match framing {
         BodyFraming::Empty => {}

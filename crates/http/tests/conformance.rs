@@ -1301,7 +1301,6 @@ fn client_does_not_reuse_a_connection_it_asked_to_close() {
 /// After a 101 the connection speaks another protocol: the 101 is the
 /// answer (not an interim one to skip), and the connection is not reused.
 #[test]
-#[ignore = "bug: the client skips a 101 as interim and parses the new protocol as HTTP"]
 fn client_returns_a_101_and_does_not_read_on_in_http() {
     let (port, server) = scripted(vec![
         (
