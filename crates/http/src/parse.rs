@@ -260,7 +260,7 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                     return Err(Error::BadRequestLine);
                 }
                 let version = Version::from_minor(req.version.unwrap_or(1));
-                let headers = collect_headers(req.headers);
+                let headers = collect_headers(req.headers, false);
                 // The fields that decide framing and the connection, noted
                 // in one pass: a field that is absent costs no lookup.
                 let seen = Seen::of(req.headers);
@@ -379,7 +379,12 @@ pub fn parse_response_head(
     let view = &buf[..buf.len().min(limits.max_head)];
     with_header_slots(limits.max_headers, |slots| {
         let mut resp = httparse::Response::new(slots);
-        match resp.parse(view) {
+        // RFC 9112 §5.2: a user agent replaces obs-fold in a response with SP
+        // (collect_headers does) rather than failing.
+        let parsed = httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response(&mut resp, view);
+        match parsed {
             Ok(Status::Partial) if buf.len() > limits.max_head => Err(Error::HeadTooLarge {
                 limit: limits.max_head,
             }),
@@ -387,7 +392,7 @@ pub fn parse_response_head(
             Ok(Status::Complete(len)) => {
                 let version = Version::from_minor(resp.version.unwrap_or(1));
                 let code = resp.code.unwrap_or_default();
-                let headers = collect_headers(resp.headers);
+                let headers = collect_headers(resp.headers, true);
                 let (framing, reusable) = response_framing(code, request_method, &headers, limits)?;
                 // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty
                 // framing; the connection closes after the message.
@@ -482,12 +487,23 @@ impl<'b> Seen<'b> {
 }
 
 /// Copies httparse's headers into one [`HttpHeaders`], trimming optional
-/// whitespace. Bytes that are not UTF-8 (obs-text) become U+FFFD.
-fn collect_headers(parsed: &[Header<'_>]) -> HttpHeaders {
+/// whitespace. Bytes that are not UTF-8 (obs-text) become U+FFFD. With
+/// `unfold` (responses, where httparse lets obs-fold through), the CR and LF
+/// of each fold become SP.
+fn collect_headers(parsed: &[Header<'_>], unfold: bool) -> HttpHeaders {
     let bytes = parsed.iter().map(|h| h.name.len() + h.value.len()).sum();
     let mut headers = HttpHeaders::with_capacity(parsed.len(), bytes);
     for h in parsed {
         let value = trim_ows(h.value);
+        if unfold && value.iter().any(|&b| b == b'\r' || b == b'\n') {
+            let spaced: Vec<u8> = value
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
+            let value = String::from_utf8_lossy(trim_ows(&spaced)).into_owned();
+            headers.push_unchecked(h.name, &value);
+            continue;
+        }
         match std::str::from_utf8(value) {
             Ok(v) => headers.push_unchecked(h.name, v),
             Err(_) => headers.push_unchecked(h.name, &String::from_utf8_lossy(value)),
@@ -1262,6 +1278,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX: y\r\n\r\nabc",
             b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"HTTP/1.0 200 OK\nServer: old\n\nbody",
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 1\r\n\r\nz",
             b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
             b"HTTP/2 200 OK\r\n\r\n",
         ];
@@ -1426,6 +1443,18 @@ mod tests {
             .unwrap();
         assert!(h.is_interim());
         assert_eq!(h.len(), 25);
+    }
+
+    #[test]
+    fn obs_fold_in_a_response_becomes_spaces() {
+        let buf = b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\tc\r\nY:\r\n d\nContent-Length: 1\r\n\r\nz";
+        let h = parse_response_head(buf, "GET", &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.headers().get("x"), Some("a   b  \tc"));
+        assert_eq!(h.headers().get("y"), Some("d"));
+        assert_eq!(h.framing(), BodyFraming::Length(1));
+        assert_eq!(h.len(), buf.len() - 1);
     }
 
     #[test]

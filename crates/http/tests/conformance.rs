@@ -1326,7 +1326,6 @@ fn client_returns_a_101_and_does_not_read_on_in_http() {
 
 /// RFC 9112 §5.2: a user agent MUST replace obs-fold in a response with SP.
 #[test]
-#[ignore = "bug: obs-fold in a response is an error"]
 fn client_unfolds_obs_fold_in_responses() {
     let (port, server) = scripted(vec![(
         b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\n\tc\r\nContent-Length: 3\r\n\r\nabc",
