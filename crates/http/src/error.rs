@@ -71,14 +71,16 @@ pub enum Error {
     /// Several `Content-Length` values that differ.
     ConflictingContentLength,
     /// A `Transfer-Encoding` value is malformed (empty element, not a token,
-    /// parameters, `chunked` not last or repeated).
+    /// parameters, `chunked` not last or repeated), or a request's does not
+    /// end in `chunked` (such as `gzip`), which leaves the length of its body
+    /// unknown (RFC 9112 §6.3).
     BadTransferEncoding,
     /// More than one `Transfer-Encoding` header line.
     DuplicateTransferEncoding,
     /// A `Transfer-Encoding` in an HTTP/1.0 request.
     TransferEncodingInHttp10,
-    /// A well-formed `Transfer-Encoding` other than exactly `chunked`
-    /// (for instance `gzip` or `gzip, chunked`).
+    /// A request's `Transfer-Encoding` has codings the server does not
+    /// implement before the final `chunked` (for instance `gzip, chunked`).
     UnsupportedTransferEncoding,
     /// The body is longer than the limit.
     BodyTooLarge {

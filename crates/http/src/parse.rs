@@ -196,7 +196,8 @@ impl ResponseHead {
 /// `host[:port]` (RFC 9112 §3.2), `Content-Length` that is not
 /// plain digits or that disagrees with another, `Content-Length` together with
 /// `Transfer-Encoding`, more than one `Transfer-Encoding` line, a transfer coding
-/// list that is malformed (400) or is not exactly `chunked` (501), and heads,
+/// list that is malformed or does not end in `chunked` (400, RFC 9112 §6.3) or
+/// has codings before `chunked` (501), and heads,
 /// targets or declared bodies over the [`Limits`].
 ///
 /// Each call parses from the start of `buf`. To keep the cost linear when a
@@ -786,7 +787,11 @@ fn request_framing(
         let value = headers.get("transfer-encoding").unwrap_or_default();
         return match transfer_codings(value)? {
             Codings::OnlyChunked => Ok(BodyFraming::Chunked),
-            Codings::ChunkedLast | Codings::NotChunked => Err(Error::UnsupportedTransferEncoding),
+            // Codings this server does not implement, before `chunked`.
+            Codings::ChunkedLast => Err(Error::UnsupportedTransferEncoding),
+            // RFC 9112 §6.3: without `chunked` last the body length cannot be
+            // determined; 400 and close.
+            Codings::NotChunked => Err(Error::BadTransferEncoding),
         };
     }
     match content_length(headers, limits)? {
@@ -1144,9 +1149,9 @@ mod tests {
             ("obfuscated TE: empty element", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked\r\n\r\n", Error::BadTransferEncoding, 400),
             ("TE chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", Error::BadTransferEncoding, 400),
             ("TE chunked twice", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", Error::BadTransferEncoding, 400),
-            ("TE gzip only", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", Error::UnsupportedTransferEncoding, 501),
+            ("TE gzip only", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", Error::BadTransferEncoding, 400),
             ("TE gzip, chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", Error::UnsupportedTransferEncoding, 501),
-            ("TE lookalike", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", Error::UnsupportedTransferEncoding, 501),
+            ("TE lookalike", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", Error::BadTransferEncoding, 400),
             ("TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", Error::TransferEncodingInHttp10, 400),
             ("body over limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 16777217\r\n\r\n", Error::BodyTooLarge { limit: 16 << 20 }, 413),
             ("CL overflowing u64", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551616\r\n\r\n", Error::BodyTooLarge { limit: 16 << 20 }, 413),

@@ -84,6 +84,10 @@ fn every_rejection_gets_its_status_and_a_close() {
         ),
         (
             b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "HTTP/1.1 400 ",
+        ),
+        (
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             "HTTP/1.1 501 ",
         ),
         (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 "),
