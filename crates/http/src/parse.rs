@@ -393,6 +393,11 @@ pub fn parse_response_head(
             Ok(Status::Complete(len)) => {
                 let version = Version::from_minor(resp.version.unwrap_or(1));
                 let code = resp.code.unwrap_or_default();
+                // Three digits, but not a status code (RFC 9110 §15), nor one
+                // an HttpResponse may hold.
+                if code < 100 {
+                    return Err(Error::BadStatusLine);
+                }
                 let headers = collect_headers(resp.headers, true);
                 let (framing, reusable) = response_framing(code, request_method, &headers, limits)?;
                 // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty
@@ -1467,6 +1472,8 @@ mod tests {
         let table: &[(&str, Error)] = &[
             ("HTTP/1.1 2000 OK\r\n\r\n", Error::BadStatusLine),
             ("HTTP/1.1 OK\r\n\r\n", Error::BadStatusLine),
+            ("HTTP/1.1 099 Low\r\n\r\n", Error::BadStatusLine),
+            ("HTTP/1.1 000 Zero\r\n\r\n", Error::BadStatusLine),
             ("HTTP/3.0 200 OK\r\n\r\n", Error::UnsupportedVersion),
             ("HTPT/1.1 200 OK\r\n\r\n", Error::BadStatusLine),
             (

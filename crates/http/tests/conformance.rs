@@ -1350,3 +1350,16 @@ fn client_unfolds_obs_fold_in_responses() {
     .unwrap();
     server.join().unwrap();
 }
+
+/// A status code below 100 is no status code (RFC 9110 §15): the response
+/// is malformed, not a response of code 99.
+#[test]
+fn client_rejects_a_status_code_below_100() {
+    let (port, server) = scripted(vec![(
+        b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok",
+        Then::Close,
+    )]);
+    let err = block_on(async move { client().get(&url(port, "/")).await }).unwrap_err();
+    assert!(err.to_string().contains("malformed status line"), "{err}");
+    server.join().unwrap();
+}
