@@ -906,19 +906,26 @@ fn a_head_trickled_line_by_line_times_out() {
     let mut s = connect(srv.port);
     let started = Instant::now();
     s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    // A header line every 50 ms, until the server answers.
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut first = [0u8; 1];
     let mut i = 0;
-    let out = loop {
-        std::thread::sleep(Duration::from_millis(50));
-        if s.write_all(format!("X-{i}: y\r\n").as_bytes()).is_err() {
-            break read_to_close(&mut s);
-        }
+    while matches!(s.read(&mut first), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut)
+    {
+        assert!(
+            started.elapsed() < WAIT,
+            "no answer after {:?}",
+            started.elapsed()
+        );
+        let _ = s.write_all(format!("X-{i}: y\r\n").as_bytes());
         i += 1;
-        if started.elapsed() > WAIT {
-            break read_to_close(&mut s);
-        }
-    };
+    }
+    let answered = started.elapsed();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let out = String::from_utf8_lossy(&first).into_owned() + &read_to_close(&mut s);
     assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
-    assert!(started.elapsed() < WAIT, "{:?}", started.elapsed());
+    assert!(answered >= Duration::from_millis(300), "{answered:?}");
+    assert!(i >= 3, "{i} lines sent");
 }
 
 // ---------------------------------------------------------------------------
