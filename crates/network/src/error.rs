@@ -242,10 +242,16 @@ impl Error {
     }
 
     /// The `std::io::ErrorKind` of the error.
+    ///
+    /// A name that did not resolve is `NotFound` unless the system call itself
+    /// failed (then the OS error's kind): the resolver's own failures have a
+    /// kind that stable Rust cannot match on.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::ConnectionLost(lost) => lost.kind(),
-            Error::Connect { source, .. } | Error::Resolve { source, .. } => source.kind(),
+            Error::Connect { source, .. } => source.kind(),
+            Error::Resolve { source, .. } if source.raw_os_error().is_some() => source.kind(),
+            Error::Resolve { .. } => io::ErrorKind::NotFound,
             Error::Io(e) => e.kind(),
         }
     }
@@ -280,7 +286,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::ConnectionLost(lost) => lost.source(),
-            Error::Connect { source, .. } | Error::Resolve { source, .. } => Some(source),
+            // Their messages already end with the source's (it stays reachable
+            // as the `source` field): a report walking the chain would say it twice.
+            Error::Connect { .. } | Error::Resolve { .. } => None,
             Error::Io(e) => e.source(),
         }
     }
@@ -358,6 +366,33 @@ mod tests {
             one.to_string(),
             "cannot connect to 127.0.0.1:1: connection refused"
         );
+    }
+
+    #[test]
+    fn connect_and_resolve_errors_say_their_cause_once() {
+        use std::error::Error as _;
+        let refused = Error::Connect {
+            target: "127.0.0.1:1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: io::Error::from(io::ErrorKind::ConnectionRefused),
+            earlier: Vec::new(),
+        };
+        assert!(refused.source().is_none());
+        // The resolver's failures carry an unmatchable kind: reported as NotFound.
+        let unresolved = Error::Resolve {
+            host: "nowhere.invalid".into(),
+            source: io::Error::other("Name or service not known"),
+        };
+        assert!(unresolved.source().is_none());
+        assert_eq!(unresolved.kind(), io::ErrorKind::NotFound);
+        let io: io::Error = unresolved.into();
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+        assert!(io.to_string().contains("nowhere.invalid"), "{io}");
+        let system = Error::Resolve {
+            host: "x".into(),
+            source: io::Error::from_raw_os_error(24),
+        };
+        assert_eq!(system.kind(), io::Error::from_raw_os_error(24).kind());
     }
 
     #[test]
