@@ -146,10 +146,21 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 }
             };
             if let Some(err) = resp.handler_error() {
-                log::error!(
-                    "[{}] handler failed, answered 500: {err}",
-                    PeerIp(self.peer)
-                );
+                // The request is named when the access log kept its method and
+                // target: copying them for every request only for this line
+                // would cost every request an allocation.
+                match &log {
+                    Some(log) => log::error!(
+                        "[{}] {} {}: handler failed, answered 500: {err}",
+                        PeerIp(self.peer),
+                        log.method,
+                        log.uri
+                    ),
+                    None => log::error!(
+                        "[{}] handler failed, answered 500: {err}",
+                        PeerIp(self.peer)
+                    ),
+                }
             }
             // Decided now: a stop() while the handler ran closes the connection.
             let keep_alive = head_keep_alive && !self.app.state.stopping.is_fired();

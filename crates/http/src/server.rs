@@ -136,9 +136,13 @@ impl HttpServer {
         }
     }
 
-    /// The port to listen on (0: any free port, chosen when bound).
+    /// The port: while [`start`](Self::start)ed, the one bound (the free port
+    /// chosen when the server asked for 0); otherwise the one asked for.
     pub fn port(&self) -> u16 {
-        self.port
+        match &*self.app.service.borrow() {
+            Some(handle) => handle.port(),
+            None => self.port,
+        }
     }
 
     /// Sets the default handler, used when no route matches the path.
@@ -314,11 +318,31 @@ impl HttpServer {
     ///
     /// # Errors
     ///
-    /// The port cannot be bound.
+    /// The port cannot be bound; the server is already started, or was
+    /// stopped (a stopped server refuses connections: make a new one).
     pub fn start(&self) -> io::Result<ServiceHandle> {
+        self.check_startable()?;
         let handle = add_service(self.service())?;
         *self.app.service.borrow_mut() = Some(handle.clone());
         Ok(handle)
+    }
+
+    fn check_startable(&self) -> io::Result<()> {
+        if self.is_stopping() {
+            return Err(io::Error::other(
+                "this HttpServer was stopped and refuses connections; start a new one",
+            ));
+        }
+        if let Some(handle) = &*self.app.service.borrow() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "this HttpServer is already serving on port {}; stop() it first",
+                    handle.port()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Starts serving HTTPS with `config` on this thread's event loop
@@ -326,12 +350,13 @@ impl HttpServer {
     ///
     /// # Errors
     ///
-    /// The port cannot be bound.
+    /// As [`start`](Self::start).
     #[cfg(feature = "tls")]
     pub fn start_tls(
         &self,
         config: std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
     ) -> io::Result<ServiceHandle> {
+        self.check_startable()?;
         let handle = add_service(self.service().tls(config))?;
         *self.app.service.borrow_mut() = Some(handle.clone());
         Ok(handle)

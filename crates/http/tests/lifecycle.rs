@@ -230,3 +230,26 @@ fn stop_on_several_loops_drains_every_loop() {
     // Stopping again is harmless.
     monocle_stack::block_on(svc.stop());
 }
+
+#[test]
+fn a_server_starts_once_and_not_after_stop() {
+    monocle_stack::block_on(async {
+        let mut server = HttpServer::new(0, |_req: HttpRequest| async { "up" });
+        server.bind_addr([127, 0, 0, 1]);
+        let handle = server.start().unwrap();
+        // port() is the bound port once started, not the 0 asked for.
+        assert_ne!(handle.port(), 0);
+        assert_eq!(server.port(), handle.port());
+        let url = format!("http://127.0.0.1:{}/", server.port());
+        assert_eq!(HttpClient::query(&url).await.unwrap().text(), "up");
+
+        let again = server.start().unwrap_err();
+        assert_eq!(again.kind(), std::io::ErrorKind::AlreadyExists, "{again}");
+        assert!(again.to_string().contains("already serving"), "{again}");
+
+        server.stop().await;
+        assert_eq!(server.port(), 0);
+        let after = server.start().unwrap_err();
+        assert!(after.to_string().contains("was stopped"), "{after}");
+    });
+}

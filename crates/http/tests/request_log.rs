@@ -56,6 +56,9 @@ fn app() -> HttpServer {
             "/logged/echo",
             |req: HttpRequest| async move { req.into_body() },
         )
+        .get("/failing", |_req: HttpRequest| async {
+            "x".parse::<u32>().map(|n| n.to_string())
+        })
         .get("/slow", |_req: HttpRequest| async {
             sleep(Duration::from_millis(30)).await;
             "slow"
@@ -147,4 +150,35 @@ fn missing_user_agent_is_logged_as_a_dash() {
         lines[0]
     );
     assert!(lines[0].ends_with(" ms); -"), "{}", lines[0]);
+}
+
+#[test]
+fn a_failing_handler_is_logged_with_its_request() {
+    let capture = capture();
+    let srv = start(app);
+    let mut s = raw(srv.port);
+    s.write_all(b"GET /failing?id=7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 500 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let lines: Vec<String> = capture
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("ERROR ") && l.contains("/failing"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "ERROR [127.0.0.1] GET /failing?id=7: handler failed, answered 500: \
+          invalid digit found in string"
+        ]
+    );
 }
