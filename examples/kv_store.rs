@@ -7,7 +7,7 @@
 //! checks the answers, stops the server gracefully and ends the program.
 //!
 //! ```sh
-//! cargo run --example trial_kv
+//! cargo run --example kv_store
 //! ```
 //!
 //! One `ERROR ... handler failed, answered 500` line is expected: it is the
