@@ -579,38 +579,50 @@ fn is_valid_host(v: &[u8]) -> bool {
 fn is_host_chars(s: &[u8], colons: bool) -> bool {
     let mut i = 0;
     while i < s.len() {
-        match s[i] {
-            b'%' => match s.get(i + 1..i + 3) {
+        let b = s[i];
+        if HOST_CHAR[b as usize] || (b == b':' && colons) {
+            i += 1;
+        } else if b == b'%' {
+            match s.get(i + 1..i + 3) {
                 Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i += 3,
                 _ => return false,
-            },
-            b':' if colons => i += 1,
-            b if b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.'
-                        | b'_'
-                        | b'~'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                ) =>
-            {
-                i += 1
             }
-            _ => return false,
+        } else {
+            return false;
         }
     }
     true
 }
+
+/// The bytes of an RFC 3986 reg-name besides `%HH` escapes: unreserved
+/// (letters, digits, `-._~`) and sub-delims (`!$&'()*+,;=`).
+const HOST_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
 
 /// Rejects an LF not preceded by CR (httparse accepts a bare LF as a line end,
 /// which a front proxy may read differently).
