@@ -466,6 +466,9 @@ impl HttpClient {
 
     /// `GET url`: a path on the connected server, or a full URL.
     ///
+    /// Dropping the future before it finishes closes the connection, as for
+    /// [`request`](Self::request).
+    ///
     /// # Errors
     ///
     /// As [`request`](Self::request).
@@ -479,6 +482,15 @@ impl HttpClient {
     /// an absolute `http://` (`https://` with `tls`) URL, which connects there
     /// if needed. The body goes out with its `Content-Length`; for a body of
     /// unknown length use [`request_streaming`](Self::request_streaming).
+    ///
+    /// # Cancelling
+    ///
+    /// Dropping the future before it finishes (a timeout around it, a
+    /// `select` that takes another branch, a cancelled task) closes the
+    /// connection once the exchange on it has begun: the exchange stopped
+    /// part way, and what is left of it on the connection (the rest of the
+    /// response, say) must not be read as the answer to a later request. The
+    /// next request opens a new connection.
     ///
     /// # Errors
     ///
@@ -511,7 +523,8 @@ impl HttpClient {
     /// is closed without the last chunk, so the server never takes the
     /// truncated body for a whole one. A kept-alive connection found closed
     /// is retried on a new one only while no piece has been taken from the
-    /// stream.
+    /// stream. Dropping the future before it finishes closes the connection,
+    /// as for [`request`](Self::request).
     ///
     /// # Errors
     ///
@@ -601,6 +614,9 @@ impl HttpClient {
     /// Sends a prepared request on the current connection (reconnecting if
     /// the server closed it) and reads the response.
     ///
+    /// Dropping the future before it finishes closes the connection, as for
+    /// [`request`](Self::request).
+    ///
     /// # Errors
     ///
     /// As [`request`](Self::request).
@@ -644,7 +660,10 @@ impl HttpClient {
         }
         let mut polled = false;
         loop {
-            let conn = self.conn.as_mut().expect("connected above");
+            // Armed while the exchange runs: if its future is dropped half
+            // way, the connection goes with it.
+            let in_flight = CloseOnDrop(&mut self.conn);
+            let conn = in_flight.0.as_mut().expect("connected above");
             let body = match stream.as_mut() {
                 None => RequestBody::Full,
                 Some(stream) => RequestBody::Stream {
@@ -663,6 +682,7 @@ impl HttpClient {
                 deadline,
             )
             .await;
+            in_flight.disarm();
             match result {
                 Ok((resp, reusable)) => {
                     if !reusable {
@@ -699,6 +719,28 @@ impl HttpClient {
                     ));
                 }
             }
+        }
+    }
+}
+
+/// Closes the client's connection when dropped, unless
+/// [`disarm`](Self::disarm)ed first: an exchange whose future is dropped (a
+/// timeout, a `select`, a task cancelled) stops anywhere, with the request
+/// half sent or its response half read, and the next request on that
+/// connection would read the rest of this one's answer as its own.
+struct CloseOnDrop<'a>(&'a mut Option<Connection>);
+
+impl CloseOnDrop<'_> {
+    /// The exchange ran to its end (an error included): the caller decides.
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.0.take() {
+            conn.close();
         }
     }
 }
