@@ -483,6 +483,11 @@ impl HttpClient {
     /// if needed. The body goes out with its `Content-Length`; for a body of
     /// unknown length use [`request_streaming`](Self::request_streaming).
     ///
+    /// A server may answer before the body is all sent, refusing it (a 413,
+    /// say) and closing (RFC 9112 §9.5): what it sent is watched for while
+    /// the body goes out, sending stops once it has closed, and its answer is
+    /// returned rather than the broken connection (which is not reused).
+    ///
     /// # Cancelling
     ///
     /// Dropping the future before it finishes (a timeout around it, a
@@ -504,12 +509,13 @@ impl HttpClient {
         method: &str,
         body: impl Into<Vec<u8>>,
     ) -> io::Result<HttpResponse> {
+        let connects = self.connects;
         let mut req = self.prepare(url, headers, method).await?;
         let body = body.into();
         if !body.is_empty() {
             req = req.with_body(body);
         }
-        self.send(&req).await
+        self.send_inner(&req, None, connects).await
     }
 
     /// Sends a request whose body is produced piece by piece, of a length not
@@ -560,9 +566,10 @@ impl HttpClient {
         method: &str,
         body: impl Stream<Item = io::Result<Vec<u8>>>,
     ) -> io::Result<HttpResponse> {
+        let connects = self.connects;
         let req = self.prepare(url, headers, method).await?;
         let body = std::pin::pin!(body);
-        self.send_inner(&req, Some(body)).await
+        self.send_inner(&req, Some(body), connects).await
     }
 
     /// Builds the request for `url` (connecting if it names another server).
@@ -621,14 +628,17 @@ impl HttpClient {
     ///
     /// As [`request`](Self::request).
     pub async fn send(&mut self, req: &HttpRequest) -> io::Result<HttpResponse> {
-        self.send_inner(req, None).await
+        self.send_inner(req, None, self.connects).await
     }
 
-    /// Sends `req` with its own body, or with `stream` chunked.
+    /// Sends `req` with its own body, or with `stream` chunked. `connects` is
+    /// [`connects`](Self::connects) when the request was asked for: a
+    /// connection opened since, for this request, is not retried.
     async fn send_inner(
         &mut self,
         req: &HttpRequest,
         mut stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
+        connects: u64,
     ) -> io::Result<HttpResponse> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
@@ -654,16 +664,25 @@ impl HttpClient {
         } else {
             TargetForm::Origin
         };
-        let mut retried = !self.is_connected();
-        if retried {
+        if !self.is_connected() {
             self.open(origin.clone()).await?;
         }
+        // Only a connection that was open before this request may have been
+        // closed by the server while idle, unseen; one opened for it was not,
+        // and a request it did not answer (a GET with a body it refused and
+        // reset, say) is not sent again.
+        let mut retried = self.connects != connects;
         let mut polled = false;
         loop {
             // Armed while the exchange runs: if its future is dropped half
             // way, the connection goes with it.
             let in_flight = CloseOnDrop(&mut self.conn);
             let conn = in_flight.0.as_mut().expect("connected above");
+            // The connection's own timer, armed from the first wait for the
+            // server (which may come early, watching for an answer during a
+            // long upload), must not cut the request short of the client's
+            // timeout, which may have changed since it was opened.
+            conn.set_timeout(self.timeout);
             let body = match stream.as_mut() {
                 None => RequestBody::Full,
                 Some(stream) => RequestBody::Stream {

@@ -1,10 +1,10 @@
 //! One request/response exchange of the client, over any
 //! `AsyncRead + AsyncWrite` byte stream.
 
-use std::io;
-use std::time::Instant;
-
+use std::io::{self, IoSlice};
 use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{Stream, StreamExt};
@@ -56,6 +56,13 @@ pub(crate) enum RequestBody<'a> {
 /// Sends `req` and reads its response. Returns the response and whether the
 /// connection may carry another request: not if bytes came after the response,
 /// nor if the request asked to close it.
+///
+/// While the request goes out, what the server sends is read as well (see
+/// [`Watched`]): a server may answer before the request is whole, a 413 to a
+/// large upload say, and close (RFC 9112 §9.5). Once it has closed its side,
+/// or the connection failed, nothing more is sent, and the answer is what it
+/// sent before that: a whole response there is the answer (the connection is
+/// not reused then), none is the connection closing without answering.
 #[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
 pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
@@ -68,7 +75,9 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     deadline: Option<Instant>,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
     out.clear();
+    let mut watched = Watched::new(&mut *io, &mut *inbuf);
     let write = async {
+        let io = &mut watched;
         match body {
             RequestBody::Full => {
                 write_request_head(req, form, &mut *out).map_err(io::Error::from)?;
@@ -92,17 +101,35 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     let written = with_deadline(deadline, write)
         .await
         .ok_or(ExchangeError::TimedOut)?;
-    if let Err(e) = written {
-        return Err(if is_disconnect(&e) {
-            ExchangeError::ClosedBeforeResponse(e)
-        } else {
-            ExchangeError::Other(e)
-        });
-    }
     out.clear();
+    let Watched { end, stopped, .. } = watched;
+    let end = match written {
+        Ok(()) => end,
+        Err(_) if stopped => end,
+        Err(e) if is_disconnect(&e) || e.kind() == io::ErrorKind::WriteZero => Some(End::Failed(e)),
+        Err(e) => return Err(ExchangeError::Other(e)),
+    };
+    match end {
+        None => read_response(io, inbuf, req, limits, deadline).await,
+        // Nothing more can come: the answer, if any, is in `inbuf`, and ends
+        // as the server's side did.
+        Some(end) => read_response(&mut Ended(end), inbuf, req, limits, Deadline::Never)
+            .await
+            .map(|(resp, _)| (resp, false)),
+    }
+}
 
+/// Reads the response to `req`, starting with what `inbuf` holds.
+async fn read_response<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    req: &HttpRequest,
+    limits: &Limits,
+    deadline: Deadline,
+) -> Result<(HttpResponse, bool), ExchangeError> {
     let method = req.method();
-    let mut received_any = false;
+    // Bytes read while the request went out count.
+    let mut received_any = !inbuf.is_empty();
     let head = loop {
         if !inbuf.is_empty() {
             match parse_response_head(inbuf.data(), method, limits).map_err(io::Error::from)? {
@@ -211,6 +238,166 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     // RFC 9112 §9.6: after asking for `close`, send nothing more on it.
     let reusable = reusable && !req.headers().has_token("connection", "close");
     Ok((HttpResponse::from_head(head, body), reusable))
+}
+
+/// At most this much of what the server sends while the request goes out is
+/// read then (an early answer is short); beyond it, reading waits for the
+/// request to be sent, as it would have without watching.
+const WATCH_MAX: usize = 64 << 10;
+
+/// How the server's side of the connection ended while the request went out.
+#[derive(Debug)]
+enum End {
+    /// It closed its side (EOF): nothing more will come, and a request
+    /// still going out cannot be answered any more.
+    Closed,
+    /// Reading or writing failed (a reset, a broken pipe...).
+    Failed(io::Error),
+}
+
+/// The connection as the request goes out on it: before each write but the
+/// first (a request sent in one write, most, costs nothing), and whenever a
+/// write has to wait, what the server has sent is read into `inbuf`. An answer
+/// given before the request is whole is so taken off the socket before a
+/// reset that may follow it fails a write, which closes the connection with
+/// the answer unread; and a server that closes while the request goes out
+/// stops it: writes fail at once, with `stopped` set.
+struct Watched<'a, IO> {
+    io: &'a mut IO,
+    inbuf: &'a mut InBuf,
+    /// Whether a write went through yet.
+    wrote: bool,
+    /// Whether the event loop had a turn (this returned `Pending`) since the
+    /// last write went through.
+    turned: bool,
+    /// How the server's side ended, if it did.
+    end: Option<End>,
+    /// Whether a write was refused because of `end`.
+    stopped: bool,
+}
+
+impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
+    fn new(io: &'a mut IO, inbuf: &'a mut InBuf) -> Self {
+        Watched {
+            io,
+            inbuf,
+            wrote: false,
+            turned: false,
+            end: None,
+            stopped: false,
+        }
+    }
+
+    /// Reads what the server has sent, without waiting.
+    fn poll_watch(&mut self, cx: &mut Context<'_>) {
+        while self.end.is_none() && self.inbuf.len() < WATCH_MAX {
+            match Pin::new(&mut *self.io).poll_read(cx, self.inbuf.spare()) {
+                Poll::Ready(Ok(0)) => self.end = Some(End::Closed),
+                Poll::Ready(Ok(n)) => self.inbuf.filled(n),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => self.end = Some(End::Failed(e)),
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    /// A write: watches first if it follows another.
+    ///
+    /// Readiness is what the event loop last learnt: while writes go through
+    /// without waiting, it has not looked at the connection, so it is given
+    /// a turn (this returns `Pending` once, woken at once) before a write
+    /// that follows another, for what the server sent meanwhile to be seen.
+    /// A server that answers, closes and resets within that turn still loses
+    /// its answer: the failed write closes the connection unread.
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut IO>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if self.wrote {
+            if !self.turned {
+                self.turned = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.poll_watch(cx);
+        }
+        let written = self.poll_op(cx, op);
+        if written.is_ready() {
+            self.wrote = true;
+            self.turned = false;
+        }
+        written
+    }
+
+    /// Runs `op`, watching if it has to wait; refuses it once the server's
+    /// side ended.
+    fn poll_op<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut IO>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if self.end.is_none() {
+            match op(Pin::new(&mut *self.io), cx) {
+                Poll::Ready(result) => return Poll::Ready(result),
+                Poll::Pending => {
+                    self.turned = true;
+                    self.poll_watch(cx);
+                }
+            }
+            if self.end.is_none() {
+                return Poll::Pending;
+            }
+        }
+        self.stopped = true;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "the server's side of the connection ended before the request was sent",
+        )))
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Watched<'_, IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |io, cx| io.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |io, cx| io.poll_write_vectored(cx, bufs))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_op(cx, |io, cx| io.poll_flush(cx))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_op(cx, |io, cx| io.poll_close(cx))
+    }
+}
+
+/// A source that has ended as the server's side did: reads give the end of
+/// the stream, or the error the connection failed with.
+struct Ended(End);
+
+impl AsyncRead for Ended {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(match &self.0 {
+            End::Closed => Ok(0),
+            End::Failed(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        })
+    }
 }
 
 /// Sends the pieces of `stream` as chunks, then the last chunk. A failing

@@ -1202,10 +1202,9 @@ fn client_reads_the_body_of_a_lowercase_head() {
 }
 
 /// A server refusing a large upload answers early and closes; the client
-/// should report that answer (RFC 9112 §9.5: a client sending a body SHOULD
+/// reports that answer (RFC 9112 §9.5: a client sending a body SHOULD
 /// watch for an error response meanwhile), not a broken pipe.
 #[test]
-#[ignore = "not fixed: the client reads the response only after the whole body is written"]
 fn client_gets_an_early_413_during_a_large_upload() {
     let srv = start(|| {
         app_with(|c| {
@@ -1225,6 +1224,186 @@ fn client_gets_an_early_413_during_a_large_upload() {
     });
     let resp = got.unwrap();
     assert_eq!(resp.code(), 413);
+}
+
+/// A GET with a large body refused the same way is answered once: the 413 is
+/// the answer, not a reset to retry the GET after (it is idempotent) on a
+/// new connection.
+#[test]
+fn client_sends_a_refused_large_get_once() {
+    let srv = start(|| {
+        app_with(|c| {
+            c.limits_mut().max_body(1024);
+        })
+    });
+    let port = srv.port;
+    let (code, connects) = block_on(async move {
+        let mut client = client();
+        let resp = client
+            .request(
+                &url(port, "/"),
+                HttpHeaders::new(),
+                "GET",
+                vec![b'x'; 64 << 20],
+            )
+            .await?;
+        io::Result::Ok((resp.code(), client.connects()))
+    })
+    .unwrap();
+    assert_eq!((code, connects), (413, 1));
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+/// A body streamed without end is stopped when the server refuses it and
+/// closes its side (it reads on, to drop what comes, until the client
+/// closes): its 413 is the answer, and no more of the body goes out.
+#[test]
+fn client_stops_an_endless_upload_when_the_server_answers_and_closes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = Vec::new();
+        while find(&buf, b"\r\n\r\n").is_none() {
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk).unwrap() {
+                0 => panic!("no request head"),
+                n => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        s.write_all(
+            b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        // Until the client closes; a read timeout fails the test.
+        let mut chunk = [0u8; 64 << 10];
+        loop {
+            match s.read(&mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.kind()),
+            }
+        }
+    });
+    let got = block_on(async move {
+        let pieces = stream::repeat_with(|| Ok(vec![b'x'; 16 << 10]));
+        client()
+            .request_streaming(&url(port, "/"), HttpHeaders::new(), "POST", pieces)
+            .await
+    });
+    assert_eq!(got.unwrap().code(), 413);
+    assert_eq!(server.join().unwrap(), Ok(()));
+}
+
+/// A server that resets the connection during an upload without answering
+/// fails the request at once (no wait for an answer that cannot come), and a
+/// GET is not sent again on a new connection: the one it went out on was
+/// opened for it, not found closed after idling.
+#[test]
+fn client_reports_a_reset_during_an_upload_without_an_answer() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut head = Vec::new();
+        while find(&head, b"\r\n\r\n").is_none() {
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk).unwrap() {
+                0 => panic!("no request head"),
+                n => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        // Linger 0: closing sends RST.
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+        listener
+    });
+    let started = Instant::now();
+    let got = block_on(async move {
+        client()
+            .request(
+                &url(port, "/"),
+                HttpHeaders::new(),
+                "GET",
+                vec![b'x'; 64 << 20],
+            )
+            .await
+    });
+    let err = got.expect_err("no answer was sent");
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < WAIT, "{:?}", started.elapsed());
+    let listener = server.join().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let again = listener.accept().map(|_| ());
+    assert_eq!(
+        again.map_err(|e| e.kind()),
+        Err(io::ErrorKind::WouldBlock),
+        "the GET was sent again"
+    );
+}
+
+/// An upload that outlasts the timeout the connection was opened with, to a
+/// server reading it slowly but steadily, is bounded by the client's timeout
+/// at the time of the request: watching for an early answer meanwhile must
+/// not start the connection's own read timer on the old one.
+#[test]
+fn client_upload_is_bounded_by_the_current_timeout_not_the_one_at_connect() {
+    const SIZE: usize = 16 << 20;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 64 << 10];
+        let head_end = loop {
+            if let Some(end) = find(&buf, b"\r\n\r\n") {
+                break end + 4;
+            }
+            let n = s.read(&mut chunk).unwrap();
+            assert!(n > 0, "no request head");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        // 1 MiB every 25 ms: 400 ms in all, each step well within 200 ms.
+        let mut got = buf.len() - head_end;
+        while got < SIZE {
+            std::thread::sleep(Duration::from_millis(25));
+            let step = got + (1 << 20);
+            while got < step.min(SIZE) {
+                let want = chunk.len().min(SIZE - got);
+                let n = s.read(&mut chunk[..want]).unwrap();
+                assert!(n > 0, "the body was cut short");
+                got += n;
+            }
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+    });
+    let resp = block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_timeout(Some(Duration::from_millis(200)));
+        client.connect("127.0.0.1", port, "http").await?;
+        client.set_timeout(Some(WAIT));
+        client
+            .request("/upload", HttpHeaders::new(), "POST", vec![b'x'; SIZE])
+            .await
+    })
+    .unwrap();
+    assert_eq!(resp.text(), "ok");
+    server.join().unwrap();
 }
 
 /// A body delimited by the close that ends in a reset (RST, not FIN) was
