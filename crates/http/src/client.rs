@@ -397,6 +397,9 @@ impl HttpClient {
             .map_err(|e| {
                 let e = match e {
                     ExchangeError::ClosedBeforeResponse(e) | ExchangeError::Other(e) => e,
+                    ExchangeError::Unsendable(e) => {
+                        io::Error::new(io::ErrorKind::InvalidInput, e.to_string())
+                    }
                     // Not without a deadline; kept total.
                     ExchangeError::TimedOut => io::ErrorKind::TimedOut.into(),
                 };
@@ -483,6 +486,13 @@ impl HttpClient {
     /// if needed. The body goes out with its `Content-Length`; for a body of
     /// unknown length use [`request_streaming`](Self::request_streaming).
     ///
+    /// A path is percent-encoded as the url crate encodes the path and query
+    /// of a full URL, so both name the same resource: `/kv/two words` goes
+    /// out as `/kv/two%20words`, `/café` as `/caf%C3%A9`; as in a URL,
+    /// `.` and `..` segments are resolved, a fragment is dropped and spaces
+    /// at the end are trimmed. A path holding a control byte (CR, LF, tab,
+    /// NUL...) is refused instead.
+    ///
     /// A server may answer before the body is all sent, refusing it (a 413,
     /// say) and closing (RFC 9112 §9.5): what it sent is watched for while
     /// the body goes out, sending stops once it has closed, and its answer is
@@ -501,7 +511,10 @@ impl HttpClient {
     ///
     /// A URL that does not parse, an unsupported scheme, a path with no
     /// connected server, a connection failure, the [timeout](Self::set_timeout),
-    /// or a malformed or oversized response.
+    /// or a malformed or oversized response. A request that cannot be sent
+    /// (a path with a control byte, a method that is not a token) fails with
+    /// `InvalidInput` saying why, before anything is written: the connection
+    /// is kept.
     pub async fn request(
         &mut self,
         url: &str,
@@ -586,7 +599,8 @@ impl HttpClient {
                     format!("no server to send {url} to; connect() first or give a full URL"),
                 )
             })?;
-            let mut req = HttpRequest::new(method, url);
+            let target = path_target(&origin.scheme, method, url)?;
+            let mut req = HttpRequest::new(method, target);
             req.headers_mut().set("Host", origin.host_header());
             (req, None)
         } else {
@@ -626,7 +640,10 @@ impl HttpClient {
     ///
     /// # Errors
     ///
-    /// As [`request`](Self::request).
+    /// As [`request`](Self::request). The request's target is sent as it is,
+    /// not encoded: one holding a space, a control byte or a non-ASCII
+    /// character fails with `InvalidInput` before anything is written, and
+    /// the connection is kept.
     pub async fn send(&mut self, req: &HttpRequest) -> io::Result<HttpResponse> {
         self.send_inner(req, None, self.connects).await
     }
@@ -725,6 +742,8 @@ impl HttpClient {
                         format!("{} {origin}{}: {e}", req.method(), req.uri()),
                     ));
                 }
+                // Nothing was written: the connection stays as it was.
+                Err(ExchangeError::Unsendable(e)) => return Err(unsendable(req, &e)),
                 Err(ExchangeError::TimedOut) => {
                     self.close();
                     let after = self.timeout.unwrap_or_default();
@@ -739,6 +758,82 @@ impl HttpClient {
                 }
             }
         }
+    }
+}
+
+/// The origin-form target (path and query) that a path given to
+/// [`HttpClient::request`] is sent as: percent-encoded as the url crate (the
+/// WHATWG URL Standard) encodes the path and query of a full URL, so that
+/// `get("/kv/two words")` sends what `get("http://host/kv/two words")` does,
+/// `/kv/two%20words`; as there, `.` and `..` segments are resolved, a
+/// fragment is dropped, and so are spaces at the end. A control byte
+/// (CR, LF, tab, NUL, DEL...), which the url crate would drop or encode
+/// silently, is refused instead: `InvalidInput`, before anything is sent.
+fn path_target(scheme: &str, method: &str, path: &str) -> io::Result<String> {
+    if let Some((at, byte)) = path.bytes().enumerate().find(|(_, b)| b.is_ascii_control()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot send {method} {path:?}: the target holds {} at byte {at}, which no \
+                 request line can carry; percent-encode it (%{byte:02X}) if it is meant",
+                describe_byte(byte)
+            ),
+        ));
+    }
+    // Only the path and query are taken: the host stands in for the
+    // connected one, which plays no part in how they are encoded (and one
+    // the url crate would not take, with an IPv6 zone say, must not fail a
+    // request that has a path only).
+    let url = url::Url::parse(&format!("{scheme}://host{path}")).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot send {method} {path:?}: bad path: {e}"),
+        )
+    })?;
+    let mut target = url.path().to_owned();
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    Ok(target)
+}
+
+/// The error for a request whose head cannot be written (`e`), naming what
+/// in it is wrong.
+fn unsendable(req: &HttpRequest, e: &crate::Error) -> io::Error {
+    let (method, target) = (req.method(), req.uri());
+    let why = if !crate::headers::is_token(method) {
+        format!("the method {method:?} is not a token (RFC 9110 §9.1)")
+    } else if target.is_empty() {
+        "the target is empty".to_owned()
+    } else if let Some((at, byte)) = target
+        .bytes()
+        .enumerate()
+        .find(|(_, b)| !(0x21..0x7f).contains(b))
+    {
+        format!(
+            "the target holds {} at byte {at}, which no request line can carry; \
+             percent-encode it (%{byte:02X})",
+            describe_byte(byte)
+        )
+    } else {
+        e.to_string()
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("cannot send {method} {target:?}: {why}; nothing was sent"),
+    )
+}
+
+/// A byte of a target that cannot be sent, in words.
+fn describe_byte(byte: u8) -> String {
+    match byte {
+        b' ' => "a space".to_owned(),
+        b'\t' => "a tab".to_owned(),
+        b'\r' => "a carriage return (CR)".to_owned(),
+        b'\n' => "a line feed (LF)".to_owned(),
+        0x80.. => format!("the non-ASCII byte {byte:#04x}"),
+        _ => format!("the control byte {byte:#04x}"),
     }
 }
 

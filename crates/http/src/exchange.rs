@@ -30,6 +30,10 @@ pub(crate) enum ExchangeError {
     ClosedBeforeResponse(io::Error),
     /// The deadline passed.
     TimedOut,
+    /// The request cannot be written (a method that is not a token, a
+    /// target holding a space or a control byte, no host to name): nothing
+    /// was sent, and the connection is as it was.
+    Unsendable(crate::Error),
     /// Anything else.
     Other(io::Error),
 }
@@ -75,22 +79,28 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     deadline: Option<Instant>,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
     out.clear();
+    // The head first, before anything is written: a request that cannot be
+    // sent leaves the connection as it was.
+    match &body {
+        RequestBody::Full => write_request_head(req, form, out),
+        RequestBody::Stream { .. } => write_request_head_chunked(req, form, out),
+    }
+    .map_err(ExchangeError::Unsendable)?;
+    let full_body = match body {
+        RequestBody::Full if req.body().len() <= COPY_BODY_MAX => {
+            out.extend_from_slice(req.body());
+            None
+        }
+        RequestBody::Full => Some(req.body()),
+        RequestBody::Stream { .. } => None,
+    };
     let mut watched = Watched::new(&mut *io, &mut *inbuf);
     let write = async {
         let io = &mut watched;
-        match body {
-            RequestBody::Full => {
-                write_request_head(req, form, &mut *out).map_err(io::Error::from)?;
-                let body = req.body();
-                if body.len() <= COPY_BODY_MAX {
-                    out.extend_from_slice(body);
-                    write_all_vectored(io, &[&out[..]]).await
-                } else {
-                    write_all_vectored(io, &[&out[..], body]).await
-                }
-            }
-            RequestBody::Stream { stream, polled } => {
-                write_request_head_chunked(req, form, &mut *out).map_err(io::Error::from)?;
+        match (body, full_body) {
+            (RequestBody::Full, None) => write_all_vectored(io, &[&out[..]]).await,
+            (RequestBody::Full, Some(body)) => write_all_vectored(io, &[&out[..], body]).await,
+            (RequestBody::Stream { stream, polled }, _) => {
                 write_all_vectored(io, &[&out[..]]).await?;
                 write_chunks(io, stream, polled).await
             }

@@ -1406,6 +1406,89 @@ fn client_upload_is_bounded_by_the_current_timeout_not_the_one_at_connect() {
     server.join().unwrap();
 }
 
+/// A path given to `get` is percent-encoded as the same path in a full URL
+/// is (the url crate's encoding), on a kept-alive connection; a target that
+/// cannot be sent (a control byte in a path, a space in a prepared request)
+/// is refused with `InvalidInput` before anything is written, and the
+/// connection is kept.
+#[test]
+fn client_encodes_a_path_as_in_a_url_and_refuses_what_cannot_be_sent() {
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let (port, server) = scripted(
+        [(OK, Then::KeepOpen); 5]
+            .into_iter()
+            .chain([(OK, Then::Close)])
+            .collect(),
+    );
+    block_on(async move {
+        let mut client = client();
+        client.connect("127.0.0.1", port, "http").await?;
+        for path in [
+            "/kv/two words",
+            "/kv/caf\u{e9}?q=a b&r=\"x\"",
+            "/kv/<a>/./b/../c#fragment",
+        ] {
+            assert_eq!(client.get(path).await?.text(), "ok", "{path}");
+        }
+        // The same as a full URL.
+        assert_eq!(client.get(&url(port, "/kv/two words")).await?.text(), "ok");
+        let refused = [
+            "/kv/a\r\nX-Injected: 1",
+            "/kv/lf\nonly",
+            "/kv/tab\there",
+            "/kv/nul\0",
+            "/kv/del\x7f",
+        ];
+        for path in refused {
+            let err = client.get(path).await.expect_err(path);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{path}: {err}");
+            assert!(err.to_string().contains("percent-encode"), "{err}");
+            assert!(client.is_connected(), "{path}");
+        }
+        let err = client.get("/kv/a\r\nb").await.unwrap_err();
+        assert!(
+            err.to_string().contains("carriage return (CR) at byte 5"),
+            "{err}"
+        );
+        // A prepared request is sent as it is: a raw space is refused.
+        let raw = HttpRequest::new("GET", "/kv/raw space").with_header("Host", "x");
+        let err = client.send(&raw).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("a space at byte 7"), "{err}");
+        let bad_method = HttpRequest::new("GE T", "/").with_header("Host", "x");
+        let err = client.send(&bad_method).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("not a token"), "{err}");
+        assert!(client.is_connected());
+        // The connection carries on.
+        let encoded = HttpRequest::new("GET", "/kv/raw%20space").with_header("Host", "x");
+        assert_eq!(client.send(&encoded).await?.text(), "ok");
+        assert_eq!(client.get("/kv/last").await?.text(), "ok");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    let lines: Vec<(usize, String)> = server
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(|(conn, head)| (conn, head.lines().next().unwrap_or_default().to_owned()))
+        .collect();
+    let want = [
+        "GET /kv/two%20words HTTP/1.1",
+        "GET /kv/caf%C3%A9?q=a%20b&r=%22x%22 HTTP/1.1",
+        "GET /kv/%3Ca%3E/c HTTP/1.1",
+        "GET /kv/two%20words HTTP/1.1",
+        "GET /kv/raw%20space HTTP/1.1",
+        "GET /kv/last HTTP/1.1",
+    ];
+    assert_eq!(
+        lines,
+        want.map(|line| (0, line.to_owned())).to_vec(),
+        "every request on the first connection"
+    );
+}
+
 /// A body delimited by the close that ends in a reset (RST, not FIN) was
 /// cut short; it must not be taken for a whole one.
 #[test]
