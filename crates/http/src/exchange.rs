@@ -10,7 +10,9 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{Stream, StreamExt};
 
 use crate::chunked::{chunk_header, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
-use crate::io::{fill, is_disconnect, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
+use crate::io::{
+    fill, is_disconnect, is_reset, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd,
+};
 use crate::limits::Limits;
 use crate::parse::{parse_response_head, BodyFraming};
 use crate::request::HttpRequest;
@@ -452,14 +454,6 @@ async fn read_more<IO: AsyncRead + Unpin>(
             format!("the server closed the connection before the end of the {what}"),
         ))),
     }
-}
-
-/// Whether `e` is a reset, rather than the peer closing its side.
-fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-    )
 }
 
 fn too_large(limits: &Limits) -> io::Error {
