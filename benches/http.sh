@@ -125,6 +125,16 @@ PIDS+=("$HYPER_PID")
 wait_ready "$MONOCLE_PORT" monocle
 wait_ready "$HYPER_PORT" hyper
 
+# What each server sends per request: wrk parses every byte of it, so the two
+# should match for the load generator's work to be the same.
+if command -v curl >/dev/null 2>&1; then
+    for peer in "monocle:$MONOCLE_PORT" "hyper:$HYPER_PORT"; do
+        size="$(curl -s -o /dev/null -w '%{size_header} B head + %{size_download} B body' \
+            "http://127.0.0.1:${peer#*:}/")"
+        echo "${peer%%:*} response: $size"
+    done
+fi
+
 # ------------------------------------------------------------------ measuring
 
 # utime + stime of a process, in clock ticks (fields 14 and 15 of
