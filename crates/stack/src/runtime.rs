@@ -160,6 +160,8 @@ pub(crate) struct Loop {
     /// The last poll whose blocking was already reported.
     reported: Cell<u64>,
     driving: Cell<bool>,
+    /// The loop was driven at least once (`run` or `block_on`).
+    driven: Cell<bool>,
 }
 
 thread_local! {
@@ -258,6 +260,7 @@ impl Loop {
             reported: Cell::new(0),
             parked: Cell::new(false),
             driving: Cell::new(false),
+            driven: Cell::new(false),
         }))
     }
 
@@ -425,6 +428,7 @@ impl Loop {
              (block_on or run called from inside an o-routine); await the future instead"
         );
         self.driving.set(true);
+        self.driven.set(true);
         struct Reset<'a>(&'a Cell<bool>);
         impl Drop for Reset<'_> {
             fn drop(&mut self) {
@@ -505,6 +509,31 @@ impl Loop {
     }
 }
 
+impl Loop {
+    /// Says that `count` o-routines were launched on this loop but the loop
+    /// never ran one: its thread ended without `run` or `block_on`, a mistake
+    /// that would otherwise pass in silence.
+    #[cold]
+    fn warn_never_ran(&self, count: usize) {
+        let registry = self.registry.borrow();
+        let first = registry.iter().map(|(_, e)| e).min_by_key(|e| e.id);
+        let what = match first {
+            Some(TaskEntry {
+                name: Some(name),
+                location,
+                ..
+            }) => format!(", the first `{name}` launched at {location}"),
+            Some(TaskEntry { location, .. }) => format!(", the first launched at {location}"),
+            None => String::new(),
+        };
+        log::warn!(
+            "event loop {}: {count} o-routine(s) launched on it never ran{what}: \
+             its thread ended without running the loop (monocle::run or block_on)",
+            self.shared.name
+        );
+    }
+}
+
 impl Drop for Loop {
     fn drop(&mut self) {
         // Refuse work from other threads from now on, then drop what is queued on
@@ -516,6 +545,9 @@ impl Drop for Loop {
         while self.shared.remote.pop().is_ok() {}
         while self.shared.commands.pop().is_ok() {}
         let local = std::mem::take(&mut *self.local.borrow_mut());
+        if !self.driven.get() && !local.is_empty() {
+            self.warn_never_ran(local.len());
+        }
         drop(local);
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);

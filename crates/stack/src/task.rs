@@ -253,7 +253,9 @@ impl Loop {
 ///
 /// `launch` takes any future, or a [`named`](monocle_core::named) one. The
 /// o-routine runs when the loop runs ([`run`](crate::eventloop::run) or
-/// [`block_on`](crate::block_on)); it need not be `Send`. It runs to completion
+/// [`block_on`](crate::block_on)); it need not be `Send`. A thread that ends
+/// without ever running its loop drops what was launched on it unrun, with a
+/// warning through `log` naming the first one. It runs to completion
 /// even if the returned handle is dropped, as monocle's `launch` did. If it panics
 /// the panic is logged with its name and launch site and the loop goes on; if it
 /// returns an `Err` that nobody awaits, that is logged too.

@@ -326,6 +326,38 @@ fn a_panicking_oroutine_does_not_stop_others() {
 }
 
 #[test]
+fn oroutines_on_a_loop_that_never_ran_are_reported_when_its_thread_ends() {
+    let logs = capture_logs();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&ran);
+    on_fresh_thread(move || {
+        drop(launch(named("forgotten-job", async move {
+            flag.store(true, Ordering::SeqCst)
+        })));
+        drop(launch(async {}));
+        // The thread ends here without running its loop.
+    });
+    assert!(!ran.load(Ordering::SeqCst));
+    let lines = logs_matching(&logs, "`forgotten-job`");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("WARN "), "{}", lines[0]);
+    assert!(lines[0].contains("2 o-routine(s)"), "{}", lines[0]);
+    assert!(lines[0].contains("never ran"), "{}", lines[0]);
+    assert!(lines[0].contains("eventloop.rs"), "{}", lines[0]);
+
+    // A loop that ran, even with o-routines still queued at its end, is quiet.
+    on_fresh_thread(|| {
+        block_on(async {
+            drop(launch(named("left-queued-job", async {})));
+        });
+    });
+    assert_eq!(
+        logs_matching(&logs, "`left-queued-job`"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn an_unobserved_error_is_logged_and_an_awaited_one_is_not() {
     let logs = capture_logs();
     on_fresh_thread(|| {
