@@ -205,7 +205,8 @@ impl HttpClient {
 
     /// Sets the credentials given to the [proxy](Self::set_proxy): the whole
     /// `Proxy-Authorization` value (RFC 9110 §11.7.2), such as
-    /// `Basic <base64 of user:password>`; `None` (the default) sends none.
+    /// `Basic <base64 of user:password>` as [`basic_auth`](crate::basic_auth)
+    /// makes it; `None` (the default) sends none.
     ///
     /// It goes with each `CONNECT` (for `https`) and with each `http` request
     /// sent to the proxy in absolute form, unless that request has a
@@ -218,14 +219,13 @@ impl HttpClient {
     /// # Examples
     ///
     /// ```no_run
-    /// use monocle_http::HttpClient;
+    /// use monocle_http::{basic_auth, HttpClient};
     ///
     /// monocle_stack::block_on(async {
     ///     let mut client = HttpClient::new();
     ///     client
     ///         .set_proxy(Some(("127.0.0.1", 3128)))
-    ///         // "user:secret" in base64.
-    ///         .set_proxy_authorization(Some("Basic dXNlcjpzZWNyZXQ="));
+    ///         .set_proxy_authorization(Some(&basic_auth("user", "secret")?));
     ///     let resp = client.get("http://example.com/").await?;
     ///     println!("{}", resp.code());
     ///     std::io::Result::Ok(())

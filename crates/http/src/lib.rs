@@ -100,6 +100,7 @@ pub use chunked::{chunk_header, encode_chunk, ChunkHeader, ChunkedDecoder, CHUNK
 pub use client::HttpClient;
 pub use config::ServerConfig;
 pub use date::http_date;
+pub use encoding::basic_auth;
 pub use error::{Error, Result};
 pub use handler::{Handler, LocalBoxFuture};
 pub use headers::{GetAll, HttpHeaders, IntoHeaderValue, Iter};
