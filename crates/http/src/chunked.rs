@@ -55,7 +55,8 @@ pub struct ChunkedDecoder {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    /// Reading the hex digits of a chunk size.
+    /// Reading the hex digits of a chunk size. `digits` counts those from
+    /// the first that is not zero; leading zeros count as one.
     Size { value: u64, digits: u8 },
     /// Whitespace after the size; only `;` may follow.
     SizeSpace { value: u64 },
@@ -164,7 +165,19 @@ impl ChunkedDecoder {
     fn step(&mut self, b: u8) -> Result<()> {
         self.state = match self.state {
             State::Size { value, digits } => match hex_value(b) {
+                // A zero after leading zeros adds no digit of value: it
+                // counts against the extension budget instead, so that
+                // padding cannot make a size line unbounded.
+                Some(0) if digits == 1 && value == 0 => {
+                    self.count_extension()?;
+                    State::Size { value, digits }
+                }
                 Some(_) if digits == MAX_SIZE_DIGITS => return Err(Error::ChunkSizeOverflow),
+                // The first digit that is not zero replaces the leading zeros.
+                Some(d) if value == 0 => State::Size {
+                    value: u64::from(d),
+                    digits: 1,
+                },
                 Some(d) => State::Size {
                     value: value << 4 | u64::from(d),
                     digits: digits + 1,
@@ -430,6 +443,18 @@ mod tests {
             (b"a\r\n0123456789\r\n0000\r\n\r\n", b"0123456789", 23),
             (b"3;name=value\r\nabc\r\n0;last\r\n\r\n", b"abc", 29),
             (b"3 ;x\r\nabc\r\n0\r\n\r\n", b"abc", 16),
+            // Leading zeros are not digits of value (19 zeros and a 5); all
+            // but one per size count against the extension budget.
+            (
+                b"00000000000000000005\r\nhello\r\n0000\r\n\r\n",
+                b"hello",
+                37,
+            ),
+            (
+                b"0f\r\n0123456789abcde\r\n0\r\n\r\n",
+                b"0123456789abcde",
+                26,
+            ),
             (
                 b"3\r\nabc\r\n0\r\nExpires: never\r\nX: y\r\n\r\n",
                 b"abc",
@@ -474,8 +499,8 @@ mod tests {
                 400,
             ),
             (
-                "size overflow in leading zeros",
-                b"00000000000000001\r\n",
+                "size overflow after a leading zero",
+                b"010000000000000000\r\n",
                 Error::ChunkSizeOverflow,
                 400,
             ),
@@ -542,6 +567,12 @@ mod tests {
             (
                 "extensions over many chunks",
                 b"1;aaaaaaaaaaaa\r\nx\r\n1;aaaaaaaaaaaa\r\nx\r\n1;aaaaaaaaaaaa\r\nx\r\n0\r\n\r\n",
+                Error::ChunkExtensionsTooLong { limit: 32 },
+                400,
+            ),
+            (
+                "unbounded leading zeros",
+                b"0000000000000000000000000000000000000000000000000001\r\n",
                 Error::ChunkExtensionsTooLong { limit: 32 },
                 400,
             ),

@@ -72,7 +72,9 @@ impl Limits {
     /// Sets how many bytes of chunk extensions one chunked body may carry in all.
     ///
     /// Extensions are read and dropped; the cap stops a peer from making the
-    /// server read without end while the body hardly grows.
+    /// server read without end while the body hardly grows. Leading zeros of a
+    /// chunk size, past the first, count against it too: `0005` is a valid
+    /// size, but padding must not be free.
     pub fn max_chunk_extensions(&mut self, bytes: usize) -> &mut Self {
         self.max_chunk_extensions = bytes;
         self
