@@ -146,21 +146,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 }
             };
             if let Some(err) = resp.handler_error() {
-                // The request is named when the access log kept its method and
-                // target: copying them for every request only for this line
-                // would cost every request an allocation.
-                match &log {
-                    Some(log) => log::error!(
-                        "[{}] {} {}: handler failed, answered 500: {err}",
-                        PeerIp(self.peer),
-                        log.method,
-                        log.uri
-                    ),
-                    None => log::error!(
-                        "[{}] handler failed, answered 500: {err}",
-                        PeerIp(self.peer)
-                    ),
-                }
+                log_handler_error(self.peer, log.as_ref(), resp.code(), err);
             }
             // Decided now: a stop() while the handler ran closes the connection.
             let keep_alive = head_keep_alive && !self.app.state.stopping.is_fired();
@@ -653,6 +639,31 @@ fn handler_panicked(panic: &(dyn std::any::Any + Send)) -> HttpResponse {
         "handler panicked: {}",
         monocle_stack::diagnostics::panic_message(panic)
     ))
+}
+
+/// Logs the error behind a response ([`HttpResponse::handler_error`]): as a
+/// failure at error level when the answer is a 5xx, else (an `HttpError`'s
+/// cause behind a 4xx, say) at warn level.
+///
+/// The request is named when the access log kept its method and target:
+/// copying them for every request only for this line would cost every request
+/// an allocation.
+fn log_handler_error(peer: Option<SocketAddr>, log: Option<&LogInfo>, code: u16, err: &str) {
+    let (level, what) = if code >= 500 {
+        (log::Level::Error, "handler failed, answered")
+    } else {
+        (log::Level::Warn, "handler answered")
+    };
+    match log {
+        Some(log) => log::log!(
+            level,
+            "[{}] {} {}: {what} {code}: {err}",
+            PeerIp(peer),
+            log.method,
+            log.uri
+        ),
+        None => log::log!(level, "[{}] {what} {code}: {err}", PeerIp(peer)),
+    }
 }
 
 /// What the request log line needs, captured only when info logging is on.
