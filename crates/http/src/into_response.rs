@@ -80,8 +80,11 @@ impl IntoBody for Body {
 /// | [`HttpResponse`] | itself |
 /// | `Option<R>` | `None` is 404 |
 /// | `Result<R, E>` with `E: Display` | `Err` is 500; the error's text (`{:#}`) is kept in [`HttpResponse::handler_error`] for the server to log, and not sent |
+/// | [`HttpError`](crate::HttpError), `Result<R, HttpError>` | the error's status, message and headers; its cause (a `?`-converted error's text) is kept in [`HttpResponse::handler_error`] for the log, and not sent |
 ///
 /// A string body with no `Content-Type` set gets `text/plain; charset=utf-8`.
+/// `Result<R, HttpError>` is the one to use with `?` when some errors are the
+/// client's (a 400, a 404) and others the server's (a 500).
 ///
 /// # Examples
 ///

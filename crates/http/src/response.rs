@@ -341,11 +341,19 @@ impl HttpResponse {
         self.version.as_str()
     }
 
-    /// The error a handler returned, when this 500 response was made from it
-    /// (see [`IntoResponse`](crate::IntoResponse) for `Result`). The server logs it;
-    /// it is never sent to the client.
+    /// The error behind this response, which the server logs with the request
+    /// and never sends: a handler's `Err` answered with a 500 (see
+    /// [`IntoResponse`](crate::IntoResponse) for `Result`), the
+    /// [`cause`](crate::HttpError::cause) of an [`HttpError`](crate::HttpError),
+    /// or an invalid status code.
     pub fn handler_error(&self) -> Option<&str> {
         self.handler_error.as_deref()
+    }
+
+    /// Sets the text [`handler_error`](Self::handler_error) returns.
+    pub(crate) fn with_handler_error(mut self, error: Box<str>) -> Self {
+        self.handler_error = Some(error);
+        self
     }
 }
 
