@@ -81,18 +81,27 @@ const INTERNAL: &str = "Internal Server Error";
 /// assert_eq!(resp.text(), "down for maintenance\n");
 /// assert_eq!(resp.handler_error(), Some("database migration running"));
 /// ```
-pub struct HttpError(Box<Inner>);
-
-/// Boxed, so that a handler's `Result` stays one pointer wider than its `Ok`.
-struct Inner {
+pub struct HttpError {
     /// INVARIANT: 100..=999, as for [`HttpResponse`].
     code: u16,
     /// Sent as a text/plain body; empty sends an empty body.
     message: Cow<'static, str>,
+    /// Boxed and absent until needed: the common errors (`not_found()`,
+    /// `bad_request("static text")`) then allocate nothing, which matters as
+    /// they are often built whether needed or not (`ok_or(..)`), and the type
+    /// stays five words.
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarer parts of an [`HttpError`].
+#[derive(Default)]
+struct Extra {
     headers: HttpHeaders,
     /// Logged by the server, never sent.
     cause: Option<Box<str>>,
 }
+
+static NO_HEADERS: HttpHeaders = HttpHeaders::new();
 
 impl HttpError {
     /// An error answered with this status code and `message` as its
@@ -115,17 +124,21 @@ impl HttpError {
     /// assert_eq!(e.cause(), Some("invalid status code 1000; use 100 to 999"));
     /// ```
     pub fn new(code: u16, message: impl Into<Cow<'static, str>>) -> Self {
-        let mut inner = Inner {
+        let mut e = HttpError {
             code,
             message: message.into(),
-            headers: HttpHeaders::new(),
-            cause: None,
+            extra: None,
         };
         if !(100..=999).contains(&code) {
-            inner.code = 500;
-            inner.cause = Some(format!("invalid status code {code}; use 100 to 999").into());
+            e.code = 500;
+            e.extra_mut().cause =
+                Some(format!("invalid status code {code}; use 100 to 999").into());
         }
-        HttpError(Box::new(inner))
+        e
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     /// 400 Bad Request, with a message telling the client what to fix.
@@ -256,7 +269,7 @@ impl HttpError {
     /// assert_eq!(e.message(), Some("no such key\n"));
     /// ```
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        self.0.message = message.into();
+        self.message = message.into();
         self
     }
 
@@ -285,7 +298,7 @@ impl HttpError {
     /// ```
     #[track_caller]
     pub fn with_header(mut self, name: impl AsRef<str>, value: impl IntoHeaderValue) -> Self {
-        self.0.headers.add(name, value);
+        self.extra_mut().headers.add(name, value);
         self
     }
 
@@ -312,42 +325,43 @@ impl HttpError {
     /// ```
     pub fn with_cause(mut self, cause: impl Display) -> Self {
         let mut text = format!("{cause:#}");
-        if let Some(old) = self.0.cause.take() {
+        let extra = self.extra_mut();
+        if let Some(old) = extra.cause.take() {
             text.push_str(": ");
             text.push_str(&old);
         }
-        self.0.cause = Some(text.into_boxed_str());
+        extra.cause = Some(text.into_boxed_str());
         self
     }
 
     /// The status code answered.
     pub fn code(&self) -> u16 {
-        self.0.code
+        self.code
     }
 
     /// The message sent as the body; `None` when the body is empty.
     pub fn message(&self) -> Option<&str> {
-        Some(&*self.0.message).filter(|m| !m.is_empty())
+        Some(&*self.message).filter(|m| !m.is_empty())
     }
 
     /// The extra headers sent with the answer.
     pub fn headers(&self) -> &HttpHeaders {
-        &self.0.headers
+        self.extra.as_ref().map_or(&NO_HEADERS, |x| &x.headers)
     }
 
     /// The internal cause, which the server logs and never sends.
     pub fn cause(&self) -> Option<&str> {
-        self.0.cause.as_deref()
+        self.extra.as_ref()?.cause.as_deref()
     }
 }
 
 impl fmt::Debug for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpError")
-            .field("code", &self.0.code)
+            .field("code", &self.code)
             .field("message", &self.message())
-            .field("headers", &self.0.headers)
-            .field("cause", &self.0.cause)
+            .field("headers", self.headers())
+            .field("cause", &self.cause())
             .finish()
     }
 }
@@ -380,7 +394,7 @@ impl<E: std::error::Error> From<E> for HttpError {
             source = e.source();
         }
         let mut e = HttpError::new(500, INTERNAL);
-        e.0.cause = Some(text.into_boxed_str());
+        e.extra_mut().cause = Some(text.into_boxed_str());
         e
     }
 }
@@ -390,12 +404,12 @@ impl<E: std::error::Error> From<E> for HttpError {
 /// added); the cause goes to [`HttpResponse::handler_error`] for the log.
 impl IntoResponse for HttpError {
     fn into_response(self) -> HttpResponse {
-        let Inner {
+        let HttpError {
             code,
             message,
-            headers,
-            cause,
-        } = *self.0;
+            extra,
+        } = self;
+        let (headers, cause) = extra.map_or_else(Default::default, |x| (x.headers, x.cause));
         let mut resp = HttpResponse::new(code).with_headers(headers);
         if !message.is_empty() {
             if !resp.headers().contains("content-type") {
@@ -648,10 +662,9 @@ mod tests {
 
     #[test]
     fn stays_small_and_debuggable() {
-        assert_eq!(
-            std::mem::size_of::<HttpError>(),
-            std::mem::size_of::<usize>()
-        );
+        assert!(std::mem::size_of::<HttpError>() <= 5 * std::mem::size_of::<usize>());
+        assert!(HttpError::not_found().extra.is_none(), "nothing allocated");
+        assert!(HttpError::bad_request("no").extra.is_none());
         let e = HttpError::bad_request("no").with_cause("why");
         assert_eq!(
             format!("{e:?}"),
