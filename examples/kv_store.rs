@@ -3,7 +3,9 @@
 //! The server keeps its store in an `Rc<RefCell<..>>` shared by the handlers
 //! of one loop; `PUT` and `DELETE` need Basic credentials and report what they
 //! did on a channel to an audit o-routine, which resolves a `Callback` with
-//! its tally when the channel closes. The client o-routine calls every route,
+//! its tally when the channel closes. Handlers that can refuse a request
+//! return `Result<_, HttpError>` and use `?`: a refusal answers with its own
+//! status, any other error is a 500 whose text only the server's log sees. The client o-routine calls every route,
 //! checks the answers, stops the server gracefully and ends the program.
 //!
 //! ```sh
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use monocle::experimental::Channel;
 use monocle::stack::network::http::{
-    HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer, Regex, ServerConfig,
+    HttpClient, HttpError, HttpHeaders, HttpRequest, HttpResponse, HttpServer, Regex, ServerConfig,
 };
 use monocle::util::{sleep, timeout};
 use monocle::Callback;
@@ -48,19 +50,14 @@ const PASSWORD: &str = "s3cret";
 /// `admin:s3cret` in base64 (the client has no Basic-auth helper).
 const AUTH: &str = "Basic YWRtaW46czNjcmV0";
 
-/// The 401 answer to a request without the right Basic credentials.
-///
-/// (`Result<(), HttpResponse>` would read better, but `HttpResponse` is large
-/// enough for clippy's `result_large_err`, and an `Err` handler result is
-/// always a 500, so it could not be `?`-propagated anyway.)
-fn auth_failure(req: &HttpRequest) -> Option<HttpResponse> {
+/// Lets a request with the right Basic credentials through; `?` turns the
+/// refusal into a 401 answer with its challenge.
+fn authorize(req: &HttpRequest) -> Result<(), HttpError> {
     match req.basic_auth() {
-        Some((user, password)) if user == USER && password == PASSWORD => None,
-        _ => Some(
-            HttpResponse::new(401)
-                .with_header("WWW-Authenticate", "Basic realm=\"kv\"")
-                .with_body("credentials needed\n"),
-        ),
+        Some((user, password)) if user == USER && password == PASSWORD => Ok(()),
+        _ => {
+            Err(HttpError::unauthorized("Basic realm=\"kv\"").with_message("credentials needed\n"))
+        }
     }
 }
 
@@ -122,14 +119,12 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     server.put("/kv/:key", move |req: HttpRequest| {
         let (store, audit) = (s.clone(), a.clone());
         async move {
-            if let Some(denied) = auth_failure(&req) {
-                return denied;
-            }
+            authorize(&req)?;
             let key = key_of(&req);
             let old = store.borrow_mut().insert(key.clone(), req.into_body());
             // Rendezvous: waits until the auditor has taken it.
             let _ = audit.send(Change::Put(key)).await;
-            HttpResponse::new(if old.is_some() { 204 } else { 201 })
+            Ok::<_, HttpError>(if old.is_some() { 204 } else { 201 })
         }
     });
 
@@ -138,32 +133,38 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     server.delete("/kv/:key", move |req: HttpRequest| {
         let (store, audit) = (s.clone(), a.clone());
         async move {
-            if let Some(denied) = auth_failure(&req) {
-                return denied;
-            }
+            authorize(&req)?;
             let key = key_of(&req);
-            if store.borrow_mut().remove(&key).is_none() {
-                return HttpResponse::new(404);
-            }
+            store
+                .borrow_mut()
+                .remove(&key)
+                .ok_or(HttpError::not_found())?;
             let _ = audit.send(Change::Delete(key)).await;
-            HttpResponse::new(204)
+            Ok::<_, HttpError>(204)
         }
     });
 
-    // POST /kv/:key/incr: adds one to a decimal value. A value that is not a
-    // number is the handler's error: 500, and the error in the server's log.
+    // POST /kv/:key/incr?by=N: adds N (default 1) to a decimal value. A bad
+    // `by` is the client's mistake: 400, saying so. A stored value that is not
+    // a number is the handler's error: `?` makes it a 500, and the error goes
+    // to the server's log, not to the client.
     let s = store.clone();
     server.post("/kv/:key/incr", move |req: HttpRequest| {
         let store = s.clone();
         async move {
+            let by: i64 = match req.query_arg("by") {
+                None => 1,
+                Some(by) => by
+                    .parse()
+                    .map_err(|_| HttpError::bad_request("by must be a whole number\n"))?,
+            };
             let key = key_of(&req);
             let mut store = store.borrow_mut();
-            let Some(value) = store.get_mut(&key) else {
-                return Ok((404, String::new()));
-            };
+            let value = store.get_mut(&key).ok_or(HttpError::not_found())?;
             let n: i64 = std::str::from_utf8(value)?.trim().parse()?;
-            *value = (n + 1).to_string().into_bytes();
-            Ok::<_, Box<dyn std::error::Error>>((200, format!("{}\n", n + 1)))
+            let n = n.checked_add(by).ok_or(HttpError::conflict("overflow\n"))?;
+            *value = n.to_string().into_bytes();
+            Ok::<_, HttpError>(format!("{n}\n"))
         }
     });
 
@@ -316,15 +317,27 @@ async fn exercise(port: u16) -> io::Result<()> {
     assert_eq!(client.get("/len/5").await?.text(), "apple,avocado");
     assert_eq!(client.get("/len/x").await?.code(), 404); // fallback
 
-    // A handler's `Err` is a 500 whose text stays in the server's log.
+    // An `HttpError` answers with its status and message; any other error
+    // `?` meets is a 500 whose text stays in the server's log.
     let resp = client
         .request("/kv/count/incr", HttpHeaders::new(), "POST", "")
         .await?;
     assert_eq!((resp.code(), &*resp.text()), (200, "42\n"));
     let resp = client
+        .request("/kv/count/incr?by=lots", HttpHeaders::new(), "POST", "")
+        .await?;
+    assert_eq!(
+        (resp.code(), &*resp.text()),
+        (400, "by must be a whole number\n")
+    );
+    let resp = client
+        .request("/kv/cherry/incr", HttpHeaders::new(), "POST", "")
+        .await?;
+    assert_eq!(resp.code(), 404);
+    let resp = client
         .request("/kv/banana/incr", HttpHeaders::new(), "POST", "")
         .await?;
-    assert_eq!(resp.code(), 500);
+    assert_eq!((resp.code(), &*resp.text()), (500, "Internal Server Error"));
     assert!(!resp.text().contains("invalid digit"), "error text leaked");
 
     // Wrong method on a routed path, and the fallback.
