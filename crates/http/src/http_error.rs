@@ -436,6 +436,7 @@ impl<R: IntoResponse> IntoResponse for Result<R, HttpError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // test tables
 mod tests {
     use std::io;
 
@@ -585,10 +586,10 @@ mod tests {
             (e.code(), e.message(), e.cause()),
             (500, Some("Internal Server Error"), Some("3 of 4"))
         );
-        let boxed: Box<dyn std::error::Error> = "plain".into();
-        let e = Err::<(), _>(boxed)
-            .map_err(HttpError::internal)
-            .unwrap_err();
+        fn boxed() -> Result<(), Box<dyn std::error::Error>> {
+            Err("plain".into())
+        }
+        let e = boxed().map_err(HttpError::internal).unwrap_err();
         assert_eq!(e.cause(), Some("plain"));
     }
 
