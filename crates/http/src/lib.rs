@@ -125,3 +125,8 @@ pub use write::{
 pub use futures_lite::Stream;
 #[doc(no_inline)]
 pub use regex::Regex;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
