@@ -37,7 +37,8 @@ const INTERNAL: &str = "Internal Server Error";
 /// `HttpError` implements neither [`std::error::Error`] nor [`Display`]:
 /// the first keeps the blanket `From` apart from `From<T> for T`, the second
 /// keeps `Result<R, HttpError>` apart from the `Result<R, E: Display>` that
-/// [`IntoResponse`] also accepts (the same trade as `anyhow::Error`).
+/// [`IntoResponse`] also accepts. (`anyhow::Error` skips `Error` for the
+/// same reason as the first.) `{:?}` shows every part, cause included.
 ///
 /// # Examples
 ///
