@@ -1,12 +1,14 @@
 //! A small key-value service and a client that exercises it, in one process.
 //!
 //! The server keeps its store in an `Rc<RefCell<..>>` shared by the handlers
-//! of one loop; `PUT` and `DELETE` need Basic credentials and report what they
+//! of one loop: each route's async closure owns a clone, and each request
+//! borrows it. `PUT` and `DELETE` need Basic credentials and report what they
 //! did on a channel to an audit o-routine, which resolves a `Callback` with
 //! its tally when the channel closes. Handlers that can refuse a request
 //! return `Result<_, HttpError>` and use `?`: a refusal answers with its own
-//! status, any other error is a 500 whose text only the server's log sees. The client o-routine calls every route,
-//! checks the answers, stops the server gracefully and ends the program.
+//! status, any other error is a 500 whose text only the server's log sees.
+//! The client o-routine calls every route, checks the answers, stops the
+//! server gracefully and ends the program.
 //!
 //! ```sh
 //! cargo run --example kv_store
@@ -23,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use monocle::experimental::Channel;
 use monocle::stack::network::http::{
-    HttpClient, HttpError, HttpHeaders, HttpRequest, HttpResponse, HttpServer, Regex, ServerConfig,
+    basic_auth, HttpClient, HttpError, HttpHeaders, HttpRequest, HttpResponse, HttpServer, Regex,
+    ServerConfig,
 };
 use monocle::util::{sleep, timeout};
 use monocle::Callback;
@@ -47,8 +50,6 @@ struct Tally {
 
 const USER: &str = "admin";
 const PASSWORD: &str = "s3cret";
-/// `admin:s3cret` in base64 (the client has no Basic-auth helper).
-const AUTH: &str = "Basic YWRtaW46czNjcmV0";
 
 /// Lets a request with the right Basic credentials through; `?` turns the
 /// refusal into a 401 answer with its challenge.
@@ -81,10 +82,9 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     server.set_config(config);
 
     // GET /kv?prefix=a: the keys, one a line.
-    let s = store.clone();
-    server.get("/kv", move |req: HttpRequest| {
-        let store = s.clone();
-        async move {
+    server.get("/kv", {
+        let store = store.clone();
+        async move |req: HttpRequest| {
             let prefix = req.query_arg("prefix").unwrap_or("");
             let keys: Vec<String> = store
                 .borrow()
@@ -100,10 +100,9 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     });
 
     // GET /kv/:key: the value, or 404 (`None`).
-    let s = store.clone();
-    server.get("/kv/:key", move |req: HttpRequest| {
-        let store = s.clone();
-        async move {
+    server.get("/kv/:key", {
+        let store = store.clone();
+        async move |req: HttpRequest| {
             let value = store.borrow().get(&key_of(&req)).cloned()?;
             Some(
                 HttpResponse::new(200)
@@ -115,10 +114,9 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     });
 
     // PUT /kv/:key: stores the body; 201 when new, 204 when replaced.
-    let (s, a) = (store.clone(), audit.clone());
-    server.put("/kv/:key", move |req: HttpRequest| {
-        let (store, audit) = (s.clone(), a.clone());
-        async move {
+    server.put("/kv/:key", {
+        let (store, audit) = (store.clone(), audit.clone());
+        async move |req: HttpRequest| {
             authorize(&req)?;
             let key = key_of(&req);
             let old = store.borrow_mut().insert(key.clone(), req.into_body());
@@ -129,10 +127,9 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     });
 
     // DELETE /kv/:key: 204, or 404 when absent.
-    let (s, a) = (store.clone(), audit.clone());
-    server.delete("/kv/:key", move |req: HttpRequest| {
-        let (store, audit) = (s.clone(), a.clone());
-        async move {
+    server.delete("/kv/:key", {
+        let (store, audit) = (store.clone(), audit.clone());
+        async move |req: HttpRequest| {
             authorize(&req)?;
             let key = key_of(&req);
             store
@@ -148,10 +145,9 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     // `by` is the client's mistake: 400, saying so. A stored value that is not
     // a number is the handler's error: `?` makes it a 500, and the error goes
     // to the server's log, not to the client.
-    let s = store.clone();
-    server.post("/kv/:key/incr", move |req: HttpRequest| {
-        let store = s.clone();
-        async move {
+    server.post("/kv/:key/incr", {
+        let store = store.clone();
+        async move |req: HttpRequest| {
             let by: i64 = match req.query_arg("by") {
                 None => 1,
                 Some(by) => by
@@ -169,23 +165,19 @@ fn kv_server(store: Store, audit: Channel<Change>) -> HttpServer {
     });
 
     // A regex route: GET /len/12 lists the keys whose value is 12 bytes long.
-    let s = store.clone();
-    server.get(
-        Regex::new(r"^/len/(?P<n>[0-9]{1,6})$").unwrap(),
-        move |req: HttpRequest| {
-            let store = s.clone();
-            async move {
-                let n: usize = req.param("n").unwrap_or_default().parse().unwrap_or(0);
-                let keys: Vec<String> = store
-                    .borrow()
-                    .iter()
-                    .filter(|(_, v)| v.len() == n)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                keys.join(",")
-            }
-        },
-    );
+    server.get(Regex::new(r"^/len/(?P<n>[0-9]{1,6})$").unwrap(), {
+        let store = store.clone();
+        async move |req: HttpRequest| {
+            let n: usize = req.param("n").unwrap_or_default().parse().unwrap_or(0);
+            let keys: Vec<String> = store
+                .borrow()
+                .iter()
+                .filter(|(_, v)| v.len() == n)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.join(",")
+        }
+    });
 
     // GET /export: every pair as `key=value` lines, streamed (length not known
     // in advance) from an o-routine that feeds a channel, one line a tick.
@@ -253,7 +245,8 @@ async fn auditor(changes: Channel<Change>, done: Callback<Tally>) {
 }
 
 fn auth_headers() -> HttpHeaders {
-    HttpHeaders::from([("Authorization", AUTH)])
+    let auth = basic_auth(USER, PASSWORD).expect("the user-id has no colon");
+    HttpHeaders::from([("Authorization", auth)])
 }
 
 /// Calls every route over one kept-alive connection and checks the answers.
