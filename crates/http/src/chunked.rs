@@ -11,6 +11,8 @@ use crate::limits::Limits;
 /// bytes to the caller's `Vec` and consumes everything it is given until the
 /// body ends, so nothing needs to be fed twice. Once [`is_done`](Self::is_done),
 /// the bytes it did not consume belong to the next message.
+/// [`decode_into`](Self::decode_into) writes the body into a buffer of the
+/// caller's instead, as much as fits, for a body read piece by piece.
 ///
 /// It rejects what request smuggling relies on: a size that is not hex or
 /// overflows, a lone LF or CR where CRLF belongs, whitespace after a size that
@@ -130,14 +132,65 @@ impl ChunkedDecoder {
     /// [`Error::TrailersTooLarge`] (431), [`Error::BodyTooLarge`] (413). Bytes
     /// decoded before the error may have been appended to `body`.
     pub fn decode(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<usize> {
+        self.run(input, usize::MAX, |data| body.extend_from_slice(data))
+    }
+
+    /// Decodes as much of `input` as fits into `out`, for a reader that hands
+    /// the body on in a buffer of its own rather than keeping it.
+    ///
+    /// Returns how many bytes of `input` were consumed and how many body
+    /// bytes were written at the start of `out`. It stops when the body ends,
+    /// at the end of `input`, or when `out` is full and the next byte of
+    /// `input` is chunk data; the line ends, sizes, extensions and trailers
+    /// after the last data byte written are consumed all the same, so that
+    /// the end of the body is seen as soon as its bytes are there. Call it
+    /// again with the rest of `input` (and more) once `out` is emptied.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode). Bytes decoded before the error may have
+    /// been written to `out`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{ChunkedDecoder, Limits};
+    ///
+    /// let mut decoder = ChunkedDecoder::new(&Limits::default());
+    /// let input = b"5\r\nHello\r\n0\r\n\r\n";
+    /// let mut out = [0u8; 3];
+    /// assert_eq!(decoder.decode_into(input, &mut out)?, (6, 3));
+    /// assert_eq!(&out, b"Hel");
+    /// assert_eq!(decoder.decode_into(&input[6..], &mut out)?, (9, 2));
+    /// assert_eq!(&out[..2], b"lo");
+    /// assert!(decoder.is_done());
+    /// # Ok::<(), monocle_http::Error>(())
+    /// ```
+    pub fn decode_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize)> {
+        let mut written = 0;
+        let used = self.run(input, out.len(), |data| {
+            out[written..written + data.len()].copy_from_slice(data);
+            written += data.len();
+        })?;
+        Ok((used, written))
+    }
+
+    /// Decodes `input`, giving body bytes to `put`, at most `room` of them;
+    /// returns how many bytes of `input` were consumed.
+    fn run(&mut self, input: &[u8], mut room: usize, mut put: impl FnMut(&[u8])) -> Result<usize> {
         let mut i = 0;
         while i < input.len() {
             if let State::Data { remaining } = self.state {
+                if room == 0 {
+                    break;
+                }
                 let take = usize::try_from(remaining)
                     .unwrap_or(usize::MAX)
-                    .min(input.len() - i);
-                body.extend_from_slice(&input[i..i + take]);
+                    .min(input.len() - i)
+                    .min(room);
+                put(&input[i..i + take]);
                 i += take;
+                room -= take;
                 let remaining = remaining - take as u64;
                 self.state = if remaining == 0 {
                     State::DataCr
@@ -725,6 +778,81 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    /// Decodes `input` with [`ChunkedDecoder::decode_into`], fed `step`
+    /// bytes at a time into an `out` of `room` bytes, as a reader does: the
+    /// input not consumed is given again, with more, once `out` is emptied.
+    /// Returns what [`feed`] does.
+    fn feed_into(input: &[u8], step: usize, room: usize) -> (Vec<u8>, usize, Result<bool>) {
+        let mut d = ChunkedDecoder::new(&limits());
+        let mut body = Vec::new();
+        let mut out = vec![0; room];
+        let (mut start, mut end) = (0, 0);
+        loop {
+            match d.decode_into(&input[start..end], &mut out) {
+                Ok((used, written)) => {
+                    assert!(written <= room);
+                    body.extend_from_slice(&out[..written]);
+                    start += used;
+                    if d.is_done() {
+                        return (body, start, Ok(true));
+                    }
+                    // Short of the end of the input only when `out` is full.
+                    if start < end {
+                        assert_eq!(written, room, "stopped early with room left");
+                        continue;
+                    }
+                }
+                Err(e) => return (body, 0, Err(e)),
+            }
+            if end == input.len() {
+                return (body, start, Ok(false));
+            }
+            end = (end + step).min(input.len());
+        }
+    }
+
+    #[test]
+    fn decode_into_a_small_buffer_decodes_as_decode_does() {
+        let inputs: &[&[u8]] = &[
+            b"5\r\nhello\r\n6;ext=\"q\"\r\n world\r\n0\r\nTrailer: t\r\n\r\nNEXT REQUEST",
+            b"1\r\na\r\n1\r\nb\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nX: y\rZ\r\n\r\n",
+            b"41\r\n",
+            b"5\r\nhel",
+        ];
+        for input in inputs {
+            let (body, used, done) = feed([*input]);
+            for step in 1..=input.len() {
+                for room in 1..=20 {
+                    let (got, got_used, got_done) = feed_into(input, step, room);
+                    let what = format!(
+                        "step {step}, room {room}: {:?}",
+                        String::from_utf8_lossy(input)
+                    );
+                    assert_eq!(got_done, done, "{what}");
+                    if done.is_ok() {
+                        assert_eq!((&got, got_used), (&body, used), "{what}");
+                    } else {
+                        // Body bytes before the error are a prefix of it.
+                        assert!(body.starts_with(&got), "{what}");
+                    }
+                }
+            }
+        }
+        // The end of the body is seen with the last data byte when it is there.
+        let mut d = ChunkedDecoder::new(&limits());
+        let mut out = [0u8; 5];
+        assert_eq!(
+            d.decode_into(b"5\r\nhello\r\n0\r\n\r\nX", &mut out),
+            Ok((15, 5))
+        );
+        assert!(d.is_done());
+        // Nothing to write into: only what precedes the data is consumed.
+        let mut d = ChunkedDecoder::new(&limits());
+        assert_eq!(d.decode_into(b"5\r\nhello", &mut []), Ok((3, 0)));
     }
 
     #[test]
