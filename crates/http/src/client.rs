@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 use futures_lite::Stream;
 use monocle_network::{Client, Connection};
 
-use crate::exchange::{exchange, ExchangeError, RequestBody};
-use crate::headers::HttpHeaders;
-use crate::io::InBuf;
 #[cfg(feature = "tls")]
-use crate::io::{with_deadline, Deadline};
+use crate::exchange::exchange;
+use crate::exchange::{read_body, read_head, send_request, Ended, ExchangeError, RequestBody};
+use crate::headers::HttpHeaders;
+#[cfg(feature = "tls")]
+use crate::io::with_deadline;
+use crate::io::{Deadline, InBuf};
 use crate::limits::Limits;
+use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::write::TargetForm;
@@ -648,22 +651,78 @@ impl HttpClient {
         self.send_inner(req, None, self.connects).await
     }
 
-    /// Sends `req` with its own body, or with `stream` chunked. `connects` is
-    /// [`connects`](Self::connects) when the request was asked for: a
-    /// connection opened since, for this request, is not retried.
+    /// Sends `req` with its own body, or with `stream` chunked, and reads the
+    /// whole response. `connects` is [`connects`](Self::connects) when the
+    /// request was asked for: a connection opened since, for this request, is
+    /// not retried.
     async fn send_inner(
+        &mut self,
+        req: &HttpRequest,
+        stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
+        connects: u64,
+    ) -> io::Result<HttpResponse> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let (head, ended) = self
+            .send_head(req, stream, connects, deadline, self.limits.clone())
+            .await?;
+        // As while the head was read: a body read half way is closed with
+        // its connection.
+        let in_flight = CloseOnDrop(&mut self.conn);
+        let conn = in_flight.0.as_mut().expect("connected by send_head");
+        let result = match ended {
+            None => {
+                let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+                read_body(conn, &mut self.inbuf, head, req, &self.limits, deadline).await
+            }
+            // Nothing more can come: the rest is in `inbuf`, and ends as the
+            // server's side did.
+            Some(mut ended) => read_body(
+                &mut ended,
+                &mut self.inbuf,
+                head,
+                req,
+                &self.limits,
+                Deadline::Never,
+            )
+            .await
+            .map(|(resp, _)| (resp, false)),
+        };
+        in_flight.disarm();
+        match result {
+            Ok((resp, reusable)) => {
+                if !reusable {
+                    self.close();
+                }
+                Ok(resp)
+            }
+            Err(e) => Err(self.failed(req, e)),
+        }
+    }
+
+    /// Sends `req` with its own body, or with `stream` chunked, on the current
+    /// connection (reconnecting if the server closed it), and reads the head
+    /// of the response; its body is next in `inbuf`, and, if the server's
+    /// side ended while the request went out, nothing more comes (`Some`:
+    /// read the rest from it). `connects` is as for
+    /// [`send_inner`](Self::send_inner); `deadline` bounds the whole; the
+    /// head is held to `limits`.
+    ///
+    /// Dropping the future before it finishes closes the connection, as for
+    /// [`request`](Self::request).
+    async fn send_head(
         &mut self,
         req: &HttpRequest,
         mut stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
         connects: u64,
-    ) -> io::Result<HttpResponse> {
+        deadline: Option<Instant>,
+        limits: Limits,
+    ) -> io::Result<(ResponseHead, Option<Ended>)> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotConnected,
                 "no server to send to; connect() first or give a full URL",
             )
         })?;
-        let deadline = self.timeout.map(|t| Instant::now() + t);
         // A request made elsewhere (`send`) may need its `Proxy-*` fields put
         // right: a copy then, the caller's request left as it is.
         let fixed;
@@ -707,25 +766,30 @@ impl HttpClient {
                     polled: &mut polled,
                 },
             };
-            let result = exchange(
-                conn,
-                &mut self.inbuf,
-                &mut self.out,
-                req,
-                body,
-                form,
-                &self.limits,
-                deadline,
-            )
+            let inbuf = &mut self.inbuf;
+            let result = async {
+                let end =
+                    send_request(conn, inbuf, &mut self.out, req, body, form, deadline).await?;
+                match end {
+                    None => {
+                        let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+                        let head = read_head(conn, inbuf, req, &limits, deadline).await?;
+                        Ok((head, None))
+                    }
+                    // Nothing more can come: the answer, if any, is in
+                    // `inbuf`, and ends as the server's side did.
+                    Some(end) => {
+                        let mut ended = Ended(end);
+                        let head =
+                            read_head(&mut ended, inbuf, req, &limits, Deadline::Never).await?;
+                        Ok((head, Some(ended)))
+                    }
+                }
+            }
             .await;
             in_flight.disarm();
             match result {
-                Ok((resp, reusable)) => {
-                    if !reusable {
-                        self.close();
-                    }
-                    return Ok(resp);
-                }
+                Ok(answer) => return Ok(answer),
                 Err(ExchangeError::ClosedBeforeResponse(_))
                     if !retried && !polled && is_idempotent(req.method()) =>
                 {
@@ -735,28 +799,40 @@ impl HttpClient {
                     retried = true;
                     self.open(origin.clone()).await?;
                 }
-                Err(ExchangeError::ClosedBeforeResponse(e)) | Err(ExchangeError::Other(e)) => {
-                    self.close();
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("{} {origin}{}: {e}", req.method(), req.uri()),
-                    ));
-                }
-                // Nothing was written: the connection stays as it was.
-                Err(ExchangeError::Unsendable(e)) => return Err(unsendable(req, &e)),
-                Err(ExchangeError::TimedOut) => {
-                    self.close();
-                    let after = self.timeout.unwrap_or_default();
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!(
-                            "{} {origin}{} timed out after {after:?}; raise it with HttpClient::set_timeout",
-                            req.method(),
-                            req.uri()
-                        ),
-                    ));
-                }
+                Err(e) => return Err(self.failed(req, e)),
             }
+        }
+    }
+
+    /// The error for `req`'s exchange failing with `e`, naming the request;
+    /// the connection is closed, unless nothing was written.
+    fn failed(&mut self, req: &HttpRequest, e: ExchangeError) -> io::Error {
+        match e {
+            ExchangeError::ClosedBeforeResponse(e) | ExchangeError::Other(e) => {
+                self.close();
+                io::Error::new(e.kind(), format!("{}: {e}", self.describe(req)))
+            }
+            // Nothing was written: the connection stays as it was.
+            ExchangeError::Unsendable(e) => unsendable(req, &e),
+            ExchangeError::TimedOut => {
+                self.close();
+                let after = self.timeout.unwrap_or_default();
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{} timed out after {after:?}; raise it with HttpClient::set_timeout",
+                        self.describe(req)
+                    ),
+                )
+            }
+        }
+    }
+
+    /// `req` as messages name it: `GET http://host:port/path`.
+    pub(crate) fn describe(&self, req: &HttpRequest) -> String {
+        match &self.origin {
+            Some(origin) => format!("{} {origin}{}", req.method(), req.uri()),
+            None => format!("{} {}", req.method(), req.uri()),
         }
     }
 }

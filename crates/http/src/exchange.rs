@@ -14,7 +14,7 @@ use crate::io::{
     fill, is_disconnect, is_reset, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd,
 };
 use crate::limits::Limits;
-use crate::parse::{parse_response_head, BodyFraming};
+use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::write::{write_request_head, write_request_head_chunked, TargetForm};
@@ -63,13 +63,11 @@ pub(crate) enum RequestBody<'a> {
 /// connection may carry another request: not if bytes came after the response,
 /// nor if the request asked to close it.
 ///
-/// While the request goes out, what the server sends is read as well (see
-/// [`Watched`]): a server may answer before the request is whole, a 413 to a
-/// large upload say, and close (RFC 9112 §9.5). Once it has closed its side,
-/// or the connection failed, nothing more is sent, and the answer is what it
-/// sent before that: a whole response there is the answer (the connection is
-/// not reused then), none is the connection closing without answering.
+/// The request goes out as [`send_request`] says; the answer is read from
+/// the connection, or, when the server's side ended while the request went
+/// out, from what it sent before that (the connection is not reused then).
 #[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
+#[cfg_attr(not(feature = "tls"), allow(dead_code))] // the CONNECT tunnel's
 pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
@@ -80,6 +78,37 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     limits: &Limits,
     deadline: Option<Instant>,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
+    let end = send_request(io, inbuf, out, req, body, form, deadline).await?;
+    let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+    match end {
+        None => read_response(io, inbuf, req, limits, deadline).await,
+        // Nothing more can come: the answer, if any, is in `inbuf`, and ends
+        // as the server's side did.
+        Some(end) => read_response(&mut Ended(end), inbuf, req, limits, Deadline::Never)
+            .await
+            .map(|(resp, _)| (resp, false)),
+    }
+}
+
+/// Sends `req`. Returns how the server's side of the connection ended while
+/// the request went out, if it did: nothing more can be read then, and the
+/// answer is what `inbuf` holds.
+///
+/// While the request goes out, what the server sends is read as well (see
+/// [`Watched`]): a server may answer before the request is whole, a 413 to a
+/// large upload say, and close (RFC 9112 §9.5). Once it has closed its side,
+/// or the connection failed, nothing more is sent, and the answer is what it
+/// sent before that: a whole response there is the answer (the connection is
+/// not reused then), none is the connection closing without answering.
+pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    out: &mut Vec<u8>,
+    req: &HttpRequest,
+    body: RequestBody<'_>,
+    form: TargetForm,
+    deadline: Option<Instant>,
+) -> Result<Option<End>, ExchangeError> {
     out.clear();
     // The head first, before anything is written: a request that cannot be
     // sent leaves the connection as it was.
@@ -115,23 +144,18 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
         .ok_or(ExchangeError::TimedOut)?;
     out.clear();
     let Watched { end, stopped, .. } = watched;
-    let end = match written {
-        Ok(()) => end,
-        Err(_) if stopped => end,
-        Err(e) if is_disconnect(&e) || e.kind() == io::ErrorKind::WriteZero => Some(End::Failed(e)),
-        Err(e) => return Err(ExchangeError::Other(e)),
-    };
-    match end {
-        None => read_response(io, inbuf, req, limits, deadline).await,
-        // Nothing more can come: the answer, if any, is in `inbuf`, and ends
-        // as the server's side did.
-        Some(end) => read_response(&mut Ended(end), inbuf, req, limits, Deadline::Never)
-            .await
-            .map(|(resp, _)| (resp, false)),
+    match written {
+        Ok(()) => Ok(end),
+        Err(_) if stopped => Ok(end),
+        Err(e) if is_disconnect(&e) || e.kind() == io::ErrorKind::WriteZero => {
+            Ok(Some(End::Failed(e)))
+        }
+        Err(e) => Err(ExchangeError::Other(e)),
     }
 }
 
 /// Reads the response to `req`, starting with what `inbuf` holds.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))] // the CONNECT tunnel's
 async fn read_response<IO: AsyncRead + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
@@ -139,6 +163,20 @@ async fn read_response<IO: AsyncRead + Unpin>(
     limits: &Limits,
     deadline: Deadline,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
+    let head = read_head(io, inbuf, req, limits, deadline).await?;
+    read_body(io, inbuf, head, req, limits, deadline).await
+}
+
+/// Reads the head of the response to `req`, starting with what `inbuf`
+/// holds, past any interim (1xx) responses but a 101; the body, if any,
+/// starts at the front of `inbuf`.
+pub(crate) async fn read_head<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    req: &HttpRequest,
+    limits: &Limits,
+    deadline: Deadline,
+) -> Result<ResponseHead, ExchangeError> {
     let method = req.method();
     // Bytes read while the request went out count.
     let mut received_any = !inbuf.is_empty();
@@ -179,10 +217,22 @@ async fn read_response<IO: AsyncRead + Unpin>(
             Err(e) => return Err(e.into()),
         }
     };
+    Ok(head)
+}
 
+/// Reads the whole body of the response whose `head` was read, bounded by
+/// the body limit. Returns the response and whether the connection may carry
+/// another request.
+pub(crate) async fn read_body<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    head: ResponseHead,
+    req: &HttpRequest,
+    limits: &Limits,
+    deadline: Deadline,
+) -> Result<(HttpResponse, bool), ExchangeError> {
     let framing = head.framing();
-    let mut reusable =
-        head.keep_alive() && framing != BodyFraming::UntilClose && head.code() != 101;
+    let mut reusable = keeps_alive(&head);
     let mut body = Vec::new();
     match framing {
         BodyFraming::Empty => {}
@@ -242,14 +292,27 @@ async fn read_response<IO: AsyncRead + Unpin>(
             }
         }
     }
+    let reusable = reusable && reusable_after(inbuf, req);
+    Ok((HttpResponse::from_head(head, body), reusable))
+}
+
+/// Whether the connection may carry another request once the body of the
+/// response whose head this is has been read, as far as the head says: not
+/// after a body read until close, nor after a 101 (another protocol follows).
+pub(crate) fn keeps_alive(head: &ResponseHead) -> bool {
+    head.keep_alive() && head.framing() != BodyFraming::UntilClose && head.code() != 101
+}
+
+/// Whether a connection whose response was read to its end (by its framing)
+/// may carry another request, as far as what is left is concerned.
+pub(crate) fn reusable_after(inbuf: &InBuf, req: &HttpRequest) -> bool {
     // Bytes after the end of the response answer no request of ours: the
     // server frames its messages differently than we read them (a body after
     // a 204 or a HEAD answer, say). Taking them for the next response would
     // hand a later request an answer to this one, or one the body forged.
-    let reusable = reusable && inbuf.is_empty();
-    // RFC 9112 §9.6: after asking for `close`, send nothing more on it.
-    let reusable = reusable && !req.headers().has_token("connection", "close");
-    Ok((HttpResponse::from_head(head, body), reusable))
+    inbuf.is_empty()
+        // RFC 9112 §9.6: after asking for `close`, send nothing more on it.
+        && !req.headers().has_token("connection", "close")
 }
 
 /// At most this much of what the server sends while the request goes out is
@@ -259,7 +322,7 @@ const WATCH_MAX: usize = 64 << 10;
 
 /// How the server's side of the connection ended while the request went out.
 #[derive(Debug)]
-enum End {
+pub(crate) enum End {
     /// It closed its side (EOF): nothing more will come, and a request
     /// still going out cannot be answered any more.
     Closed,
@@ -397,7 +460,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Watched<'_, IO> {
 
 /// A source that has ended as the server's side did: reads give the end of
 /// the stream, or the error the connection failed with.
-struct Ended(End);
+#[derive(Debug)]
+pub(crate) struct Ended(pub(crate) End);
 
 impl AsyncRead for Ended {
     fn poll_read(
