@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
+use crate::response_reader::ResponseReader;
 use crate::write::TargetForm;
 
 /// Where the client's connection goes.
@@ -586,6 +587,109 @@ impl HttpClient {
         let req = self.prepare(url, headers, method).await?;
         let body = std::pin::pin!(body);
         self.send_inner(&req, Some(body), connects).await
+    }
+
+    /// `GET url`, returning once the head of the response is read: the body
+    /// is read from the [`ResponseReader`] piece by piece, as it arrives. See
+    /// [`request_reader`](Self::request_reader).
+    ///
+    /// # Errors
+    ///
+    /// As [`request_reader`](Self::request_reader).
+    pub async fn get_reader(&mut self, url: &str) -> io::Result<ResponseReader<'_>> {
+        self.request_reader(url, HttpHeaders::new(), "GET", Vec::new())
+            .await
+    }
+
+    /// Sends a request as [`request`](Self::request) does, but returns once
+    /// the head of the response is read, with a [`ResponseReader`] that
+    /// gives the status and headers at once and the body piece by piece, as
+    /// it arrives, through [`AsyncRead`](futures_lite::io::AsyncRead): for
+    /// downloads too large to hold in memory, and bodies that never end.
+    ///
+    /// The reader borrows the client: no other request can go out until it
+    /// is dropped. Read to its end, it leaves the connection for the next
+    /// request as [`request`](Self::request) would; dropped before that, it
+    /// closes it. The body is not bounded by [`Limits::max_body`]; the
+    /// [timeout](Self::set_timeout) bounds sending the request and reading
+    /// the head, then each wait for body bytes. [`ResponseReader`] says more.
+    ///
+    /// # Cancelling
+    ///
+    /// Dropping the future before it finishes closes the connection once the
+    /// exchange has begun, as for [`request`](Self::request).
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request), for the request and the head; errors
+    /// reading the body come from the reader's reads.
+    ///
+    /// # Examples
+    ///
+    /// Saving a download as it comes, into anything that implements
+    /// [`AsyncWrite`](futures_lite::io::AsyncWrite) (a `Vec` here, a file in
+    /// practice):
+    ///
+    /// ```
+    /// use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+    ///
+    /// monocle_stack::block_on(async {
+    ///     let server = HttpServer::new(0, |req: HttpRequest| async move {
+    ///         format!("the file at {}", req.path())
+    ///     });
+    ///     let svc = monocle_network::add_service(server.service().bind_addr([127, 0, 0, 1]))?;
+    ///     let mut client = HttpClient::new();
+    ///     client.connect("127.0.0.1", svc.port(), "http").await?;
+    ///     let mut reader = client
+    ///         .request_reader("/files/a.txt", HttpHeaders::new(), "GET", "")
+    ///         .await?;
+    ///     assert_eq!(reader.code(), 200);
+    ///     assert_eq!(reader.headers().get("content-length"), Some("24"));
+    ///     let mut saved = Vec::new();
+    ///     let copied = futures_lite::io::copy(&mut reader, &mut saved).await?;
+    ///     assert_eq!((copied, &saved[..]), (24, &b"the file at /files/a.txt"[..]));
+    ///     drop(reader);
+    ///     // The same connection serves the next request.
+    ///     assert_eq!(client.get("/b").await?.text(), "the file at /b");
+    ///     assert_eq!(client.connects(), 1);
+    ///     svc.stop();
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn request_reader(
+        &mut self,
+        url: &str,
+        headers: HttpHeaders,
+        method: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> io::Result<ResponseReader<'_>> {
+        let connects = self.connects;
+        let mut req = self.prepare(url, headers, method).await?;
+        let body = body.into();
+        if !body.is_empty() {
+            req = req.with_body(body);
+        }
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        // A body read piece by piece is not bounded by the body limit, nor
+        // is a `Content-Length` announcing one past it refused.
+        let mut limits = self.limits.clone();
+        limits.max_body(u64::MAX);
+        let (head, ended) = self
+            .send_head(&req, None, connects, deadline, limits.clone())
+            .await?;
+        // The reader times each wait for the body itself, with a message
+        // saying so; the connection's own timer would race it.
+        if let Some(conn) = self.conn.as_mut() {
+            conn.set_timeout(None);
+        }
+        Ok(ResponseReader::new(self, req, head, ended, &limits))
+    }
+
+    /// The connection (if open) and the input buffer, which holds what was
+    /// received of the response and not yet read.
+    pub(crate) fn body_source(&mut self) -> (Option<&mut Connection>, &mut InBuf) {
+        (self.conn.as_mut(), &mut self.inbuf)
     }
 
     /// Builds the request for `url` (connecting if it names another server).

@@ -63,6 +63,12 @@ impl InBuf {
         }
     }
 
+    /// How many bytes it can hold without growing.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Makes room for at least some more bytes at the tail and returns it.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
         if self.start == self.end {
@@ -155,7 +161,11 @@ pub(crate) async fn read_guarded<R: AsyncRead + Unpin>(
 
 /// Arms `timer` on first use and polls it; [`Deadline::Never`] arms nothing
 /// and stays pending.
-fn poll_deadline(timer: &mut Option<Sleep>, deadline: Deadline, cx: &mut Context<'_>) -> Poll<()> {
+pub(crate) fn poll_deadline(
+    timer: &mut Option<Sleep>,
+    deadline: Deadline,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
     if timer.is_none() {
         *timer = match deadline {
             Deadline::After(d) => Some(sleep_until(

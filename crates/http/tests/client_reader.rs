@@ -1,0 +1,585 @@
+//! Reading a response's body piece by piece (`HttpClient::get_reader`,
+//! `request_reader`) over loopback: every framing, keep-alive after the end,
+//! a reader dropped or cut off half way, and the timeout.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{find, start};
+use futures_lite::{stream, AsyncReadExt};
+use monocle_http::{
+    BodyFraming, HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer, ResponseReader,
+};
+use monocle_stack::block_on;
+
+/// How long a raw server waits for bytes that should come at once, and the
+/// client's timeout where none is under test.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The byte at `offset` of every body the servers here send.
+fn pattern(offset: u64) -> u8 {
+    (offset % 251) as u8
+}
+
+fn pattern_bytes(start: u64, len: usize) -> Vec<u8> {
+    (start..start + len as u64).map(pattern).collect()
+}
+
+/// `/big`: 1 MiB with a Content-Length. `/stream/:pieces`: that many
+/// pieces of 64 KiB, chunked. `/hello`, `/no-content` (204),
+/// `/not-modified` (304).
+fn app() -> HttpServer {
+    let mut server = HttpServer::new(0, |req: HttpRequest| async move {
+        format!("fallback {}", req.path())
+    });
+    server
+        .get("/hello", |_req: HttpRequest| async { "Hello, World!" })
+        .get("/big", |_req: HttpRequest| async {
+            pattern_bytes(0, 1 << 20)
+        })
+        .get("/stream/:pieces", |req: HttpRequest| async move {
+            let pieces: u64 = req.param("pieces").unwrap().parse().unwrap();
+            let body = stream::iter((0..pieces).map(|i| Ok(pattern_bytes(i << 16, 1 << 16))));
+            HttpResponse::new(200).with_stream(body)
+        })
+        .get("/no-content", |_req: HttpRequest| async {
+            HttpResponse::new(204)
+        })
+        .get("/not-modified", |_req: HttpRequest| async {
+            HttpResponse::new(304)
+        });
+    server
+}
+
+/// A client with a timeout that fails a stuck test, connected to `port`.
+async fn client(port: u16) -> io::Result<HttpClient> {
+    let mut client = HttpClient::new();
+    client.set_timeout(Some(WAIT));
+    client.connect("127.0.0.1", port, "http").await?;
+    Ok(client)
+}
+
+/// Reads the body to its end in reads of `room` bytes, checking each byte
+/// against [`pattern`]; returns how many there were.
+async fn read_checked(reader: &mut ResponseReader<'_>, room: usize) -> io::Result<u64> {
+    let mut buf = vec![0; room];
+    let mut offset = 0u64;
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(offset);
+        }
+        assert!(n <= room);
+        for (i, &b) in buf[..n].iter().enumerate() {
+            let at = offset + i as u64;
+            assert_eq!(b, pattern(at), "byte {at}");
+        }
+        offset += n as u64;
+    }
+}
+
+#[test]
+fn a_content_length_body_is_read_in_pieces_then_the_connection_serves_the_next_request() {
+    let srv = start(app);
+    let port = srv.port;
+    block_on(async move {
+        let mut client = client(port).await?;
+        for room in [1000, 64 << 10] {
+            let mut reader = client.get_reader("/big").await?;
+            assert_eq!((reader.code(), reader.reason()), (200, "OK"));
+            assert_eq!(reader.headers().get("content-length"), Some("1048576"));
+            assert_eq!(reader.head().framing(), BodyFraming::Length(1 << 20));
+            assert!(!reader.is_finished());
+            assert_eq!(read_checked(&mut reader, room).await?, 1 << 20);
+            assert!(reader.is_finished());
+            // The end stays the end.
+            assert_eq!(reader.read(&mut [0; 10]).await?, 0);
+        }
+        let resp = client.get("/hello").await?;
+        assert_eq!(resp.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        // The body limit bounds what `get` holds in memory, not what is
+        // read piece by piece.
+        client.limits_mut().max_body(1000);
+        let mut reader = client.get_reader("/big").await?;
+        assert_eq!(read_checked(&mut reader, 64 << 10).await?, 1 << 20);
+        drop(reader);
+        let err = client.get("/big").await.expect_err("past the body limit");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+/// 64 MiB of a chunked body stream through, byte for byte, in reads small
+/// and large, and the connection is kept after it.
+#[test]
+fn sixty_four_mib_of_a_chunked_body_stream_through_and_the_connection_is_kept() {
+    let srv = start(app);
+    let port = srv.port;
+    block_on(async move {
+        let mut client = client(port).await?;
+        // The body limit (16 MiB by default, 1 KiB here) does not apply.
+        client.limits_mut().max_body(1 << 10);
+        let mut reader = client.get_reader("/stream/1024").await?;
+        assert_eq!(reader.code(), 200);
+        assert_eq!(reader.head().framing(), BodyFraming::Chunked);
+        // The first 100 KiB in reads of 100 bytes, the rest in 64 KiB.
+        let mut small = [0u8; 100];
+        let mut offset = 0u64;
+        while offset < 100 << 10 {
+            let n = reader.read(&mut small).await?;
+            assert!(n > 0, "the body ended at {offset}");
+            assert!(small[..n]
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == pattern(offset + i as u64)));
+            offset += n as u64;
+        }
+        let from = offset;
+        let mut buf = vec![0u8; 64 << 10];
+        let mut sum = 0u64;
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            for (i, &b) in buf[..n].iter().enumerate() {
+                assert_eq!(b, pattern(offset + i as u64), "byte {}", offset + i as u64);
+                sum = sum.wrapping_mul(31).wrapping_add(u64::from(b));
+            }
+            offset += n as u64;
+        }
+        assert_eq!(offset, 64 << 20);
+        let want = (from..64 << 20).fold(0u64, |sum, at| {
+            sum.wrapping_mul(31).wrapping_add(u64::from(pattern(at)))
+        });
+        assert_eq!(sum, want);
+        assert!(reader.is_finished());
+        drop(reader);
+        assert!(client.is_connected());
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+#[test]
+fn head_204_and_304_have_no_body_and_keep_the_connection() {
+    let srv = start(app);
+    let port = srv.port;
+    block_on(async move {
+        let mut client = client(port).await?;
+        let mut reader = client
+            .request_reader("/big", HttpHeaders::new(), "HEAD", "")
+            .await?;
+        assert_eq!(reader.code(), 200);
+        assert_eq!(reader.headers().get("content-length"), Some("1048576"));
+        assert!(reader.is_finished());
+        assert_eq!(reader.read(&mut [0; 10]).await?, 0);
+        drop(reader);
+        for (path, code) in [("/no-content", 204), ("/not-modified", 304)] {
+            let mut reader = client.get_reader(path).await?;
+            assert_eq!(reader.code(), code);
+            assert!(reader.is_finished(), "{path}");
+            assert_eq!(reader.read(&mut [0; 10]).await?, 0, "{path}");
+        }
+        // Finished at once: even dropped unread, the connection is kept.
+        drop(
+            client
+                .request_reader("/big", HttpHeaders::new(), "HEAD", "")
+                .await?,
+        );
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+/// A reader dropped before the end of its body closes the connection; the
+/// next request goes out on a new one and gets its own answer, not the rest
+/// of the body. The same when the whole body had arrived but was not read.
+#[test]
+fn a_reader_dropped_half_way_closes_the_connection_and_the_next_request_gets_its_answer() {
+    let srv = start(app);
+    let port = srv.port;
+    block_on(async move {
+        let mut client = client(port).await?;
+        let paths = ["/big", "/stream/64", "/hello"];
+        for (i, path) in paths.into_iter().enumerate() {
+            let mut reader = client.get_reader(path).await?;
+            let mut first = [0u8; 10];
+            reader.read_exact(&mut first).await?;
+            assert!(!reader.is_finished(), "{path}");
+            drop(reader);
+            assert!(!client.is_connected(), "{path}");
+            let resp = client.get("/hello").await?;
+            assert_eq!(resp.text(), "Hello, World!", "after {path}");
+            assert_eq!(client.connects(), i as u64 + 2, "{path}");
+        }
+        // Dropped before a byte of the body was asked for.
+        drop(client.get_reader("/hello").await?);
+        assert!(!client.is_connected());
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        assert_eq!(client.connects(), 5);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 5);
+}
+
+/// What a raw server does after writing an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Reads the next request on the same connection.
+    Keep,
+    /// Closes the connection.
+    Close,
+    /// Resets it (RST).
+    Reset,
+    /// Sends nothing more and waits until the client closes it.
+    Stall,
+}
+
+/// One answer of a raw server: its bytes, sent in pieces of `pace.0` bytes
+/// `pace.1` apart if paced, then what it does.
+struct Reply {
+    bytes: Vec<u8>,
+    pace: Option<(usize, Duration)>,
+    after: After,
+}
+
+fn reply(bytes: impl Into<Vec<u8>>, after: After) -> Reply {
+    Reply {
+        bytes: bytes.into(),
+        pace: None,
+        after,
+    }
+}
+
+/// A raw server giving `replies` in order, one per request, across as many
+/// connections as they close; it returns the target of each request with
+/// the index of the connection it came on.
+fn raw_server(replies: Vec<Reply>) -> (u16, JoinHandle<Vec<(usize, String)>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut replies = replies.into_iter().peekable();
+        let mut conn = 0;
+        while replies.peek().is_some() {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            let mut buf = Vec::new();
+            while let Some(target) = read_target(&mut s, &mut buf) {
+                seen.push((conn, target));
+                let Some(reply) = replies.next() else {
+                    break;
+                };
+                match reply.pace {
+                    None => s.write_all(&reply.bytes).unwrap(),
+                    Some((size, gap)) => {
+                        for piece in reply.bytes.chunks(size) {
+                            s.write_all(piece).unwrap();
+                            std::thread::sleep(gap);
+                        }
+                    }
+                }
+                match reply.after {
+                    After::Keep => continue,
+                    After::Close => {}
+                    After::Reset => {
+                        // Linger 0: closing sends RST.
+                        socket2::SockRef::from(&s)
+                            .set_linger(Some(Duration::ZERO))
+                            .unwrap();
+                    }
+                    After::Stall => {
+                        // Until the client closes (or the wait fails the test).
+                        let mut rest = Vec::new();
+                        let _ = s.read_to_end(&mut rest);
+                    }
+                }
+                break;
+            }
+            conn += 1;
+        }
+        seen
+    });
+    (port, thread)
+}
+
+/// The target of the next request head (no bodies come); `None` when the
+/// client closes.
+fn read_target(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = find(buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end + 4);
+            return head.split(' ').nth(1).map(str::to_owned);
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn seen(targets: &[(usize, &str)]) -> Vec<(usize, String)> {
+    targets.iter().map(|&(c, t)| (c, t.to_owned())).collect()
+}
+
+/// Neither `Content-Length` nor chunked: the body runs until the server
+/// closes, and the connection is not kept after it.
+#[test]
+fn a_body_read_until_the_server_closes() {
+    let body = pattern_bytes(0, 300 << 10);
+    let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let (port, server) = raw_server(vec![
+        reply([&head[..], &body].concat(), After::Close),
+        reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            After::Keep,
+        ),
+    ]);
+    block_on(async move {
+        let mut client = client(port).await?;
+        let mut reader = client.get_reader("/until-close").await?;
+        assert_eq!(reader.head().framing(), BodyFraming::UntilClose);
+        assert_eq!(read_checked(&mut reader, 5000).await?, 300 << 10);
+        assert!(reader.is_finished());
+        drop(reader);
+        assert!(!client.is_connected());
+        assert_eq!(client.get("/next").await?.text(), "ok");
+        assert_eq!(client.connects(), 2);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        seen(&[(0, "/until-close"), (1, "/next")])
+    );
+}
+
+/// A chunked body's trailer fields are dropped, and the connection is kept
+/// after it; one answered with `Connection: close`, or followed by bytes
+/// nothing asked for, is not.
+#[test]
+fn keep_alive_after_the_end_is_decided_as_for_a_whole_response() {
+    let (port, server) = raw_server(vec![
+        reply(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+             5;ext=1\r\nHello\r\n8\r\n, World!\r\n0\r\nX-Checksum: 42\r\n\r\n",
+            After::Keep,
+        ),
+        reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfirst",
+            After::Stall,
+        ),
+        reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecondHTTP/1.1 200 OK\r\n",
+            After::Stall,
+        ),
+        reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast",
+            After::Keep,
+        ),
+    ]);
+    block_on(async move {
+        let mut client = client(port).await?;
+        let mut text = String::new();
+        let mut reader = client.get_reader("/trailers").await?;
+        reader.read_to_string(&mut text).await?;
+        assert_eq!(text, "Hello, World!");
+        drop(reader);
+        assert!(client.is_connected());
+        for (path, want) in [("/close", "first"), ("/extra", "second")] {
+            let mut reader = client.get_reader(path).await?;
+            text.clear();
+            reader.read_to_string(&mut text).await?;
+            assert_eq!(text, want);
+            assert!(reader.is_finished());
+            drop(reader);
+            assert!(!client.is_connected(), "{path}");
+        }
+        assert_eq!(client.get("/last").await?.text(), "last");
+        assert_eq!(client.connects(), 3);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        seen(&[(0, "/trailers"), (0, "/close"), (1, "/extra"), (2, "/last")])
+    );
+}
+
+/// The server closing or resetting the connection before the end of the
+/// body is an error, never a short body, and stays one; the connection is
+/// closed and the next request works on a new one.
+#[test]
+fn a_body_cut_short_is_an_error() {
+    let len_head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+    let chunked_head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let until_close_head = b"HTTP/1.1 200 OK\r\n\r\n";
+    let half = pattern_bytes(0, 500);
+    let ok = || {
+        reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            After::Keep,
+        )
+    };
+    let cases: Vec<(Vec<u8>, After, &str)> = vec![
+        (
+            [&len_head[..], &half].concat(),
+            After::Close,
+            "500 of 1000 bytes",
+        ),
+        (
+            [&chunked_head[..], b"3e8\r\n", &half].concat(),
+            After::Close,
+            "500 bytes read",
+        ),
+        (
+            [&chunked_head[..], b"1f4\r\n", &half, b"\r\n"].concat(),
+            After::Close,
+            "500 bytes read",
+        ),
+        ([&len_head[..], &half].concat(), After::Reset, ""),
+        ([&until_close_head[..], &half].concat(), After::Reset, ""),
+    ];
+    for (bytes, after, progress) in cases {
+        let (port, server) = raw_server(vec![reply(bytes, after), ok()]);
+        block_on(async move {
+            let mut client = client(port).await?;
+            let mut reader = client.get_reader("/cut").await?;
+            let mut body = Vec::new();
+            let err = reader
+                .read_to_end(&mut body)
+                .await
+                .expect_err("the body was cut short");
+            assert!(body.len() <= 500);
+            if after == After::Close {
+                assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+                assert_eq!(body.len(), 500);
+                let want = format!(
+                    "GET http://127.0.0.1:{port}/cut: the server closed the connection \
+                     before the end of the body ({progress})"
+                );
+                assert_eq!(err.to_string(), want);
+            } else {
+                assert!(
+                    matches!(
+                        err.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+                    ),
+                    "{after:?}: {err}"
+                );
+            }
+            // Again on the next read.
+            let again = reader.read(&mut [0; 10]).await.expect_err("failed before");
+            assert_eq!(again.kind(), err.kind());
+            assert!(!reader.is_finished());
+            drop(reader);
+            assert!(!client.is_connected());
+            assert_eq!(client.get("/next").await?.text(), "ok");
+            assert_eq!(client.connects(), 2);
+            io::Result::Ok(())
+        })
+        .unwrap();
+        assert_eq!(server.join().unwrap(), seen(&[(0, "/cut"), (1, "/next")]));
+    }
+}
+
+/// The timeout bounds each wait for the body: a server that stops sending
+/// fails the read after it, one that keeps sending slowly does not, however
+/// long the whole takes.
+#[test]
+fn the_timeout_bounds_each_wait_for_the_body_not_the_whole() {
+    let timeout = Duration::from_millis(500);
+    let body = pattern_bytes(0, 80);
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 80\r\n\r\n";
+    let (port, server) = raw_server(vec![
+        // 8 pieces 150 ms apart: 1.05 s in all, more than twice the timeout.
+        Reply {
+            bytes: [head.as_bytes(), &body].concat(),
+            pace: Some((10, Duration::from_millis(150))),
+            after: After::Keep,
+        },
+        // Half the body, then nothing.
+        reply([head.as_bytes(), &body[..40]].concat(), After::Stall),
+    ]);
+    block_on(async move {
+        let mut client = client(port).await?;
+        client.set_timeout(Some(timeout));
+        let started = Instant::now();
+        let mut reader = client.get_reader("/slow").await?;
+        assert_eq!(read_checked(&mut reader, 1000).await?, 80);
+        assert!(started.elapsed() > timeout, "{:?}", started.elapsed());
+        drop(reader);
+        assert!(client.is_connected());
+
+        let mut reader = client.get_reader("/stalled").await?;
+        let mut buf = [0u8; 100];
+        let mut got = 0;
+        while got < 40 {
+            got += reader.read(&mut buf).await?;
+        }
+        let waiting = Instant::now();
+        let err = reader.read(&mut buf).await.expect_err("no more came");
+        let waited = waiting.elapsed();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(waited >= timeout && waited < WAIT, "{waited:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "GET http://127.0.0.1:{port}/stalled timed out after 500ms waiting for more \
+                 of the body (40 of 80 bytes); raise it with HttpClient::set_timeout"
+            )
+        );
+        drop(reader);
+        // Closed: the server sees the client go and stops.
+        assert!(!client.is_connected());
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        seen(&[(0, "/slow"), (0, "/stalled")])
+    );
+}
+
+/// Until the head has come the timeout bounds the whole request, as for
+/// `request`.
+#[test]
+fn the_timeout_bounds_the_wait_for_the_head() {
+    let (port, server) = raw_server(vec![reply("HTTP/1.1 200 OK\r\n", After::Stall)]);
+    block_on(async move {
+        let mut client = client(port).await?;
+        client.set_timeout(Some(Duration::from_millis(200)));
+        let started = Instant::now();
+        let err = client
+            .get_reader("/no-head")
+            .await
+            .expect_err("no head came");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        // The client's deadline ("200ms") or the connection's own timer
+        // ("200 ms"), whichever fires first, as for `request`.
+        assert!(err.to_string().contains("timed out after 200"), "{err}");
+        assert!(!client.is_connected());
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(server.join().unwrap(), seen(&[(0, "/no-head")]));
+}
