@@ -1,13 +1,17 @@
 //! The HTTP client against a local server it starts (monocle's `http_client`
 //! example queried google.com; this one stays on loopback): a one-shot query,
-//! then several requests on one kept-alive connection.
+//! then several requests on one kept-alive connection, and a download read
+//! piece by piece as it arrives.
 //!
 //! Run with `cargo run --example http_client`.
 
 use std::io;
 
+use futures_lite::{stream, AsyncReadExt};
 use monocle::stack::eventloop;
-use monocle::stack::network::http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+use monocle::stack::network::http::{
+    HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer,
+};
 
 async fn client(port: u16) -> io::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
@@ -32,6 +36,23 @@ async fn client(port: u16) -> io::Result<()> {
         .request("/items", headers, "POST", "a new item")
         .await?;
     println!("POST /items: {} {}", resp.code(), resp.text().trim_end());
+
+    // A body read as it arrives, never held whole: only `buf` and the
+    // client's input buffer hold any of it.
+    let mut reader = client.get_reader("/log").await?;
+    let (mut bytes, mut lines) = (0, 0);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = reader.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        bytes += n;
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    println!("GET /log: {} {bytes} bytes, {lines} lines", reader.code());
+    // Read to its end: the connection is kept.
+    drop(reader);
     println!("connections opened: {}", client.connects());
     Ok(())
 }
@@ -43,6 +64,16 @@ fn main() -> io::Result<()> {
         .get("/", |_req: HttpRequest| async { "the index\n" })
         .get("/items/:id", |req: HttpRequest| async move {
             format!("item {}\n", req.param("id").unwrap_or_default())
+        })
+        .get("/log", |_req: HttpRequest| async {
+            // Sent chunked, as it is made: 10,000 lines in pieces of 100.
+            let pieces = stream::iter((0..100).map(|piece| {
+                let lines: String = (piece * 100..piece * 100 + 100)
+                    .map(|i| format!("line {i}\n"))
+                    .collect();
+                Ok(lines.into_bytes())
+            }));
+            HttpResponse::new(200).with_stream(pieces)
         })
         .post("/items", |req: HttpRequest| async move {
             (

@@ -87,7 +87,10 @@ impl fmt::Display for Origin {
 /// open, and a new one is made transparently when the server has closed it
 /// (or when a URL names another server). [`query`](Self::query) does a
 /// one-shot request; [`request_streaming`](Self::request_streaming) sends a
-/// body of unknown length in chunks. `Host`, `User-Agent` and `Content-Length`
+/// body of unknown length in chunks; [`get_reader`](Self::get_reader) and
+/// [`request_reader`](Self::request_reader) return once the response head
+/// is read and give the body piece by piece, as it arrives, for downloads
+/// too large to hold (a [`ResponseReader`]). `Host`, `User-Agent` and `Content-Length`
 /// (or `Transfer-Encoding: chunked`) are set;
 /// responses are read by `Content-Length`, chunked coding or until the server
 /// closes; HEAD, 1xx, 204 and 304 responses have no body.
