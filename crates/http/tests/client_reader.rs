@@ -583,3 +583,31 @@ fn the_timeout_bounds_the_wait_for_the_head() {
     .unwrap();
     assert_eq!(server.join().unwrap(), seen(&[(0, "/no-head")]));
 }
+
+/// A `get_reader` future dropped before the head has come (a timeout around
+/// it) closes the connection, as a dropped `get` does: the late answer is
+/// not read as the next request's.
+#[test]
+fn a_get_reader_dropped_before_the_head_closes_the_connection() {
+    let (port, server) = raw_server(vec![
+        reply("HTTP/1.1 200 OK\r\nContent-Le", After::Stall),
+        reply(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            After::Keep,
+        ),
+    ]);
+    block_on(async move {
+        let mut client = client(port).await?;
+        let cut =
+            monocle_stack::util::timeout(Duration::from_millis(50), client.get_reader("/slow"))
+                .await
+                .map(|reader| reader.map(drop));
+        assert!(cut.is_err(), "the head came: {cut:?}");
+        assert!(!client.is_connected());
+        assert_eq!(client.get("/next").await?.text(), "ok");
+        assert_eq!(client.connects(), 2);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(server.join().unwrap(), seen(&[(0, "/slow"), (1, "/next")]));
+}
