@@ -167,6 +167,10 @@ impl HttpClient {
 
     /// Sets the time limit of each request (connecting, sending and reading
     /// the whole response); `None` waits forever (the default).
+    ///
+    /// For a response read piece by piece ([`request_reader`](Self::request_reader))
+    /// it bounds the request up to the response head; after that, each wait
+    /// for body bytes (see [`ResponseReader`]).
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.timeout = timeout;
         self
