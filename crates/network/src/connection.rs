@@ -34,7 +34,13 @@ pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 /// the kernel; [`buffer`] queues bytes for the next [`flush`].
 ///
 /// Every failure of a read or write is a [`ConnectionLost`] saying why (reset,
-/// closed by the peer, timed out, ...), after which the connection is closed. A
+/// closed by the peer, timed out, ...). A failed read or a timeout closes the
+/// connection. A failed write (the peer reset the connection, or closed it and
+/// our bytes drew a reset) ends only the sending side: further writes fail at
+/// once with the same error, while reads still return what the peer sent
+/// before, then the end of the stream or the error. A peer may answer and
+/// close before it has read all we send, an HTTP server refusing a large
+/// upload say, and its answer is not lost with the write that failed. A
 /// [`timeout`](Connection::set_timeout) bounds each read, write and flush.
 ///
 /// `Connection` also implements futures-io's [`AsyncRead`], [`AsyncBufRead`] and
@@ -80,6 +86,9 @@ pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 pub struct Connection {
     /// `None` once closed.
     stream: Option<Stream>,
+    /// Why our sending side failed, if it did: the error each later write,
+    /// flush or close returns. Reads go on.
+    write_failed: Option<ConnectionLost>,
     /// INVARIANT: `rstart <= rend <= rbuf.len()`; the unread bytes are
     /// `rbuf[rstart..rend]`.
     rbuf: Vec<u8>,
@@ -121,6 +130,7 @@ impl Connection {
     pub(crate) fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Connection {
         Connection {
             stream: Some(stream),
+            write_failed: None,
             // Allocated on the first buffered read: a connection read only
             // through `read_into` or `AsyncRead` into the caller's buffer (as
             // the HTTP server does) never needs it.
@@ -159,6 +169,12 @@ impl Connection {
     /// Sets the timeout: a read, write or flush still pending after it fails with
     /// [`ConnectionLost`] ([`Reason::TimedOut`]) and closes the connection. It
     /// applies from the next operation on.
+    ///
+    /// A write that times out closes the whole connection, reads included, as a
+    /// read that times out does: the timeout is our verdict that the peer is
+    /// stuck or gone, and closing is what frees the socket from it. A write
+    /// that *fails* is the kernel's report that the peer's receiving side is
+    /// gone, while what it sent before is sound; that one leaves reads open.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.timeout = timeout;
         self
@@ -181,19 +197,38 @@ impl Connection {
         self
     }
 
-    /// Whether the connection is closed (by [`close`](Self::close), a timeout or an
-    /// error). A peer that has closed its side is noticed only by the next read.
+    /// Whether the connection is closed: by [`close`](Self::close), a timeout,
+    /// or a read that failed (the end of the stream included, when a read
+    /// wanted more). Every read and write on it then fails with
+    /// [`Reason::Closed`].
+    ///
+    /// A write that failed does not close it: the sending side is dead (see
+    /// [`is_write_failed`](Self::is_write_failed)) but reads still return what
+    /// the peer sent before. A peer that has closed its side is noticed only by
+    /// the next read.
     pub fn is_closed(&self) -> bool {
         self.stream.is_none()
     }
 
+    /// Whether a write, flush or close of our sending side failed (the peer
+    /// reset the connection, say), or the connection is closed: writes fail at
+    /// once from then on, with the error the first one failed with. Reads go
+    /// on until [`is_closed`](Self::is_closed).
+    pub fn is_write_failed(&self) -> bool {
+        self.stream.is_none() || self.write_failed.is_some()
+    }
+
     /// Closes the connection at once: bytes queued with [`buffer`](Self::buffer)
     /// and not flushed are dropped; a TLS connection sends its close_notify if the
-    /// socket takes it without waiting. Closing twice does nothing.
+    /// socket takes it without waiting (and its sending side has not failed).
+    /// Closing twice does nothing.
     pub fn close(&mut self) {
         if let Some(mut stream) = self.stream.take() {
-            stream.goodbye();
+            if self.write_failed.is_none() {
+                stream.goodbye();
+            }
         }
+        self.write_failed = None;
         disarm(&mut self.read_timer);
         disarm(&mut self.write_timer);
         self.wbuf = Vec::new();
@@ -365,7 +400,9 @@ impl Connection {
     /// # Errors
     ///
     /// [`ConnectionLost`] if the peer is gone ([`Reason::Reset`]), on a timeout, or
-    /// if the connection is closed.
+    /// if the connection is closed. Once a write failed (not timed out), every
+    /// later one fails at once with the same error, while reads go on: what the
+    /// peer sent before it went is still read (see [`Connection`]).
     pub async fn write(&mut self, data: &[u8]) -> Result<(), ConnectionLost> {
         if self.wpos < self.wbuf.len() {
             self.wbuf.extend_from_slice(data);
@@ -385,7 +422,7 @@ impl Connection {
     /// [`write`](Self::write), without a system call: gather small pieces (a
     /// header and a body) into one send.
     pub fn buffer(&mut self, data: &[u8]) {
-        if self.stream.is_some() {
+        if !self.is_write_failed() {
             self.wbuf.extend_from_slice(data);
         }
     }
@@ -417,15 +454,43 @@ impl Connection {
         ConnectionLost::new(Reason::Closed, self.peer)
     }
 
+    /// The error of a write on a connection whose sending side is gone: the
+    /// one it failed with, or [`closed`](Self::closed).
+    fn check_writable(&self) -> Result<(), ConnectionLost> {
+        match (&self.stream, &self.write_failed) {
+            (None, _) => Err(self.closed()),
+            (Some(_), Some(failed)) => Err(failed.duplicate()),
+            (Some(_), None) => Ok(()),
+        }
+    }
+
     /// Closes the connection and says why.
     fn lost(&mut self, reason: Reason) -> ConnectionLost {
         self.close();
         ConnectionLost::new(reason, self.peer)
     }
 
+    /// A read failed: closes the connection.
     fn fail(&mut self, e: io::Error) -> ConnectionLost {
         self.close();
         ConnectionLost::from_io(e, &self.peer)
+    }
+
+    /// A write, flush or shutdown of the sending side failed: ends that side
+    /// only (queued bytes are dropped, later writes fail with this error), so
+    /// what the peer sent before is still read.
+    fn fail_write(&mut self, e: io::Error) -> ConnectionLost {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.write_failed(&e);
+        }
+        let lost = ConnectionLost::from_io(e, &self.peer);
+        if self.stream.is_some() {
+            self.write_failed = Some(lost.duplicate());
+        }
+        disarm(&mut self.write_timer);
+        self.wbuf = Vec::new();
+        self.wpos = 0;
+        lost
     }
 
     /// Makes room so that `want` unread bytes fit (and at least one more byte).
@@ -520,40 +585,39 @@ impl Connection {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<Result<usize, ConnectionLost>> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(Err(self.closed()));
-        };
+        self.check_writable()?;
+        let stream = self.stream.as_mut().expect("checked above");
         match stream.poll_write(cx, data) {
             Poll::Ready(Ok(0)) if !data.is_empty() => {
-                Poll::Ready(Err(self.fail(io::ErrorKind::WriteZero.into())))
+                Poll::Ready(Err(self.fail_write(io::ErrorKind::WriteZero.into())))
             }
             Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail_write(e))),
             Poll::Pending => self.poll_write_timeout(cx).map(Err),
         }
     }
 
     /// Sends the queued bytes, then whatever the transport buffered.
     fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionLost>> {
+        self.check_writable()?;
         while self.wpos < self.wbuf.len() {
             let wbuf = std::mem::take(&mut self.wbuf);
             let res = self.poll_write_raw(cx, &wbuf[self.wpos..]);
-            if self.stream.is_some() {
+            // A failed write dropped the queue (and a timeout closed it all).
+            if !self.is_write_failed() {
                 self.wbuf = wbuf;
             }
             self.wpos += ready!(res)?;
         }
         self.wbuf.clear();
         self.wpos = 0;
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(Err(self.closed()));
-        };
+        let stream = self.stream.as_mut().expect("checked above");
         match stream.poll_flush(cx) {
             Poll::Ready(Ok(())) => {
                 disarm(&mut self.write_timer);
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail(e))),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.fail_write(e))),
             Poll::Pending => self.poll_write_timeout(cx).map(Err),
         }
     }
@@ -602,6 +666,7 @@ impl fmt::Debug for Connection {
             .field("peer", &self.peer)
             .field("local", &self.local)
             .field("closed", &self.is_closed())
+            .field("write_failed", &self.write_failed.is_some())
             .field("buffered", &(self.rend - self.rstart))
             .field("timeout", &self.timeout)
             .finish()
@@ -668,7 +733,7 @@ impl AsyncWrite for Connection {
             Some(stream) => match stream.shutdown_write() {
                 // Already shut down, or the peer left: nothing more to close.
                 Err(e) if e.kind() != io::ErrorKind::NotConnected => {
-                    Poll::Ready(Err(this.fail(e).into()))
+                    Poll::Ready(Err(this.fail_write(e).into()))
                 }
                 _ => Poll::Ready(Ok(())),
             },

@@ -16,7 +16,8 @@ pub enum Reason {
     /// The peer closed its side while we were reading (end of stream).
     ClosedByPeer,
     /// The connection was closed on our side before (by `close`, a timeout, or an
-    /// earlier error).
+    /// earlier failed read). A write after a failed write gets that write's
+    /// error again instead.
     Closed,
     /// [`read_until`](crate::Connection::read_until) or
     /// [`readline`](crate::Connection::readline) got this many bytes (the
@@ -41,7 +42,9 @@ impl Reason {
 }
 
 /// The error of a connection that went away: the peer left, reset it, or a timeout
-/// fired. Once it is returned the connection is closed.
+/// fired. Once a read returns it, or a timeout, the connection is closed; once a
+/// write returns it, the connection's sending side is dead but what the peer
+/// sent before can still be read (see [`Connection`](crate::Connection)).
 ///
 /// Match on [`reason`](ConnectionLost::reason):
 ///
@@ -109,6 +112,20 @@ impl ConnectionLost {
             reason,
             peer: peer.to_string(),
             source: Some(e),
+        }
+    }
+
+    /// The same error again, for a later operation that fails for the same
+    /// cause (a write after one that failed). `io::Error` is not `Clone`: the
+    /// source is made anew from its OS error code, or its kind and message.
+    pub(crate) fn duplicate(&self) -> ConnectionLost {
+        ConnectionLost {
+            reason: self.reason,
+            peer: self.peer.clone(),
+            source: self.source.as_ref().map(|e| match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
         }
     }
 

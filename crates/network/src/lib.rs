@@ -35,7 +35,8 @@
 //! * [`Client`] and [`connect`]: outgoing connections by name or address.
 //! * [`ConnectionLost`]: the matchable error of a connection that went away, with
 //!   its [`Reason`]; [`Error`] for connecting and binding. Both convert to and from
-//!   `std::io::Error`.
+//!   `std::io::Error`. A failed write ends only the sending side: what the peer
+//!   sent before is still read (see [`Connection`]).
 //! * `tls` feature: TLS services and clients on rustls, with the same `Connection`.
 //!
 //! # Implementation

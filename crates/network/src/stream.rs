@@ -171,6 +171,18 @@ impl Stream {
         }
     }
 
+    /// Our sending side failed: nothing more is sent, while reads go on (a
+    /// TLS session stops trying to send its own records before each read).
+    pub(crate) fn write_failed(&mut self, e: &io::Error) {
+        match self {
+            Stream::Plain(_) => {
+                let _ = e;
+            }
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write_failed(e),
+        }
+    }
+
     /// Says goodbye before the socket is closed: a TLS close_notify, sent without
     /// waiting.
     pub(crate) fn goodbye(&mut self) {

@@ -61,30 +61,47 @@ use crate::error::{ConnectionLost, Error, Reason};
 use crate::stream::{Stream, Tcp};
 
 /// A TLS session over a registered TCP stream.
+///
+/// Its two directions fail apart, as a plain connection's do: once sending
+/// to the socket failed (the peer reset the connection), reads go on, taking
+/// the records the peer sent before out of the socket, without trying to
+/// send the records of ours rustls may still hold; writes fail at once.
 pub(crate) struct TlsStream {
     pub(crate) tcp: Tcp,
     tls: rustls::Connection,
+    /// Why sending failed, once it did.
+    write_error: Option<io::Error>,
 }
 
 /// `Read`/`Write` on a shared `&TcpStream`, for rustls' `read_tls`/`write_tls`.
 struct Io<'a>(&'a TcpStream);
 
+/// Runs `op` again while a signal interrupts it.
+fn uninterrupted<R>(mut op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            res => return res,
+        }
+    }
+}
+
 impl Read for Io<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut s = self.0;
-        s.read(buf)
+        uninterrupted(|| s.read(buf))
     }
 }
 
 impl Write for Io<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut s = self.0;
-        s.write(buf)
+        uninterrupted(|| s.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let mut s = self.0;
-        s.write_vectored(bufs)
+        uninterrupted(|| s.write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -96,6 +113,15 @@ fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// `e` again (`io::Error` is not `Clone`): from its OS error code, or its kind
+/// and message.
+fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 impl TlsStream {
     /// Reads TLS records from the socket into rustls (0 at end of stream).
     fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
@@ -103,12 +129,29 @@ impl TlsStream {
         self.tcp.io.poll_read_with(cx, |s| tls.read_tls(&mut Io(s)))
     }
 
-    /// Writes buffered TLS records to the socket.
+    /// Writes buffered TLS records to the socket; a failure is kept in
+    /// `write_error`, and returned again by every later call.
     fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if let Some(e) = &self.write_error {
+            return Poll::Ready(Err(copy_error(e)));
+        }
         let tls = &mut self.tls;
-        self.tcp
+        let res = ready!(self
+            .tcp
             .io
-            .poll_write_with(cx, |s| tls.write_tls(&mut Io(s)))
+            .poll_write_with(cx, |s| tls.write_tls(&mut Io(s))));
+        if let Err(e) = &res {
+            self.write_error = Some(copy_error(e));
+        }
+        Poll::Ready(res)
+    }
+
+    /// Our sending side failed above the session (a write the socket took
+    /// none of): nothing more is sent.
+    pub(crate) fn write_failed(&mut self, e: &io::Error) {
+        if self.write_error.is_none() {
+            self.write_error = Some(copy_error(e));
+        }
     }
 
     /// Sends what rustls has buffered, as far as the socket takes it now.
@@ -126,7 +169,9 @@ impl TlsStream {
     fn process(&mut self) -> io::Result<()> {
         if let Err(e) = self.tls.process_new_packets() {
             // Tell the peer why (rustls queued an alert), without waiting.
-            let _ = self.tls.write_tls(&mut Io(self.tcp.io.get_ref()));
+            if self.write_error.is_none() {
+                let _ = self.tls.write_tls(&mut Io(self.tcp.io.get_ref()));
+            }
             return Err(tls_error(e));
         }
         Ok(())
@@ -164,7 +209,12 @@ impl TlsStream {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
-            self.push(cx)?;
+            // Records of ours go out before we wait for the peer's. Failing
+            // to send them fails the next write, not this read: what the
+            // peer sent before is still there to read.
+            if self.write_error.is_none() {
+                let _ = self.push(cx);
+            }
             ready!(self.poll_read_tls(cx))?;
             self.process()?;
         }
@@ -175,6 +225,9 @@ impl TlsStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(e) = &self.write_error {
+            return Poll::Ready(Err(copy_error(e)));
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -193,14 +246,21 @@ impl TlsStream {
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = &self.write_error {
+            return Poll::Ready(Err(copy_error(e)));
+        }
         while self.tls.wants_write() {
             ready!(self.poll_write_tls(cx))?;
         }
         Poll::Ready(Ok(()))
     }
 
-    /// Queues a close_notify and sends it if the socket takes it at once.
+    /// Queues a close_notify and sends it if the socket takes it at once
+    /// (nothing once sending failed).
     pub(crate) fn goodbye(&mut self) {
+        if self.write_error.is_some() {
+            return;
+        }
         self.tls.send_close_notify();
         while self.tls.wants_write() {
             if self.tls.write_tls(&mut Io(self.tcp.io.get_ref())).is_err() {
@@ -216,7 +276,11 @@ impl TlsStream {
 }
 
 async fn handshake(tcp: Tcp, tls: rustls::Connection) -> io::Result<TlsStream> {
-    let mut stream = TlsStream { tcp, tls };
+    let mut stream = TlsStream {
+        tcp,
+        tls,
+        write_error: None,
+    };
     poll_fn(|cx| stream.poll_handshake(cx)).await?;
     Ok(stream)
 }

@@ -103,6 +103,27 @@ fn read_times_out_and_closes() {
     });
 }
 
+/// A write that times out closes the whole connection, reads included: the
+/// timeout is our verdict on the peer, unlike a write the kernel failed.
+#[test]
+fn write_times_out_and_closes() {
+    run(async {
+        let (mut client, _server) = pair().await;
+        client.set_timeout(Some(Duration::from_millis(50)));
+        // The peer reads nothing: the socket buffers fill, then a write waits.
+        let chunk = vec![b'x'; 256 << 10];
+        let lost = loop {
+            if let Err(lost) = client.write(&chunk).await {
+                break lost;
+            }
+        };
+        assert_eq!(lost.reason(), Reason::TimedOut(Duration::from_millis(50)));
+        assert!(client.is_closed());
+        let read = client.read_some().await.unwrap_err();
+        assert_eq!(read.reason(), Reason::Closed);
+    });
+}
+
 #[test]
 fn read_some_and_readline_time_out() {
     run(async {
@@ -194,7 +215,152 @@ fn write_to_closed_peer_fails() {
         }
         let lost = err.expect("writes to a closed peer kept succeeding");
         assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        // Only the sending side is gone; reading finds the peer's close.
+        assert!(client.is_write_failed());
+        assert!(!client.is_closed());
+        let end = client.read_some().await.unwrap_err();
+        assert!(
+            matches!(end.reason(), Reason::ClosedByPeer | Reason::Reset),
+            "{end}"
+        );
         assert!(client.is_closed());
+    });
+}
+
+/// A connected pair on loopback whose server side is a blocking std socket
+/// (with a read timeout that fails the test), for a peer scripted byte by byte.
+async fn pair_with_std_peer() -> (monocle_network::Connection, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = connect("127.0.0.1", port).await.unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (client, peer)
+}
+
+/// The peer answers, then closes with our bytes unread: its kernel resets the
+/// connection (at once, or at our next segment if it had closed its sending
+/// side first). Our writes fail; what it sent before is still read, then the
+/// end; and every later write fails at once with the same error.
+fn peer_answers_then_resets(half_close_first: bool) {
+    use std::io::Write as _;
+    run(async {
+        let (mut conn, mut peer) = pair_with_std_peer().await;
+        conn.write(b"a request the peer never reads").await.unwrap();
+        // Wait (blocking, bounded by the read timeout) until the bytes are
+        // in the peer's socket, unread.
+        let mut first = [0u8; 1];
+        assert_eq!(peer.peek(&mut first).unwrap(), 1);
+        peer.write_all(b"the answer\nand more").unwrap();
+        if half_close_first {
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        drop(peer);
+
+        // Nothing is read before a write fails.
+        let chunk = vec![b'x'; 1024];
+        let lost = loop {
+            if let Err(lost) = conn.write(&chunk).await {
+                break lost;
+            }
+        };
+        assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        assert!(conn.is_write_failed());
+        assert!(!conn.is_closed());
+
+        // Later writes fail at once, with the same reason and kind.
+        let again = futures_lite::future::poll_once(conn.write(b"more"))
+            .await
+            .expect("a write after a failed one waited");
+        let again = again.unwrap_err();
+        assert_eq!(again.reason(), lost.reason());
+        assert_eq!(again.kind(), lost.kind());
+        conn.buffer(b"queued");
+        let flushed = conn.flush().await.unwrap_err();
+        assert_eq!(flushed.reason(), Reason::Reset);
+
+        // What the peer sent is all there, then its end.
+        assert_eq!(conn.readline().await.unwrap(), b"the answer\n");
+        assert_eq!(conn.read(8).await.unwrap(), b"and more");
+        let end = conn.read_some().await.unwrap_err();
+        assert!(
+            matches!(end.reason(), Reason::ClosedByPeer | Reason::Reset),
+            "{end}"
+        );
+        assert!(conn.is_closed());
+        let closed = conn.write(b"x").await.unwrap_err();
+        assert_eq!(closed.reason(), Reason::Closed);
+    });
+}
+
+#[test]
+fn what_the_peer_sent_is_read_after_a_write_fails() {
+    peer_answers_then_resets(false);
+}
+
+#[test]
+fn what_the_peer_sent_before_closing_its_side_is_read_after_a_write_fails() {
+    peer_answers_then_resets(true);
+}
+
+/// The same through futures-io's traits: the failed write is an `io::Error`,
+/// and reading gives the answer, then the end of the stream or the reset.
+#[test]
+fn async_read_after_a_failed_async_write_gets_what_the_peer_sent() {
+    use std::io::Write as _;
+    run(async {
+        let (mut conn, mut peer) = pair_with_std_peer().await;
+        conn.write_all(b"unread").await.unwrap();
+        let mut first = [0u8; 1];
+        assert_eq!(peer.peek(&mut first).unwrap(), 1);
+        peer.write_all(b"answer").unwrap();
+        drop(peer);
+        let chunk = vec![b'x'; 1024];
+        let err = loop {
+            if let Err(e) = conn.write_all(&chunk).await {
+                break e;
+            }
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+        let again = AsyncWriteExt::write(&mut conn, b"x").await.unwrap_err();
+        assert_eq!(again.kind(), std::io::ErrorKind::ConnectionReset);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        let end = loop {
+            match AsyncReadExt::read(&mut conn, &mut buf).await {
+                Ok(0) => break None,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break Some(e.kind()),
+            }
+        };
+        assert_eq!(got, b"answer");
+        assert!(
+            matches!(end, None | Some(std::io::ErrorKind::ConnectionReset)),
+            "{end:?}"
+        );
+    });
+}
+
+/// A read that fails still closes everything, as before.
+#[test]
+fn a_failed_read_closes_both_sides() {
+    run(async {
+        let (mut conn, peer) = pair_with_std_peer().await;
+        conn.write(b"unread").await.unwrap();
+        let mut first = [0u8; 1];
+        assert_eq!(peer.peek(&mut first).unwrap(), 1);
+        // Linger 0: closing sends a reset.
+        socket2::SockRef::from(&peer)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer);
+        let lost = conn.read_some().await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        assert!(conn.is_closed());
+        assert!(conn.is_write_failed());
+        let write = conn.write(b"x").await.unwrap_err();
+        assert_eq!(write.reason(), Reason::Closed);
     });
 }
 

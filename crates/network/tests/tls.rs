@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{echo, run};
 use monocle_network::tls::rustls;
-use monocle_network::{add_service, Client, Error, Service, ServiceHandle};
+use monocle_network::{add_service, Client, Error, Reason, Service, ServiceHandle};
 
 fn tls_echo(server: Arc<rustls::ServerConfig>) -> ServiceHandle {
     add_service(
@@ -84,6 +84,57 @@ fn tls_connection_speaks_futures_io() {
         let mut line = String::new();
         conn.read_line(&mut line).await.unwrap();
         assert_eq!(line, "over futures-io\n");
+        svc.stop();
+    });
+}
+
+/// Over TLS as over plain TCP, a failed write leaves what the peer sent
+/// before readable: a server answers one line, then closes with the rest of
+/// what we send unread; our writes fail, and the answer is still read, then
+/// the end (its close_notify) or the reset.
+#[test]
+fn tls_answer_is_read_after_a_write_fails() {
+    run(async {
+        let (server, client) = common::tls_configs();
+        let svc = add_service(
+            Service::new(
+                |mut conn: monocle_network::Connection| async move {
+                    conn.readline().await?;
+                    conn.write(b"the answer\n").await
+                    // Dropped here, with what came after the line unread.
+                },
+                0,
+            )
+            .bind_addr([127, 0, 0, 1])
+            .tls(server),
+        )
+        .unwrap();
+        let mut conn = Client::new()
+            .tls(client)
+            .timeout(Some(Duration::from_secs(10)))
+            .connect("localhost", svc.port())
+            .await
+            .unwrap();
+        conn.write(b"hello\n").await.unwrap();
+        // Nothing is read before a write fails.
+        let chunk = vec![b'x'; 16 << 10];
+        let lost = loop {
+            if let Err(lost) = conn.write(&chunk).await {
+                break lost;
+            }
+        };
+        assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        assert!(conn.is_write_failed());
+        assert!(!conn.is_closed());
+        let again = conn.write(b"more").await.unwrap_err();
+        assert_eq!(again.reason(), Reason::Reset);
+        assert_eq!(conn.readline().await.unwrap(), b"the answer\n");
+        let end = conn.read_some().await.unwrap_err();
+        assert!(
+            matches!(end.reason(), Reason::ClosedByPeer | Reason::Reset),
+            "{end}"
+        );
+        assert!(conn.is_closed());
         svc.stop();
     });
 }
