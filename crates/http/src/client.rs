@@ -10,7 +10,9 @@ use monocle_network::{Client, Connection};
 
 #[cfg(feature = "tls")]
 use crate::exchange::exchange;
-use crate::exchange::{read_body, read_head, send_request, Ended, ExchangeError, RequestBody};
+use crate::exchange::{
+    after_failed_write, read_body, read_head, send_request, Ended, ExchangeError, RequestBody, Sent,
+};
 use crate::headers::HttpHeaders;
 #[cfg(feature = "tls")]
 use crate::io::with_deadline;
@@ -292,9 +294,13 @@ impl HttpClient {
         self.connects
     }
 
-    /// Whether a connection is open.
+    /// Whether a connection is open and can carry the next request: not
+    /// after a write on it failed (the server went away while a request went
+    /// out; its answer may still have been read).
     pub fn is_connected(&self) -> bool {
-        self.conn.as_ref().is_some_and(|c| !c.is_closed())
+        self.conn
+            .as_ref()
+            .is_some_and(|c| !c.is_closed() && !c.is_write_failed())
     }
 
     /// Connects to `host:port` with `scheme` (`"http"`, or `"https"` with the
@@ -505,9 +511,11 @@ impl HttpClient {
     /// NUL...) is refused instead.
     ///
     /// A server may answer before the body is all sent, refusing it (a 413,
-    /// say) and closing (RFC 9112 §9.5): what it sent is watched for while
-    /// the body goes out, sending stops once it has closed, and its answer is
-    /// returned rather than the broken connection (which is not reused).
+    /// say) and closing (RFC 9112 §9.5): its answer is returned rather than
+    /// the error of the write that its close made fail, and the request is
+    /// not sent again (nor the connection reused). What it sends is also
+    /// watched for while the body goes out, so that sending stops once it
+    /// has closed its side, even if it reads on.
     ///
     /// # Cancelling
     ///
@@ -801,7 +809,7 @@ impl HttpClient {
         in_flight.disarm();
         match result {
             Ok((resp, reusable)) => {
-                if !reusable {
+                if !reusable || !self.is_connected() {
                     self.close();
                 }
                 Ok(resp)
@@ -879,17 +887,23 @@ impl HttpClient {
             };
             let inbuf = &mut self.inbuf;
             let result = async {
-                let end =
+                let sent =
                     send_request(conn, inbuf, &mut self.out, req, body, form, deadline).await?;
-                match end {
-                    None => {
-                        let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+                let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+                match sent {
+                    Sent::Whole => {
                         let head = read_head(conn, inbuf, req, &limits, deadline).await?;
                         Ok((head, None))
                     }
+                    // The answer may still be on the connection, which is
+                    // not reused after it (`is_connected` says no).
+                    Sent::WriteFailed(failed) => {
+                        let head = read_head(conn, inbuf, req, &limits, deadline).await;
+                        Ok((after_failed_write(head, failed)?, None))
+                    }
                     // Nothing more can come: the answer, if any, is in
                     // `inbuf`, and ends as the server's side did.
-                    Some(end) => {
+                    Sent::Ended(end) => {
                         let mut ended = Ended(end);
                         let head =
                             read_head(&mut ended, inbuf, req, &limits, Deadline::Never).await?;

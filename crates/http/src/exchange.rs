@@ -64,8 +64,10 @@ pub(crate) enum RequestBody<'a> {
 /// nor if the request asked to close it.
 ///
 /// The request goes out as [`send_request`] says; the answer is read from
-/// the connection, or, when the server's side ended while the request went
-/// out, from what it sent before that (the connection is not reused then).
+/// the connection (after a failed write too: see [`Sent::WriteFailed`]), or,
+/// when the server's side ended while the request went out, from what it
+/// sent before that. Either way, after a request that did not go out whole,
+/// the connection is not reused, and the request is not sent again.
 #[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
 #[cfg_attr(not(feature = "tls"), allow(dead_code))] // the CONNECT tunnel's
 pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
@@ -78,21 +80,56 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
     limits: &Limits,
     deadline: Option<Instant>,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
-    let end = send_request(io, inbuf, out, req, body, form, deadline).await?;
+    let sent = send_request(io, inbuf, out, req, body, form, deadline).await?;
     let deadline = deadline.map_or(Deadline::Never, Deadline::At);
-    match end {
-        None => read_response(io, inbuf, req, limits, deadline).await,
+    match sent {
+        Sent::Whole => read_response(io, inbuf, req, limits, deadline).await,
+        Sent::WriteFailed(failed) => after_failed_write(
+            read_response(io, inbuf, req, limits, deadline).await,
+            failed,
+        )
+        .map(|(resp, _)| (resp, false)),
         // Nothing more can come: the answer, if any, is in `inbuf`, and ends
         // as the server's side did.
-        Some(end) => read_response(&mut Ended(end), inbuf, req, limits, Deadline::Never)
+        Sent::Ended(end) => read_response(&mut Ended(end), inbuf, req, limits, Deadline::Never)
             .await
             .map(|(resp, _)| (resp, false)),
     }
 }
 
-/// Sends `req`. Returns how the server's side of the connection ended while
-/// the request went out, if it did: nothing more can be read then, and the
-/// answer is what `inbuf` holds.
+/// How a request went out, and so where its answer is to be read.
+pub(crate) enum Sent {
+    /// Whole: the answer comes from the connection, which may be reused.
+    Whole,
+    /// A write failed with this disconnect: the server went away before
+    /// taking all of it, likely after answering early. The connection still
+    /// gives what the server sent before (a
+    /// [`Connection`](monocle_network::Connection) keeps reading after a
+    /// failed write), then its end; a whole response there is the answer
+    /// (see [`after_failed_write`]), and the connection is not reused.
+    WriteFailed(io::Error),
+    /// The server's side ended while the request went out, as watching saw:
+    /// nothing more can be read, and the answer, if any, is in `inbuf`.
+    Ended(End),
+}
+
+/// What reading the answer after [`Sent::WriteFailed`] gave: the answer, or,
+/// when the connection ended with none, the failed write's error, which says
+/// why better than the end does.
+pub(crate) fn after_failed_write<T>(
+    read: Result<T, ExchangeError>,
+    failed: io::Error,
+) -> Result<T, ExchangeError> {
+    match read {
+        Err(ExchangeError::ClosedBeforeResponse(_)) if is_disconnect(&failed) => {
+            Err(ExchangeError::ClosedBeforeResponse(failed))
+        }
+        Err(ExchangeError::ClosedBeforeResponse(_)) => Err(ExchangeError::Other(failed)),
+        read => read,
+    }
+}
+
+/// Sends `req`, and says how it went out (see [`Sent`]).
 ///
 /// While the request goes out, what the server sends is read as well (see
 /// [`Watched`]): a server may answer before the request is whole, a 413 to a
@@ -108,7 +145,7 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
     body: RequestBody<'_>,
     form: TargetForm,
     deadline: Option<Instant>,
-) -> Result<Option<End>, ExchangeError> {
+) -> Result<Sent, ExchangeError> {
     out.clear();
     // The head first, before anything is written: a request that cannot be
     // sent leaves the connection as it was.
@@ -144,11 +181,12 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
         .ok_or(ExchangeError::TimedOut)?;
     out.clear();
     let Watched { end, stopped, .. } = watched;
+    let sent = |end: Option<End>| end.map_or(Sent::Whole, Sent::Ended);
     match written {
-        Ok(()) => Ok(end),
-        Err(_) if stopped => Ok(end),
+        Ok(()) => Ok(sent(end)),
+        Err(_) if stopped => Ok(sent(end)),
         Err(e) if is_disconnect(&e) || e.kind() == io::ErrorKind::WriteZero => {
-            Ok(Some(End::Failed(e)))
+            Ok(Sent::WriteFailed(e))
         }
         Err(e) => Err(ExchangeError::Other(e)),
     }
@@ -320,30 +358,45 @@ pub(crate) fn reusable_after(inbuf: &InBuf, req: &HttpRequest) -> bool {
 /// request to be sent, as it would have without watching.
 const WATCH_MAX: usize = 64 << 10;
 
+/// Past this many bytes written without the event loop having had a turn,
+/// it gets one before the next write (see [`Watched`]).
+const TURN_EVERY: usize = 256 << 10;
+
 /// How the server's side of the connection ended while the request went out.
 #[derive(Debug)]
 pub(crate) enum End {
     /// It closed its side (EOF): nothing more will come, and a request
     /// still going out cannot be answered any more.
     Closed,
-    /// Reading or writing failed (a reset, a broken pipe...).
+    /// Reading failed (a reset...).
     Failed(io::Error),
 }
 
-/// The connection as the request goes out on it: before each write but the
-/// first (a request sent in one write, most, costs nothing), and whenever a
-/// write has to wait, what the server has sent is read into `inbuf`. An answer
-/// given before the request is whole is so taken off the socket before a
-/// reset that may follow it fails a write, which closes the connection with
-/// the answer unread; and a server that closes while the request goes out
-/// stops it: writes fail at once, with `stopped` set.
+/// The connection as the request goes out on it, watching what the server
+/// sends: whenever a write has to wait, and before the next write once the
+/// event loop had a turn, what the server has sent is read into `inbuf`. A
+/// server that closes its side while the request goes out (having answered
+/// early, say) stops it: writes fail at once, with `stopped` set. Without
+/// that, a server that closed its side but reads on, to drop what comes,
+/// would take the rest of a body that may never end.
+///
+/// Readiness is what the event loop last learnt, and writes that never wait
+/// give it no turn to learn anything: past [`TURN_EVERY`] bytes so written,
+/// it is given one (this returns `Pending` once, woken at once) before the
+/// next write. A smaller request, in one write or several, costs no extra
+/// turn.
+///
+/// Watching is not what keeps an early answer: a server that answers,
+/// closes and resets the connection before it is seen fails a write, and
+/// [`exchange`] then reads the answer from the connection, whose reads go on
+/// after a write failed.
 struct Watched<'a, IO> {
     io: &'a mut IO,
     inbuf: &'a mut InBuf,
-    /// Whether a write went through yet.
-    wrote: bool,
-    /// Whether the event loop had a turn (this returned `Pending`) since the
-    /// last write went through.
+    /// Bytes written since this last returned `Pending`.
+    unseen: usize,
+    /// Whether this returned `Pending` since it last watched: readiness may
+    /// have been learnt meanwhile.
     turned: bool,
     /// How the server's side ended, if it did.
     end: Option<End>,
@@ -356,7 +409,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
         Watched {
             io,
             inbuf,
-            wrote: false,
+            unseen: 0,
             turned: false,
             end: None,
             stopped: false,
@@ -365,6 +418,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
 
     /// Reads what the server has sent, without waiting.
     fn poll_watch(&mut self, cx: &mut Context<'_>) {
+        self.turned = false;
         while self.end.is_none() && self.inbuf.len() < WATCH_MAX {
             match Pin::new(&mut *self.io).poll_read(cx, self.inbuf.spare()) {
                 Poll::Ready(Ok(0)) => self.end = Some(End::Closed),
@@ -376,31 +430,25 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
         }
     }
 
-    /// A write: watches first if it follows another.
-    ///
-    /// Readiness is what the event loop last learnt: while writes go through
-    /// without waiting, it has not looked at the connection, so it is given
-    /// a turn (this returns `Pending` once, woken at once) before a write
-    /// that follows another, for what the server sent meanwhile to be seen.
-    /// A server that answers, closes and resets within that turn still loses
-    /// its answer: the failed write closes the connection unread.
+    /// A write: first a turn of the loop if [`TURN_EVERY`] bytes went out
+    /// since the last, and a watch if the loop had one since the last watch.
     fn poll_write_with(
         &mut self,
         cx: &mut Context<'_>,
         op: impl FnOnce(Pin<&mut IO>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
-        if self.wrote {
-            if !self.turned {
-                self.turned = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
+        if self.unseen >= TURN_EVERY {
+            self.unseen = 0;
+            self.turned = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if self.turned {
             self.poll_watch(cx);
         }
         let written = self.poll_op(cx, op);
-        if written.is_ready() {
-            self.wrote = true;
-            self.turned = false;
+        if let Poll::Ready(Ok(n)) = written {
+            self.unseen += n;
         }
         written
     }
@@ -415,12 +463,12 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
         if self.end.is_none() {
             match op(Pin::new(&mut *self.io), cx) {
                 Poll::Ready(result) => return Poll::Ready(result),
-                Poll::Pending => {
-                    self.turned = true;
-                    self.poll_watch(cx);
-                }
+                // Also asks to be woken when the server sends something.
+                Poll::Pending => self.poll_watch(cx),
             }
             if self.end.is_none() {
+                self.unseen = 0;
+                self.turned = true;
                 return Poll::Pending;
             }
         }
@@ -528,4 +576,149 @@ fn too_large(limits: &Limits) -> io::Error {
             limits.body_limit()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::rc::Rc;
+    use std::task::Waker;
+
+    /// What a [`Mock`] did, and whether its reads give the end of the stream.
+    #[derive(Default)]
+    struct State {
+        written: Cell<usize>,
+        reads: Cell<usize>,
+        eof: Cell<bool>,
+    }
+
+    /// A connection whose writes all go through at once, and whose reads
+    /// wait, or give the end of the stream once `eof` is set.
+    #[derive(Default)]
+    struct Mock(Rc<State>);
+
+    impl AsyncRead for Mock {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            _buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.reads.set(self.0.reads.get() + 1);
+            if self.0.eof.get() {
+                Poll::Ready(Ok(0))
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl AsyncWrite for Mock {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.written.set(self.0.written.get() + buf.len());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    const HEAD: usize = 100;
+    const PIECE: usize = 16 << 10;
+
+    /// Writes a head of [`HEAD`] bytes, then `pieces` pieces of [`PIECE`]
+    /// bytes, each in its own write, through `watched`, polling until done;
+    /// `on_pending` runs each time the writing returns `Pending`.
+    fn send(
+        watched: &mut Watched<'_, Mock>,
+        pieces: usize,
+        mut on_pending: impl FnMut(),
+    ) -> io::Result<()> {
+        let head = [b'h'; HEAD];
+        let piece = [b'x'; PIECE];
+        let mut write = std::pin::pin!(async {
+            write_all_vectored(&mut *watched, &[&head]).await?;
+            for _ in 0..pieces {
+                write_all_vectored(&mut *watched, &[&piece]).await?;
+            }
+            io::Result::Ok(())
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            match write.as_mut().poll(&mut cx) {
+                Poll::Ready(result) => return result,
+                Poll::Pending => on_pending(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_in_several_writes_costs_no_turn_of_the_loop() {
+        let (mut io, mut inbuf) = (Mock::default(), InBuf::new());
+        let state = io.0.clone();
+        let mut watched = Watched::new(&mut io, &mut inbuf);
+        // Eleven writes, 160 KiB in all.
+        let mut pendings = 0;
+        send(&mut watched, 10, || pendings += 1).unwrap();
+        assert_eq!(pendings, 0);
+        assert!(!watched.stopped);
+        assert_eq!(state.reads.get(), 0, "nothing new to see without a turn");
+        assert_eq!(state.written.get(), HEAD + 10 * PIECE);
+    }
+
+    #[test]
+    fn a_long_upload_that_never_waits_gives_the_loop_a_turn_now_and_then() {
+        let (mut io, mut inbuf) = (Mock::default(), InBuf::new());
+        let state = io.0.clone();
+        let mut watched = Watched::new(&mut io, &mut inbuf);
+        // How much went out between one turn and the next.
+        let mut between = Vec::new();
+        let mut before = 0;
+        send(&mut watched, 4 * TURN_EVERY / PIECE, || {
+            between.push(state.written.get() - before);
+            before = state.written.get();
+        })
+        .unwrap();
+        assert_eq!(state.written.get(), HEAD + 4 * TURN_EVERY);
+        // A turn each time TURN_EVERY bytes more went out without one,
+        // each followed by a look at what the server sent.
+        assert_eq!(between.len(), 3, "{between:?}");
+        for bytes in &between {
+            assert!(
+                (TURN_EVERY..TURN_EVERY + PIECE + HEAD).contains(bytes),
+                "{between:?}"
+            );
+        }
+        assert_eq!(state.reads.get(), between.len());
+        assert!(!watched.stopped);
+    }
+
+    #[test]
+    fn a_server_closing_its_side_stops_an_upload_that_never_waits() {
+        let (mut io, mut inbuf) = (Mock::default(), InBuf::new());
+        let state = io.0.clone();
+        let mut watched = Watched::new(&mut io, &mut inbuf);
+        // The server closes its side during the first turn.
+        let mut pendings = 0;
+        let err = send(&mut watched, usize::MAX, || {
+            pendings += 1;
+            state.eof.set(true);
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
+        assert_eq!(pendings, 1);
+        assert!(watched.stopped);
+        assert!(matches!(watched.end, Some(End::Closed)));
+        assert!(state.written.get() < TURN_EVERY + PIECE + HEAD);
+    }
 }

@@ -220,7 +220,8 @@ impl<'a> ResponseReader<'a> {
         let (_, inbuf) = self.client.body_source();
         let reusable =
             keeps_alive(&self.head) && self.ended.is_none() && reusable_after(inbuf, &self.req);
-        if !reusable {
+        // A connection whose request did not go out whole is not reused.
+        if !reusable || !self.client.is_connected() {
             self.client.close();
         }
     }
