@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use futures_lite::{Stream, StreamExt};
+use futures_lite::Stream;
 
 use crate::chunked::{chunk_header, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
 use crate::io::{
@@ -374,7 +374,8 @@ pub(crate) enum End {
 
 /// The connection as the request goes out on it, watching what the server
 /// sends: whenever a write has to wait, and before the next write once the
-/// event loop had a turn, what the server has sent is read into `inbuf`. A
+/// event loop had a turn (a write or the body's stream waited), what the
+/// server has sent is read into `inbuf`. A
 /// server that closes its side while the request goes out (having answered
 /// early, say) stops it: writes fail at once, with `stopped` set. Without
 /// that, a server that closed its side but reads on, to drop what comes,
@@ -393,9 +394,9 @@ pub(crate) enum End {
 struct Watched<'a, IO> {
     io: &'a mut IO,
     inbuf: &'a mut InBuf,
-    /// Bytes written since this last returned `Pending`.
+    /// Bytes written since the loop last had a turn.
     unseen: usize,
-    /// Whether this returned `Pending` since it last watched: readiness may
+    /// Whether the loop had a turn since this last watched: readiness may
     /// have been learnt meanwhile.
     turned: bool,
     /// How the server's side ended, if it did.
@@ -414,6 +415,13 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
             end: None,
             stopped: false,
         }
+    }
+
+    /// Notes that the event loop has a turn (the request's future returns
+    /// `Pending`, waiting for something else): the next write watches first.
+    fn turned(&mut self) {
+        self.unseen = 0;
+        self.turned = true;
     }
 
     /// Reads what the server has sent, without waiting.
@@ -438,8 +446,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
         op: impl FnOnce(Pin<&mut IO>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
         if self.unseen >= TURN_EVERY {
-            self.unseen = 0;
-            self.turned = true;
+            self.turned();
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -467,8 +474,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
                 Poll::Pending => self.poll_watch(cx),
             }
             if self.end.is_none() {
-                self.unseen = 0;
-                self.turned = true;
+                self.turned();
                 return Poll::Pending;
             }
         }
@@ -526,15 +532,23 @@ impl AsyncRead for Ended {
 
 /// Sends the pieces of `stream` as chunks, then the last chunk. A failing
 /// stream fails the request before the last chunk goes out (the receiver sees
-/// the body cut short, never a complete one).
-async fn write_chunks<IO: AsyncWrite + Unpin>(
-    io: &mut IO,
+/// the body cut short, never a complete one). A stream that has to wait for
+/// a piece gives the loop a turn: the write after it watches first.
+async fn write_chunks<IO: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Watched<'_, IO>,
     mut stream: Pin<&mut (dyn Stream<Item = io::Result<Vec<u8>>> + '_)>,
     polled: &mut bool,
 ) -> io::Result<()> {
     loop {
         *polled = true;
-        match stream.next().await {
+        let next = std::future::poll_fn(|cx| {
+            let next = stream.as_mut().poll_next(cx);
+            if next.is_pending() {
+                io.turned();
+            }
+            next
+        });
+        match next.await {
             None => break,
             Some(Ok(piece)) if piece.is_empty() => {}
             Some(Ok(piece)) => {
@@ -720,5 +734,44 @@ mod tests {
         assert!(watched.stopped);
         assert!(matches!(watched.end, Some(End::Closed)));
         assert!(state.written.get() < TURN_EVERY + PIECE + HEAD);
+    }
+
+    #[test]
+    fn a_body_stream_that_waits_makes_the_next_write_watch() {
+        let (mut io, mut inbuf) = (Mock::default(), InBuf::new());
+        let state = io.0.clone();
+        let mut watched = Watched::new(&mut io, &mut inbuf);
+        // A small piece, then a wait for the next one, during which the
+        // server closes its side; then pieces without end.
+        let mut waited = false;
+        let pieces = futures_lite::stream::poll_fn(|cx| {
+            if state.written.get() > 0 && !waited {
+                waited = true;
+                state.eof.set(true);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Some(Ok(vec![b'x'; 10])))
+        });
+        let mut pieces = std::pin::pin!(pieces);
+        let mut polled = false;
+        let mut pendings = 0;
+        let result = {
+            let write = write_chunks(&mut watched, pieces.as_mut(), &mut polled);
+            let mut write = std::pin::pin!(write);
+            let mut cx = Context::from_waker(Waker::noop());
+            loop {
+                match write.as_mut().poll(&mut cx) {
+                    Poll::Ready(result) => break result,
+                    Poll::Pending => pendings += 1,
+                }
+            }
+        };
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::ConnectionAborted);
+        assert_eq!(pendings, 1);
+        // One chunk went out ("a\r\n" + 10 bytes + CRLF), then nothing.
+        assert_eq!(state.written.get(), 15);
+        assert_eq!(state.reads.get(), 1);
+        assert!(watched.stopped);
     }
 }
