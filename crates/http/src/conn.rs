@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use futures_lite::StreamExt;
+use futures_lite::Stream;
 use monocle_stack::util::{sleep, Sleep};
 
 use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
@@ -30,7 +30,7 @@ use crate::io::{
 };
 use crate::parse::{parse_request_head, BodyFraming, RequestHead};
 use crate::request::HttpRequest;
-use crate::response::{Body, HttpResponse};
+use crate::response::{Body, BodyStream, HttpResponse};
 use crate::router::RouteMatch;
 use crate::server::App;
 use crate::write::{write_response_head, ResponseContext, CONTINUE};
@@ -441,10 +441,17 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 let mut complete = true;
                 loop {
                     self.flush().await?;
-                    let item = match stream.next().await {
-                        None => break,
-                        Some(Ok(item)) => item,
-                        Some(Err(e)) => {
+                    let item = match self.next_piece(&mut stream).await? {
+                        Piece::Gone => {
+                            log::debug!(
+                                "[{}] client went away during a streamed response",
+                                PeerIp(self.peer)
+                            );
+                            return Ok((false, (sent, code)));
+                        }
+                        Piece::Next(None) => break,
+                        Piece::Next(Some(Ok(item))) => item,
+                        Piece::Next(Some(Err(e))) => {
                             log::warn!(
                                 "[{}] response body stream failed, closing: {e}",
                                 PeerIp(self.peer)
@@ -482,6 +489,39 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 Ok((keep_alive && complete, (sent, code)))
             }
         }
+    }
+
+    /// Waits for the stream's next piece while watching the connection: a
+    /// client that goes away (end of stream, reset) while the stream has
+    /// nothing to send ends the response at once, dropping the stream, rather
+    /// than when a next piece, which may never come, fails to be written.
+    /// Bytes that arrive meanwhile (a pipelined request) are kept in the input
+    /// buffer for later, up to the head limit; past it the connection is no
+    /// longer read, so a client leaving is then noticed only by the next write.
+    ///
+    /// A client that only shut down its sending side cannot be told from one
+    /// that left: its streamed response ends too.
+    async fn next_piece(&mut self, stream: &mut BodyStream) -> io::Result<Piece> {
+        let keep = self.config.limits.head_limit();
+        let Conn { io, inbuf, .. } = self;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(piece) = stream.as_mut().poll_next(cx) {
+                return Poll::Ready(Ok(Piece::Next(piece)));
+            }
+            while inbuf.len() < keep {
+                match Pin::new(&mut *io).poll_read(cx, inbuf.spare()) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Piece::Gone)),
+                    Poll::Ready(Ok(n)) => inbuf.filled(n),
+                    Poll::Ready(Err(e)) if is_disconnect(&e) => {
+                        return Poll::Ready(Ok(Piece::Gone))
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => break,
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Writes the output buffer and then `more`, in one vectored write.
@@ -612,6 +652,14 @@ pub(crate) async fn refuse<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO) -> io
     )
     .await;
     Ok(())
+}
+
+/// What [`Conn::next_piece`] found.
+enum Piece {
+    /// The stream's next item (`None`: it ended).
+    Next(Option<io::Result<Vec<u8>>>),
+    /// The client went away first.
+    Gone,
 }
 
 /// What routing decided.

@@ -18,6 +18,12 @@ use crate::version::Version;
 /// set `Content-Length`), and until close to an HTTP/1.0 client. An `Err` item
 /// ends the response abruptly: the connection is closed without the last chunk,
 /// so the client sees the body as cut short rather than complete.
+///
+/// The stream may wait as long as it likes between pieces (a feed of events,
+/// say): meanwhile the server watches the connection, and a client that goes
+/// away (or shuts down its sending side) ends the response there and then.
+/// The server drops the stream, so its producer learns that nobody listens
+/// anymore from a failed send or a drop guard of its own.
 pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Vec<u8>>>>>;
 
 /// The body of a response: bytes in memory, or a stream.

@@ -1,5 +1,6 @@
 //! How the server writes: pipelined responses batched into one write (counted
-//! on the transport), and a response stream failing part-way.
+//! on the transport), a response stream failing part-way, and a response
+//! stream whose client goes away while it waits for its next piece.
 
 mod common;
 
@@ -7,12 +8,15 @@ use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use common::{raw, read_response, start};
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use futures_lite::stream;
+use futures_lite::{stream, StreamExt};
+use monocle_core::{Callback, Channel};
 use monocle_http::{HttpClient, HttpRequest, HttpResponse, HttpServer};
 use monocle_network::{add_service, Connection, Service};
+use monocle_stack::util::timeout;
 use monocle_stack::Loops;
 
 /// A transport that records the size of every write the server makes.
@@ -177,4 +181,100 @@ fn client_sees_a_failed_response_stream_as_an_error() {
     };
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
     assert!(err.to_string().contains("chunked body"), "{err}");
+}
+
+/// Resolves its callback when dropped.
+struct DropSignal(Callback<()>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.0.resolve(());
+    }
+}
+
+/// A server whose `/feed` streams the pieces sent on `feed` until it is
+/// closed, and resolves `dropped` when the server lets go of that stream;
+/// other paths answer at once.
+fn feed_server(feed: Channel<io::Result<Vec<u8>>>, dropped: Callback<()>) -> HttpServer {
+    HttpServer::new(0, move |req: HttpRequest| {
+        let signal = DropSignal(dropped.clone());
+        let pieces = feed.stream().map(move |piece| {
+            let _held = &signal;
+            piece
+        });
+        async move {
+            match req.path() {
+                "/feed" => HttpResponse::new(200).with_stream(pieces),
+                path => HttpResponse::new(200).with_body(format!("answer to {path}")),
+            }
+        }
+    })
+}
+
+/// Reads from `s` until `buf` holds `want`.
+fn read_until_seen(s: &mut std::net::TcpStream, buf: &mut Vec<u8>, want: &[u8]) {
+    while common::find(buf, want).is_none() {
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A client that leaves while the stream has nothing to send ends the
+/// response: the server drops the stream (whose producer can then see that
+/// nobody listens) and closes the connection, rather than holding both until
+/// a next piece that may never come.
+#[test]
+fn a_streamed_response_ends_when_its_client_goes_away() {
+    let feed = Channel::new(4);
+    let dropped = Callback::new();
+    let srv = start({
+        let (feed, dropped) = (feed.clone(), dropped.clone());
+        move || feed_server(feed, dropped)
+    });
+    let mut s = raw(srv.port);
+    s.write_all(b"GET /feed HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    feed.try_send(Ok(b"first\n".to_vec())).unwrap();
+    let mut buf = Vec::new();
+    read_until_seen(&mut s, &mut buf, b"6\r\nfirst\n\r\n");
+    drop(s);
+    // Nothing more is fed: only the client leaving can end the response.
+    let let_go = monocle_stack::block_on(timeout(Duration::from_secs(10), dropped.clone()));
+    assert!(
+        let_go.is_ok(),
+        "the server still holds the stream of a client that left"
+    );
+    assert_eq!(srv.with_server(|s| s.active_connections()), 0);
+}
+
+/// A request pipelined behind a streamed response is not mistaken for the
+/// client leaving: the stream runs to its end, then the request is answered.
+#[test]
+fn a_request_pipelined_behind_a_stream_waits_for_it() {
+    let feed = Channel::new(4);
+    let dropped = Callback::new();
+    let srv = start({
+        let (feed, dropped) = (feed.clone(), dropped.clone());
+        move || feed_server(feed, dropped)
+    });
+    let mut s = raw(srv.port);
+    s.write_all(b"GET /feed HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    feed.try_send(Ok(b"first\n".to_vec())).unwrap();
+    let mut buf = Vec::new();
+    read_until_seen(&mut s, &mut buf, b"6\r\nfirst\n\r\n");
+    s.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    feed.try_send(Ok(b"second\n".to_vec())).unwrap();
+    feed.close();
+    s.read_to_end(&mut buf).unwrap();
+    let out = String::from_utf8_lossy(&buf);
+    assert!(
+        out.contains("6\r\nfirst\n\r\n7\r\nsecond\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{out:?}"
+    );
+    assert!(out.ends_with("answer to /next"), "{out:?}");
+    assert!(dropped.is_resolved());
 }
