@@ -82,11 +82,27 @@ pub mod util {
     pub use monocle_stack::util::*;
 }
 
-/// Channels and `first_of` (monocle's `monocle.experimental`).
+/// Channels and `first_of` (monocle's `monocle.experimental`), with the
+/// futures and the stream that [`Channel`](experimental::Channel)'s methods
+/// return, so that they can be named: in a struct field, say.
+///
+/// ```
+/// use monocle::experimental::{Channel, RecvStream};
+///
+/// /// A subscriber's side of a feed.
+/// struct Subscription {
+///     events: RecvStream<String>,
+/// }
+///
+/// let feed = Channel::new(8);
+/// let sub = Subscription { events: feed.stream() };
+/// feed.try_send("joined".to_owned()).unwrap();
+/// assert_eq!(sub.events.channel().len(), 1);
+/// ```
 pub mod experimental {
     pub use monocle_core::{
-        first_of, first_of2, Channel, FirstOf, FirstOf2, RecvError, SendError, TryRecvError,
-        TrySendError, Winner,
+        first_of, first_of2, Channel, FirstOf, FirstOf2, RecvError, RecvFuture, RecvStream,
+        SendError, SendFuture, TryRecvError, TrySendError, Winner,
     };
 }
 
