@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use futures_lite::Stream;
 use monocle_stack::util::{sleep, Sleep};
 
 use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};

@@ -76,11 +76,12 @@ impl Drop for ActiveGuard<'_> {
 /// `Connection: keep-alive`), answers pipelined requests in order in as few
 /// writes as it can, reads `Content-Length` and chunked bodies (sending `100
 /// Continue` when asked), sets `Content-Length`, `Server` and `Date`, streams a
-/// [`Body::Stream`](crate::Body) in chunks, answers malformed or oversized
-/// requests with their 4xx status and closes, and turns a handler's `Err` or
-/// panic into a 500 and a log line. Each request is logged at info level:
-/// `[ip] METHOD uri proto -> code (bytes, ms); user-agent`. Limits and
-/// timeouts are in [`ServerConfig`].
+/// [`Body::Stream`](crate::Body) in chunks (until the stream ends or the
+/// client goes away; see [`BodyStream`](crate::BodyStream)), answers
+/// malformed or oversized requests with their 4xx status and closes, and
+/// turns a handler's `Err` or panic into a 500 and a log line. Each request
+/// is logged at info level: `[ip] METHOD uri proto -> code (bytes, ms);
+/// user-agent`. Limits and timeouts are in [`ServerConfig`].
 ///
 /// The server is cheap to clone (clones share routes, configuration and
 /// state); keep a clone to [`stop`](Self::stop) it. It serves any byte stream
