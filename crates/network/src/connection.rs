@@ -43,6 +43,13 @@ pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 /// upload say, and its answer is not lost with the write that failed. A
 /// [`timeout`](Connection::set_timeout) bounds each read, write and flush.
 ///
+/// Reads may be raced and dropped part way (against a channel with
+/// [`first_of2`](monocle_core::first_of2), or under a timeout): a dropped
+/// read loses nothing, and the bytes it took from the socket stay buffered
+/// for the next read. A dropped [`write`] may have sent part of its bytes; to
+/// race sending, [`buffer`] the bytes and race [`flush`], whose unsent rest
+/// stays queued.
+///
 /// `Connection` also implements futures-io's [`AsyncRead`], [`AsyncBufRead`] and
 /// [`AsyncWrite`], so codecs and other ecosystem adapters work on it; there, end of
 /// stream is the usual `Ok(0)` rather than an error, and `poll_close` ends only our
@@ -94,8 +101,6 @@ pub struct Connection {
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
-    /// How many unread bytes `read_until` has already searched.
-    scanned: usize,
     /// The peer closed its sending side.
     eof: bool,
     /// Bytes queued by `buffer`; `wbuf[wpos..]` is still to be sent.
@@ -137,7 +142,6 @@ impl Connection {
             rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
-            scanned: 0,
             eof: false,
             wbuf: Vec::new(),
             wpos: 0,
@@ -326,11 +330,15 @@ impl Connection {
         if delim.is_empty() {
             return Ok(&[]);
         }
+        // How many buffered bytes this call has searched. A call dropped part
+        // way keeps what it read, but not where it got to: the next may look
+        // for another delimiter.
+        let mut scanned = 0;
         loop {
             let have = self.rend - self.rstart;
             // Only a line of at most `max_buffer` bytes may match.
             let limit = have.min(self.max_buffer);
-            let from = self.scanned.min(limit).saturating_sub(delim.len() - 1);
+            let from = scanned.min(limit).saturating_sub(delim.len() - 1);
             let hay = &self.rbuf[self.rstart + from..self.rstart + limit];
             if let Some(i) = find(hay, delim) {
                 let len = from + i + delim.len();
@@ -341,7 +349,7 @@ impl Connection {
             if have >= self.max_buffer {
                 return Err(self.lost(Reason::TooLong(self.max_buffer)));
             }
-            self.scanned = have;
+            scanned = have;
             self.fill_or_fail(have + 1).await?;
         }
     }
@@ -445,7 +453,6 @@ impl Connection {
         debug_assert!(self.rstart + n <= self.rend);
         let start = self.rstart;
         self.rstart += n;
-        self.scanned = 0;
         start
     }
 
