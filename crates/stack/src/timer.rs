@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -214,15 +215,34 @@ impl Future for NextTick {
 }
 
 /// The error of [`timeout`]: the future did not finish in time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` form, which `main` prints for an error it returns, names the
+/// [`timeout`] call that gave up, so that among several waits the one that
+/// fired is plain.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TimedOut {
     after: Duration,
+    at: &'static Location<'static>,
 }
 
 impl TimedOut {
     /// How long the future was given.
     pub fn after(&self) -> Duration {
         self.after
+    }
+
+    /// Where the [`timeout`] call that gave up is in the source.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.at
+    }
+}
+
+impl fmt::Debug for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimedOut")
+            .field("after", &self.after)
+            .field("at", &format_args!("{}", self.at))
+            .finish()
     }
 }
 
@@ -253,15 +273,19 @@ impl From<TimedOut> for std::io::Error {
 ///
 /// monocle_stack::block_on(async {
 ///     let slow = timeout(Duration::from_millis(10), sleep(Duration::from_secs(60))).await;
-///     assert_eq!(slow.unwrap_err().to_string(), "timed out after 10 ms");
+///     let err = slow.unwrap_err();
+///     assert_eq!(err.to_string(), "timed out after 10 ms");
+///     // `{err:?}` also names this `timeout` call: file, line and column.
 ///     assert_eq!(timeout(Duration::from_secs(1), async { 5 }).await, Ok(5));
 /// });
 /// ```
+#[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
         sleep: sleep(duration),
         after: duration,
+        at: Location::caller(),
     }
 }
 
@@ -273,6 +297,7 @@ pin_project_lite::pin_project! {
         future: F,
         sleep: Sleep,
         after: Duration,
+        at: &'static Location<'static>,
     }
 }
 
@@ -285,7 +310,10 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(v));
         }
         match Pin::new(this.sleep).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(TimedOut { after: *this.after })),
+            Poll::Ready(()) => Poll::Ready(Err(TimedOut {
+                after: *this.after,
+                at: this.at,
+            })),
             Poll::Pending => Poll::Pending,
         }
     }

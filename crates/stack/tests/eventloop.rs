@@ -235,11 +235,19 @@ fn timers_fire_in_deadline_order() {
 fn timeout_expires_and_passes() {
     on_fresh_thread(|| {
         block_on(async {
+            let line = line!() + 1;
             let err = timeout(Duration::from_millis(10), sleep(Duration::from_secs(30)))
                 .await
                 .unwrap_err();
             assert_eq!(err.after(), Duration::from_millis(10));
             assert_eq!(err.to_string(), "timed out after 10 ms");
+            // The `timeout` call that gave up, for `main`'s error report.
+            assert_eq!(
+                (err.location().file(), err.location().line()),
+                (file!(), line)
+            );
+            let debug = format!("{:?}", std::io::Error::from(err));
+            assert!(debug.contains(&format!("{}:{line}:", file!())), "{debug}");
             assert_eq!(timeout(Duration::from_secs(5), async { 1 }).await, Ok(1));
         });
     });
