@@ -106,7 +106,8 @@ pub struct Connection {
     /// Bytes queued by `buffer`; `wbuf[wpos..]` is still to be sent.
     wbuf: Vec<u8>,
     wpos: usize,
-    timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
     /// The longest line `read_until` accepts.
     max_buffer: usize,
     read_timer: Option<Sleep>,
@@ -145,7 +146,8 @@ impl Connection {
             eof: false,
             wbuf: Vec::new(),
             wpos: 0,
-            timeout: None,
+            read_timeout: None,
+            write_timeout: None,
             max_buffer: DEFAULT_MAX_BUFFER,
             read_timer: None,
             write_timer: None,
@@ -164,10 +166,23 @@ impl Connection {
         self.local
     }
 
-    /// The timeout of each read, write and flush; `None` (the default for
-    /// connections of a service without one) waits forever.
+    /// The timeout of each read, write and flush, as
+    /// [`set_timeout`](Self::set_timeout) sets it; `None` (the default for
+    /// connections of a service without one) waits forever. Where the read
+    /// and write timeouts were set apart, this is the read one.
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
+        self.read_timeout
+    }
+
+    /// The timeout of each read ([`set_read_timeout`](Self::set_read_timeout)).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// The timeout of each write and flush
+    /// ([`set_write_timeout`](Self::set_write_timeout)).
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.write_timeout
     }
 
     /// Sets the timeout: a read, write or flush still pending after it fails with
@@ -180,7 +195,25 @@ impl Connection {
     /// that *fails* is the kernel's report that the peer's receiving side is
     /// gone, while what it sent before is sound; that one leaves reads open.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
-        self.timeout = timeout;
+        self.read_timeout = timeout;
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets the timeout of reads alone, as [`set_timeout`](Self::set_timeout)
+    /// does for all: a connection that may stay quiet for long but must never
+    /// stall a write, say, gets `None` here and a write timeout.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets the timeout of writes and flushes alone, as
+    /// [`set_timeout`](Self::set_timeout) does for all: it bounds how long a
+    /// peer that does not read can hold a write up (a slow client of a chat
+    /// room, say) without cutting off a peer that is only quiet.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.write_timeout = timeout;
         self
     }
 
@@ -640,7 +673,11 @@ impl Connection {
     /// Arms the read (or write) timer on the first wait; fails the connection
     /// when it fires.
     fn poll_timeout(&mut self, cx: &mut Context<'_>, write: bool) -> Poll<ConnectionLost> {
-        let Some(after) = self.timeout else {
+        let Some(after) = (if write {
+            self.write_timeout
+        } else {
+            self.read_timeout
+        }) else {
             return Poll::Pending;
         };
         let slot = if write {
@@ -675,7 +712,8 @@ impl fmt::Debug for Connection {
             .field("closed", &self.is_closed())
             .field("write_failed", &self.write_failed.is_some())
             .field("buffered", &(self.rend - self.rstart))
-            .field("timeout", &self.timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
             .finish()
     }
 }

@@ -345,8 +345,8 @@ async fn client_handshake_with(
 ///
 /// Bytes queued with [`buffer`](Connection::buffer) are flushed first, in
 /// plain text. The handshake is bounded by the connection's
-/// [timeout](Connection::timeout); the new connection keeps that timeout and
-/// the [`max_buffer`](Connection::max_buffer).
+/// [read timeout](Connection::read_timeout); the new connection keeps its
+/// read and write timeouts and the [`max_buffer`](Connection::max_buffer).
 ///
 /// # Errors
 ///
@@ -407,7 +407,8 @@ pub async fn upgrade_client(
 ) -> Result<Connection, UpgradeError> {
     let peer = conn.peer_addr();
     let local = conn.local_addr();
-    let timeout = conn.timeout();
+    let timeout = conn.read_timeout();
+    let write_timeout = conn.write_timeout();
     let max_buffer = conn.max_buffer();
     if conn.is_closed() {
         let error = ConnectionLost::new(Reason::Closed, peer).into();
@@ -444,7 +445,9 @@ pub async fn upgrade_client(
             // none is queued (flushed); an end of stream already seen is seen
             // again by the next read.
             let mut conn = Connection::new(Stream::Tls(tls), peer, local);
-            conn.set_timeout(timeout).set_max_buffer(max_buffer);
+            conn.set_read_timeout(timeout)
+                .set_write_timeout(write_timeout)
+                .set_max_buffer(max_buffer);
             let error = Error::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("the connection to {peer} already speaks TLS"),
@@ -468,7 +471,9 @@ pub async fn upgrade_client(
         },
     };
     let mut conn = Connection::new(Stream::Tls(Box::new(stream)), peer, local);
-    conn.set_timeout(timeout).set_max_buffer(max_buffer);
+    conn.set_read_timeout(timeout)
+        .set_write_timeout(write_timeout)
+        .set_max_buffer(max_buffer);
     Ok(conn)
 }
 

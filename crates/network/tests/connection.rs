@@ -84,6 +84,42 @@ fn big_reads_grow_the_buffer() {
 }
 
 #[test]
+fn read_and_write_timeouts_are_set_apart() {
+    run(async {
+        // Reads may wait as long as they like; writes may not stall.
+        let (_client, mut server) = pair().await;
+        server
+            .set_read_timeout(None)
+            .set_write_timeout(Some(Duration::from_millis(50)));
+        assert_eq!(server.read_timeout(), None);
+        assert_eq!(server.write_timeout(), Some(Duration::from_millis(50)));
+        // The client sends nothing: the read is still waiting when the outer
+        // timeout gives up on it, and the connection is untouched.
+        let waited = monocle_stack::util::timeout(Duration::from_millis(150), server.read(1)).await;
+        assert!(waited.is_err(), "the read ended: {waited:?}");
+        assert!(!server.is_closed());
+        // The client reads nothing either: the write fills the socket buffers
+        // and stalls, and its own timeout ends it.
+        let big = vec![b'x'; 64 << 20];
+        let lost = server.write(&big).await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::TimedOut(Duration::from_millis(50)));
+        assert!(server.is_closed());
+
+        // The other way round: a stalled write waits, a quiet peer times out.
+        let (_client, mut server) = pair().await;
+        server
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .set_write_timeout(None);
+        let stalled =
+            monocle_stack::util::timeout(Duration::from_millis(150), server.write(&big)).await;
+        assert!(stalled.is_err(), "the write ended: {stalled:?}");
+        assert!(!server.is_closed());
+        let lost = server.read(1).await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::TimedOut(Duration::from_millis(50)));
+    });
+}
+
+#[test]
 fn read_times_out_and_closes() {
     run(async {
         let (_client, mut server) = pair().await;
