@@ -27,7 +27,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 /// What a connection handler may return: `()` or a `Result`, whose `Err` is logged.
 pub trait HandlerOutput {
     /// A description of the failure, or `None` for success. Losing a connection
-    /// because the peer closed it is not a failure.
+    /// because the peer closed or reset it is not a failure: peers do that
+    /// (a client killed, a browser tab closed), and the server has nothing to
+    /// mend.
     fn failure(self) -> Option<String>;
 }
 
@@ -52,7 +54,7 @@ impl<T, E: fmt::Display + 'static> HandlerOutput for Result<T, E> {
                     .and_then(|e| e.get_ref())
                     .and_then(|e| e.downcast_ref::<ConnectionLost>())
             });
-        if lost.is_some_and(|l| l.reason() == Reason::ClosedByPeer) {
+        if lost.is_some_and(|l| matches!(l.reason(), Reason::ClosedByPeer | Reason::Reset)) {
             return None;
         }
         Some(e.to_string())
@@ -65,8 +67,8 @@ impl<T, E: fmt::Display + 'static> HandlerOutput for Result<T, E> {
 /// `conn <peer address>`; the connection is closed when the handler returns (when
 /// the handler drops it). A handler that returns an `Err` or panics is logged
 /// through `log` with the peer's address, and the service goes on. A handler that
-/// ends because the peer closed the connection (a [`ConnectionLost`] with
-/// [`Reason::ClosedByPeer`]) is not an error.
+/// ends because the peer closed or reset the connection (a [`ConnectionLost`]
+/// with [`Reason::ClosedByPeer`] or [`Reason::Reset`]) is not an error.
 ///
 /// Start it with [`add_service`] (this thread's loop) or [`add_service_on`] (every
 /// loop of a [`Loops`]).
@@ -560,4 +562,40 @@ async fn accept_connection(
     let mut conn = Connection::new(Stream::Plain(tcp), peer, local);
     conn.set_timeout(config.timeout);
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn lost(reason: Reason) -> ConnectionLost {
+        ConnectionLost::new(reason, SocketAddr::from((Ipv4Addr::LOCALHOST, 9)))
+    }
+
+    #[test]
+    fn a_peer_leaving_is_not_a_handler_failure() {
+        for reason in [Reason::ClosedByPeer, Reason::Reset] {
+            let direct: Result<(), _> = Err(lost(reason));
+            assert_eq!(direct.failure(), None, "{reason:?}");
+            let wrapped: Result<(), io::Error> = Err(lost(reason).into());
+            assert_eq!(wrapped.failure(), None, "{reason:?} in an io::Error");
+            let error: Result<(), crate::Error> = Err(lost(reason).into());
+            assert_eq!(error.failure(), None, "{reason:?} in an Error");
+        }
+    }
+
+    #[test]
+    fn other_endings_are_failures() {
+        let timed_out: Result<(), _> = Err(lost(Reason::TimedOut(Duration::from_secs(1))));
+        let failure = timed_out.failure().expect("a timeout is a failure");
+        assert!(failure.contains("timed out after 1 s"), "{failure}");
+        let too_long: Result<(), _> = Err(lost(Reason::TooLong(10)));
+        assert!(too_long.failure().is_some());
+        let other: Result<(), io::Error> = Err(io::Error::other("bad greeting"));
+        assert_eq!(other.failure().as_deref(), Some("bad greeting"));
+        assert_eq!(().failure(), None);
+    }
 }
