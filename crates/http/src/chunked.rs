@@ -57,8 +57,8 @@ pub struct ChunkedDecoder {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
-    /// Reading the hex digits of a chunk size. `digits` counts those from
-    /// the first that is not zero; leading zeros count as one.
+    /// Reading the hex digits of a chunk size; `digits` counts them, leading
+    /// zeros too (up to 255).
     Size { value: u64, digits: u8 },
     /// Whitespace after the size; only `;` may follow.
     SizeSpace { value: u64 },
@@ -88,7 +88,9 @@ enum State {
     Failed(Error),
 }
 
-/// At most this many hex digits in a chunk size (64 bits).
+/// Digits of a chunk size, zero padding included, that cost nothing: a
+/// 64-bit size has 16; leading zeros past them count against the extension
+/// budget.
 const MAX_SIZE_DIGITS: u8 = 16;
 
 impl ChunkedDecoder {
@@ -218,22 +220,19 @@ impl ChunkedDecoder {
     fn step(&mut self, b: u8) -> Result<()> {
         self.state = match self.state {
             State::Size { value, digits } => match hex_value(b) {
-                // A zero after leading zeros adds no digit of value: it
-                // counts against the extension budget instead, so that
-                // padding cannot make a size line unbounded.
-                Some(0) if digits == 1 && value == 0 => {
+                // Zero padding is valid and common (`00001F3E`): up to 16
+                // digits in all cost nothing; zeros past that count against
+                // the extension budget, so padding cannot make a size line
+                // unbounded.
+                Some(0) if value == 0 && digits >= MAX_SIZE_DIGITS => {
                     self.count_extension()?;
                     State::Size { value, digits }
                 }
-                Some(_) if digits == MAX_SIZE_DIGITS => return Err(Error::ChunkSizeOverflow),
-                // The first digit that is not zero replaces the leading zeros.
-                Some(d) if value == 0 => State::Size {
-                    value: u64::from(d),
-                    digits: 1,
-                },
+                // One more digit would shift a bit out of 64.
+                Some(_) if value >> 60 != 0 => return Err(Error::ChunkSizeOverflow),
                 Some(d) => State::Size {
                     value: value << 4 | u64::from(d),
-                    digits: digits + 1,
+                    digits: digits.saturating_add(1),
                 },
                 None if digits == 0 => return Err(Error::BadChunkSize),
                 None => match b {
@@ -483,6 +482,24 @@ mod tests {
     }
 
     #[test]
+    fn padded_sizes_cost_nothing_in_a_long_body() {
+        // Fixed-width sizes, as proxies write them, over a body far longer
+        // than the extension budget.
+        let mut wire = Vec::new();
+        for _ in 0..6000 {
+            wire.extend_from_slice(b"00000010\r\n0123456789abcdef\r\n");
+        }
+        wire.extend_from_slice(b"0000000000000000\r\n\r\n");
+        let mut limits = Limits::default();
+        limits.max_body(1 << 20).max_chunk_extensions(32);
+        let mut d = ChunkedDecoder::new(&limits);
+        let mut body = Vec::new();
+        assert_eq!(d.decode(&wire, &mut body), Ok(wire.len()));
+        assert_eq!(body.len(), 6000 * 16);
+        assert!(d.is_done());
+    }
+
+    #[test]
     fn valid_bodies() {
         let table: &[(&[u8], &[u8], usize)] = &[
             (b"0\r\n\r\n", b"", 5),
@@ -496,8 +513,8 @@ mod tests {
             (b"a\r\n0123456789\r\n0000\r\n\r\n", b"0123456789", 23),
             (b"3;name=value\r\nabc\r\n0;last\r\n\r\n", b"abc", 29),
             (b"3 ;x\r\nabc\r\n0\r\n\r\n", b"abc", 16),
-            // Leading zeros are not digits of value (19 zeros and a 5); all
-            // but one per size count against the extension budget.
+            // Leading zeros are not digits of value (19 zeros and a 5);
+            // those past 16 digits count against the extension budget.
             (
                 b"00000000000000000005\r\nhello\r\n0000\r\n\r\n",
                 b"hello",

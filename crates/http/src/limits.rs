@@ -73,8 +73,8 @@ impl Limits {
     ///
     /// Extensions are read and dropped; the cap stops a peer from making the
     /// server read without end while the body hardly grows. Leading zeros of a
-    /// chunk size, past the first, count against it too: `0005` is a valid
-    /// size, but padding must not be free.
+    /// chunk size past its 16th digit count against it too: `00001F3E` is a
+    /// valid size and costs nothing, but padding must not be unbounded.
     pub fn max_chunk_extensions(&mut self, bytes: usize) -> &mut Self {
         self.max_chunk_extensions = bytes;
         self
