@@ -87,6 +87,12 @@ pub enum Error {
         /// The limit in bytes ([`Limits::max_body`](crate::Limits::max_body)).
         limit: u64,
     },
+    /// A body read by a [streaming handler](crate::Handler::streaming) is
+    /// longer than the limit.
+    StreamedBodyTooLarge {
+        /// The limit in bytes ([`Limits::max_streamed_body`](crate::Limits::max_streamed_body)).
+        limit: u64,
+    },
     /// A chunk size that is empty or holds a byte other than a hex digit.
     BadChunkSize,
     /// A chunk size too large to represent (more than 16 hex digits).
@@ -137,7 +143,7 @@ impl Error {
             Error::HeadTooLarge { .. }
             | Error::TooManyHeaders { .. }
             | Error::TrailersTooLarge { .. } => 431,
-            Error::BodyTooLarge { .. } => 413,
+            Error::BodyTooLarge { .. } | Error::StreamedBodyTooLarge { .. } => 413,
             Error::UnsupportedTransferEncoding => 501,
             Error::UnsupportedVersion => 505,
             Error::InvalidHeaderName
@@ -197,6 +203,10 @@ impl fmt::Display for Error {
                 f,
                 "body longer than {limit} bytes; raise it with Limits::max_body"
             ),
+            Error::StreamedBodyTooLarge { limit } => write!(
+                f,
+                "streamed body longer than {limit} bytes; raise it with Limits::max_streamed_body"
+            ),
             Error::BadChunkSize => f.write_str("invalid chunk size"),
             Error::ChunkSizeOverflow => f.write_str("chunk size too large"),
             Error::BadChunkLineEnding => f.write_str("chunk line not ended by CRLF"),
@@ -254,6 +264,7 @@ mod tests {
             (Error::TooManyHeaders { limit: 1 }, 431),
             (Error::TrailersTooLarge { limit: 1 }, 431),
             (Error::BodyTooLarge { limit: 1 }, 413),
+            (Error::StreamedBodyTooLarge { limit: 1 }, 413),
             (Error::UnsupportedTransferEncoding, 501),
             (Error::UnsupportedVersion, 505),
             (Error::InvalidHeaderValue, 500),

@@ -9,6 +9,7 @@
 /// | [`max_uri`](Self::max_uri): request target | 8 KiB | 414 |
 /// | [`max_headers`](Self::max_headers): header lines | 100 | 431 |
 /// | [`max_body`](Self::max_body): body, from `Content-Length` or chunked | 16 MiB | 413 |
+/// | [`max_streamed_body`](Self::max_streamed_body): body read by a [streaming handler](crate::Handler::streaming) | unlimited | 413 |
 /// | [`max_chunk_extensions`](Self::max_chunk_extensions): chunk extensions of a body, in all | 16 KiB | 400 |
 /// | [`max_trailers`](Self::max_trailers): trailer section of a chunked body | 16 KiB | 431 |
 ///
@@ -27,6 +28,7 @@ pub struct Limits {
     pub(crate) max_uri: usize,
     pub(crate) max_headers: usize,
     pub(crate) max_body: u64,
+    pub(crate) max_streamed_body: u64,
     pub(crate) max_chunk_extensions: usize,
     pub(crate) max_trailers: usize,
 }
@@ -39,6 +41,7 @@ impl Limits {
             max_uri: 8 << 10,
             max_headers: 100,
             max_body: 16 << 20,
+            max_streamed_body: u64::MAX,
             max_chunk_extensions: 16 << 10,
             max_trailers: 16 << 10,
         }
@@ -66,6 +69,21 @@ impl Limits {
     /// Sets the largest body, in bytes.
     pub fn max_body(&mut self, bytes: u64) -> &mut Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Sets the largest body a [streaming handler](crate::Handler::streaming)
+    /// may be sent, in bytes; unlimited by default.
+    ///
+    /// [`max_body`](Self::max_body) bounds the memory a buffered body takes;
+    /// a streamed body takes a bounded amount of memory whatever its length,
+    /// so the default sets no limit and leaves the decision to the handler,
+    /// which sees every byte and may answer (a 413, say) at any point. A
+    /// `Content-Length` over this limit is answered 413 without calling the
+    /// handler; a chunked body that grows past it fails the handler's read
+    /// and is answered 413 by the server.
+    pub fn max_streamed_body(&mut self, bytes: u64) -> &mut Self {
+        self.max_streamed_body = bytes;
         self
     }
 
@@ -105,6 +123,11 @@ impl Limits {
     /// closes must enforce it itself.
     pub fn body_limit(&self) -> u64 {
         self.max_body
+    }
+
+    /// The largest body a streaming handler may be sent, in bytes.
+    pub fn streamed_body_limit(&self) -> u64 {
+        self.max_streamed_body
     }
 
     /// The most chunk-extension bytes in one body.
