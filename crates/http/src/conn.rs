@@ -1,9 +1,11 @@
 //! The per-connection HTTP/1.1 server state machine, over any
 //! `AsyncRead + AsyncWrite` byte stream.
 //!
-//! One loop per connection: parse a head in place from the input buffer, read
-//! the body by its framing, call the handler (catching panics), write the
-//! response into the output buffer. Responses to pipelined requests pile up in
+//! One loop per connection: parse a head in place from the input buffer,
+//! route it, read the body by its framing, call the handler (catching panics),
+//! write the response into the output buffer. A streaming handler is called
+//! before the body is read, and the loop feeds it the body (see `body.rs`)
+//! while it runs. Responses to pipelined requests pile up in
 //! that buffer and go out in one write once no complete request is left
 //! buffered (or before anything would wait).
 
@@ -19,14 +21,16 @@ use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use monocle_stack::util::{sleep, Sleep};
 
+use crate::body::{After, BodyFeed};
 use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
 use crate::config::ServerConfig;
 use crate::error::Error;
-use crate::handler::LocalBoxFuture;
+use crate::handler::{Handler, LocalBoxFuture};
 use crate::io::{
     fill, is_disconnect, read_guarded, with_deadline, write_all_vectored_idle, Deadline, IdleWrite,
     InBuf, ReadEnd,
 };
+use crate::limits::Limits;
 use crate::parse::{parse_request_head, BodyFraming, RequestHead};
 use crate::request::HttpRequest;
 use crate::response::{Body, BodyStream, HttpResponse};
@@ -44,6 +48,11 @@ const FLUSH_AT: usize = 64 << 10;
 
 /// How much a Content-Length body buffer grows at a time (doubling past it).
 const BODY_GROWTH: usize = 64 << 10;
+
+/// A streaming handler that answers with at most this much of a
+/// `Content-Length` body unread keeps the connection: the rest is read and
+/// dropped. With more left (or a chunked rest), the connection closes.
+const DRAIN_MAX: u64 = 64 << 10;
 
 /// How a connection ends early.
 enum Stop {
@@ -116,14 +125,6 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 Err(Stop::HeadTimeout) => return Box::pin(self.reject_timeout()).await,
             };
             self.inbuf.consume(head.len());
-            let body = match head.framing() {
-                BodyFraming::Empty | BodyFraming::UntilClose => Vec::new(),
-                _ => match Box::pin(self.read_body(&head)).await? {
-                    Ok(body) => body,
-                    Err(Stop::Reject(e)) => return Box::pin(self.reject(&e)).await,
-                    Err(_) => return self.finish().await,
-                },
-            };
             // Methods are case-sensitive: only `HEAD`, and a 2xx to
             // `CONNECT`, get a body-less answer.
             let method = match head.method() {
@@ -132,23 +133,41 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 _ => "GET",
             };
             let (ctx_version, head_keep_alive) = (head.version(), head.keep_alive());
+            let (framing, expect_continue) = (head.framing(), head.expect_continue());
             let log = log::log_enabled!(log::Level::Info).then(|| LogInfo::new(&head));
             self.served += 1;
-            let resp = match self.route(HttpRequest::from_head(head, body, self.peer)) {
-                Routed::Answer(resp) => resp,
-                Routed::Handler(mut fut) => {
-                    match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await
-                    {
-                        Some(resp) => resp,
-                        None => self.wait_handler(fut).await?,
+            // A request with a body is routed before the body is read (a
+            // streaming handler reads it itself), in a future of its own.
+            let mut after = After::KeepAlive;
+            let resp = if framing == BodyFraming::Empty {
+                let req = HttpRequest::from_head(head, Vec::new(), self.peer);
+                match self.route_and_call(req) {
+                    Routed::Answer(resp) => resp,
+                    Routed::Handler(mut fut) => {
+                        match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx)))
+                            .await
+                        {
+                            Some(resp) => resp,
+                            None => self.wait_handler(fut).await?,
+                        }
                     }
+                }
+            } else {
+                match Box::pin(self.serve_body(head, framing, expect_continue)).await? {
+                    Ok((resp, then)) => {
+                        after = then;
+                        resp
+                    }
+                    Err(Stop::Reject(e)) => return Box::pin(self.reject(&e)).await,
+                    Err(_) => return self.finish().await,
                 }
             };
             if let Some(err) = resp.handler_error() {
                 log_handler_error(self.peer, log.as_ref(), resp.code(), err);
             }
             // Decided now: a stop() while the handler ran closes the connection.
-            let keep_alive = head_keep_alive && !self.app.state.stopping.is_fired();
+            let keep_alive =
+                head_keep_alive && after.keeps_alive() && !self.app.state.stopping.is_fired();
             let ctx = ResponseContext::new(ctx_version, method, keep_alive);
             let (keep_alive, bytes) = match self.write_response_now(&resp, &ctx) {
                 Some(done) => done,
@@ -157,7 +176,12 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             if let Some(log) = log {
                 log.write(self.peer, bytes);
             }
-            if !keep_alive || self.app.state.stopping.is_fired() {
+            if after != After::KeepAlive {
+                let open = keep_alive && !self.app.state.stopping.is_fired();
+                if !Box::pin(self.after_body(after, open)).await? {
+                    return Ok(());
+                }
+            } else if !keep_alive || self.app.state.stopping.is_fired() {
                 return self.finish().await;
             }
             if self.out.len() >= FLUSH_AT {
@@ -248,6 +272,14 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     match parse_request_head(data, &self.config.limits) {
                         Ok(Some(head)) => return Ok(Ok(head)),
                         Ok(None) => parsed = data.len(),
+                        Err(e @ Error::BodyTooLarge { .. }) => {
+                            // Over max_body, it may still be for a streaming
+                            // handler: routing decides (read_body refuses it
+                            // for the others, as the parser would have).
+                            return Ok(
+                                parse_unbounded(data, &self.config.limits).ok_or(Stop::Reject(e))
+                            );
+                        }
                         Err(e) => return Ok(Err(Stop::Reject(e))),
                     }
                 }
@@ -276,21 +308,23 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         }
     }
 
-    /// Reads the request body by its framing.
-    async fn read_body(&mut self, head: &RequestHead) -> io::Result<Result<Vec<u8>, Stop>> {
+    /// Reads the request body by its framing, for a handler that is not
+    /// streaming.
+    async fn read_body(
+        &mut self,
+        framing: BodyFraming,
+        expect_continue: bool,
+    ) -> io::Result<Result<Vec<u8>, Stop>> {
         let deadline = Deadline::After(self.config.read_timeout);
-        match head.framing() {
+        match framing {
             BodyFraming::Empty | BodyFraming::UntilClose => Ok(Ok(Vec::new())),
             BodyFraming::Length(n) => {
+                let limit = self.config.limits.body_limit();
                 let n = match usize::try_from(n) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        return Ok(Err(Stop::Reject(Error::BodyTooLarge {
-                            limit: self.config.limits.body_limit(),
-                        })))
-                    }
+                    Ok(n) if n as u64 <= limit => n,
+                    _ => return Ok(Err(Stop::Reject(Error::BodyTooLarge { limit }))),
                 };
-                if head.expect_continue() && self.inbuf.is_empty() && n > 0 {
+                if expect_continue && self.inbuf.is_empty() && n > 0 {
                     self.out.extend_from_slice(CONTINUE);
                 }
                 let have = n.min(self.inbuf.len());
@@ -317,7 +351,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 Ok(Ok(body))
             }
             BodyFraming::Chunked => {
-                if head.expect_continue() && self.inbuf.is_empty() {
+                if expect_continue && self.inbuf.is_empty() {
                     self.out.extend_from_slice(CONTINUE);
                 }
                 let mut decoder = ChunkedDecoder::new(&self.config.limits);
@@ -342,43 +376,202 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         }
     }
 
-    /// Finds the request's handler, or answers at once (404, 405).
-    fn route(&self, mut req: HttpRequest) -> Routed {
+    /// Finds the request's handler and sets the route's parameters, or
+    /// answers at once (404, 405).
+    ///
+    /// Inlined: in [`route_and_call`](Self::route_and_call), on the path of
+    /// every request without a body, it then costs what it did before
+    /// requests with a body were routed apart (measured with
+    /// `benches/http_instructions.sh`).
+    #[inline(always)]
+    fn find(&self, req: &mut HttpRequest) -> Route {
         // Pick the handler with the router borrowed, then call it with the
         // borrow released: a handler may add routes or set the default.
-        let handler = {
-            let router = self.app.router.borrow();
-            match router.find(req.method(), req.path()) {
-                RouteMatch::Found { handler, params } => {
-                    req.set_params(params);
-                    handler.clone()
-                }
-                found @ RouteMatch::MethodNotAllowed { .. } => {
-                    let allow = found.allow_header().unwrap_or_default();
-                    return Routed::Answer(
-                        HttpResponse::new(405)
-                            .with_header("Allow", allow)
-                            .with_header("Content-Type", "text/plain; charset=utf-8")
-                            .with_body("Method Not Allowed\n"),
-                    );
-                }
-                RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
-                    Some(h) => h.clone(),
-                    None => {
-                        return Routed::Answer(
-                            HttpResponse::new(404)
-                                .with_header("Content-Type", "text/plain; charset=utf-8")
-                                .with_body("Not Found\n"),
-                        )
-                    }
-                },
+        let router = self.app.router.borrow();
+        match router.find(req.method(), req.path()) {
+            RouteMatch::Found { handler, params } => {
+                req.set_params(params);
+                Route::Handler(handler.clone())
             }
+            found @ RouteMatch::MethodNotAllowed { .. } => {
+                let allow = found.allow_header().unwrap_or_default();
+                Route::Answer(
+                    HttpResponse::new(405)
+                        .with_header("Allow", allow)
+                        .with_header("Content-Type", "text/plain; charset=utf-8")
+                        .with_body("Method Not Allowed\n"),
+                )
+            }
+            RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
+                Some(h) => Route::Handler(h.clone()),
+                None => Route::Answer(
+                    HttpResponse::new(404)
+                        .with_header("Content-Type", "text/plain; charset=utf-8")
+                        .with_body("Not Found\n"),
+                ),
+            },
+        }
+    }
+
+    /// Routes a request without a body and calls its handler (a streaming
+    /// one reads an empty body), or answers at once (404, 405).
+    fn route_and_call(&self, mut req: HttpRequest) -> Routed {
+        let handler = match self.find(&mut req) {
+            Route::Handler(handler) => handler,
+            Route::Answer(answer) => return Routed::Answer(answer),
         };
         // A closure handler runs its synchronous part here: a panic there is
         // a 500 too, like one while its future is polled.
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
             Ok(fut) => Routed::Handler(fut),
             Err(panic) => Routed::Answer(handler_panicked(&*panic)),
+        }
+    }
+
+    /// Routes a request that has a body and answers it: reads the body, then
+    /// calls the handler, or hands the body to a streaming handler as it
+    /// reads it.
+    async fn serve_body(
+        &mut self,
+        head: RequestHead,
+        framing: BodyFraming,
+        expect_continue: bool,
+    ) -> io::Result<Result<(HttpResponse, After), Stop>> {
+        let mut req = HttpRequest::from_head(head, Vec::new(), self.peer);
+        let called = match self.find(&mut req) {
+            Route::Handler(handler) if handler.is_streaming() => {
+                let streamed = self.serve_streaming(&handler, req, framing, expect_continue);
+                return streamed.await;
+            }
+            route => {
+                match self.read_body(framing, expect_continue).await? {
+                    Ok(body) => *req.body_mut() = body,
+                    Err(stop) => return Ok(Err(stop)),
+                }
+                match route {
+                    Route::Handler(handler) => {
+                        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+                            Ok(fut) => Routed::Handler(fut),
+                            Err(panic) => Routed::Answer(handler_panicked(&*panic)),
+                        }
+                    }
+                    Route::Answer(answer) => Routed::Answer(answer),
+                }
+            }
+        };
+        let resp = match called {
+            Routed::Answer(resp) => resp,
+            Routed::Handler(mut fut) => {
+                match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await {
+                    Some(resp) => resp,
+                    None => self.wait_handler(fut).await?,
+                }
+            }
+        };
+        Ok(Ok((resp, After::KeepAlive)))
+    }
+
+    /// Runs a streaming handler: calls it before the body is read, then
+    /// feeds it the body while it runs. Returns its response and what the
+    /// connection does next, by how far the body got.
+    async fn serve_streaming(
+        &mut self,
+        handler: &Handler,
+        req: HttpRequest,
+        framing: BodyFraming,
+        expect_continue: bool,
+    ) -> io::Result<Result<(HttpResponse, After), Stop>> {
+        let limits = &self.config.limits;
+        if let BodyFraming::Length(n) = framing {
+            if n > limits.max_streamed_body {
+                let limit = limits.max_streamed_body;
+                return Ok(Err(Stop::Reject(Error::StreamedBodyTooLarge { limit })));
+            }
+        }
+        let (body, mut feed) =
+            BodyFeed::new(framing, expect_continue, limits, self.config.read_timeout);
+        let called =
+            std::panic::catch_unwind(AssertUnwindSafe(|| handler.call_streaming(req, body)));
+        let resp = match called {
+            Ok(mut fut) => {
+                // Earlier pipelined responses go out first.
+                self.flush().await?;
+                std::future::poll_fn(|cx| loop {
+                    if let Poll::Ready(resp) = poll_handler(fut.as_mut(), cx) {
+                        return Poll::Ready(resp);
+                    }
+                    let Conn {
+                        io,
+                        inbuf,
+                        out,
+                        flushing,
+                        ..
+                    } = &mut *self;
+                    if feed.poll(io, inbuf, out, flushing, cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                })
+                .await
+            }
+            Err(panic) => handler_panicked(&*panic),
+        };
+        match feed.settle(&mut self.inbuf, DRAIN_MAX) {
+            Ok(after) => Ok(Ok((resp, after))),
+            Err(e) => {
+                log::info!(
+                    "[{}] dropped the handler's {} answer to a bad request body",
+                    PeerIp(self.peer),
+                    resp.code()
+                );
+                Ok(Err(Stop::Reject(e)))
+            }
+        }
+    }
+
+    /// Ends a response to a streaming handler that did not read its whole
+    /// body: closes the connection (lingering if the client may still be
+    /// sending) unless `open`, else drains what is left of the body. Returns
+    /// whether the connection serves another request.
+    async fn after_body(&mut self, after: After, open: bool) -> io::Result<bool> {
+        if !open || !after.keeps_alive() {
+            if after.lingers() {
+                self.finish_lingering().await?;
+            } else {
+                self.finish().await?;
+            }
+            return Ok(false);
+        }
+        if let After::Drain(left) = after {
+            if !self.drain(left).await? {
+                self.finish().await?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads and drops the `left` bytes of a body a streaming handler did not
+    /// read, after sending what is pending; `false` if the client did not send
+    /// them (the connection then closes).
+    async fn drain(&mut self, mut left: u64) -> io::Result<bool> {
+        self.flush().await?;
+        let deadline = Deadline::After(self.config.read_timeout);
+        loop {
+            let k = self
+                .inbuf
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            self.inbuf.consume(k);
+            left -= k as u64;
+            if left == 0 {
+                return Ok(true);
+            }
+            match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
+                Ok(ReadEnd::Data(_)) => {}
+                Ok(_) => return Ok(false),
+                Err(e) if is_disconnect(&e) => return Ok(false),
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -598,10 +791,21 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         if let Some(body) = resp.body().as_bytes() {
             self.out.extend_from_slice(body);
         }
+        self.finish_lingering().await
+    }
+
+    /// Sends what is pending, shuts down the write side, then lingers (see
+    /// [`linger`](Self::linger)).
+    async fn finish_lingering(&mut self) -> io::Result<()> {
         self.finish().await?;
-        // Read (and drop) what the client still sends for a moment, so that
-        // closing with unread data does not reset the connection before the
-        // client has read the answer.
+        self.linger().await;
+        Ok(())
+    }
+
+    /// Reads (and drops) what the client still sends for a moment after the
+    /// write side is shut down, so that closing with unread data does not
+    /// reset the connection before the client has read the answer.
+    async fn linger(&mut self) {
         let mut scratch = [0u8; 4096];
         let until = Instant::now() + std::time::Duration::from_millis(500);
         let mut budget = 256usize << 10;
@@ -611,7 +815,6 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 _ => break,
             }
         }
-        Ok(())
     }
 
     /// Sends what is pending and shuts down the write side.
@@ -661,7 +864,24 @@ enum Piece {
     Gone,
 }
 
-/// What routing decided.
+/// Parses a head again with no body limit, for a `Content-Length` over
+/// `Limits::max_body` that a streaming handler may accept.
+#[cold]
+fn parse_unbounded(data: &[u8], limits: &Limits) -> Option<RequestHead> {
+    let mut limits = limits.clone();
+    limits.max_body = u64::MAX;
+    parse_request_head(data, &limits).ok().flatten()
+}
+
+/// What routing found.
+enum Route {
+    /// The handler to call.
+    Handler(Handler),
+    /// Answer this without a handler (404, 405).
+    Answer(HttpResponse),
+}
+
+/// How a request is answered.
 enum Routed {
     /// Answer this without a handler (404, 405).
     Answer(HttpResponse),

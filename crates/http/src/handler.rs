@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
+use crate::body::RequestBody;
 use crate::into_response::IntoResponse;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
@@ -54,8 +55,62 @@ pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 /// assert_eq!(call("/a").text(), "/a is request 1");
 /// assert_eq!(call("/b").text(), "/b is request 2");
 /// ```
+///
+/// A handler made with [`streaming`](Self::streaming) is called as soon as
+/// the request head is in, and reads the body itself as it arrives.
 #[derive(Clone)]
-pub struct Handler(Rc<dyn Fn(HttpRequest) -> LocalBoxFuture<HttpResponse>>);
+pub struct Handler(Rc<dyn Call>);
+
+/// The two kinds of handler behind one pointer, so that calling a buffered
+/// handler stays one dynamic call.
+trait Call {
+    /// Starts handling a request whose body is in `req`.
+    fn call(&self, req: HttpRequest) -> LocalBoxFuture<HttpResponse>;
+
+    /// Starts handling a request whose body is read from `body`; a buffered
+    /// handler is never called so (the server reads its body first).
+    fn call_streaming(&self, req: HttpRequest, body: RequestBody) -> LocalBoxFuture<HttpResponse> {
+        drop(body);
+        self.call(req)
+    }
+
+    fn is_streaming(&self) -> bool {
+        false
+    }
+}
+
+/// A handler called once the whole body is in `HttpRequest::body`.
+struct Buffered<G>(G);
+
+impl<G> Call for Buffered<G>
+where
+    G: Fn(HttpRequest) -> LocalBoxFuture<HttpResponse>,
+{
+    fn call(&self, req: HttpRequest) -> LocalBoxFuture<HttpResponse> {
+        (self.0)(req)
+    }
+}
+
+/// A handler called after the head, with the body to read.
+struct Streaming<G>(G);
+
+impl<G> Call for Streaming<G>
+where
+    G: Fn(HttpRequest, RequestBody) -> LocalBoxFuture<HttpResponse>,
+{
+    fn call(&self, mut req: HttpRequest) -> LocalBoxFuture<HttpResponse> {
+        let body = RequestBody::from(std::mem::take(req.body_mut()));
+        (self.0)(req, body)
+    }
+
+    fn call_streaming(&self, req: HttpRequest, body: RequestBody) -> LocalBoxFuture<HttpResponse> {
+        (self.0)(req, body)
+    }
+
+    fn is_streaming(&self) -> bool {
+        true
+    }
+}
 
 impl Handler {
     /// Wraps an async function, an async closure, or a closure returning a
@@ -70,16 +125,109 @@ impl Handler {
         R: IntoResponse,
     {
         let f = Rc::new(f);
-        Handler(Rc::new(move |req| {
+        Handler(Rc::new(Buffered(move |req| {
             let f = Rc::clone(&f);
             // The future owns `f`, so the call may borrow it.
-            Box::pin(async move { f(req).await.into_response() })
-        }))
+            Box::pin(async move { f(req).await.into_response() }) as LocalBoxFuture<_>
+        })))
+    }
+
+    /// Wraps an async function or closure that reads the request body as it
+    /// arrives, from the [`RequestBody`] it is given beside the request.
+    ///
+    /// The server calls it as soon as the request head is parsed and routed,
+    /// before any of the body is read, so an upload of any size passes
+    /// through in bounded memory: the server reads from the client only while
+    /// the handler waits for the next chunk, at most one chunk (64 KiB) ahead.
+    /// [`HttpRequest::body`] is empty. The handler may answer at any point:
+    ///
+    /// * Before reading (after checking the headers, say), a client that
+    ///   sent `Expect: 100-continue` is never told to send its body: `100
+    ///   Continue` goes out only when the handler first asks for a chunk
+    ///   (RFC 9110 §10.1.1).
+    /// * Before the end of the body, the server discards what is left of a
+    ///   `Content-Length` body of at most 64 KiB more and keeps the
+    ///   connection; otherwise (a longer or chunked rest, or a body the client
+    ///   was never told to send) it answers with `Connection: close` and
+    ///   closes (RFC 9112 §9.3).
+    ///
+    /// A body the client cuts short or stalls fails the handler's read
+    /// ([`RequestBody`] lists the errors), and the connection closes after
+    /// the handler's answer. A malformed chunked body, or one past
+    /// [`Limits::max_streamed_body`](crate::Limits::max_streamed_body)
+    /// (unlimited unless set; [`Limits::max_body`](crate::Limits::max_body)
+    /// does not apply), is answered 400 or 413 by the server, in place of the
+    /// handler's response, as it would be for a buffered handler.
+    ///
+    /// Why the body comes as a second argument and not inside the request:
+    /// every streaming handler gets one, it cannot be taken twice or by a
+    /// handler that does not stream, and [`HttpRequest`] stays `Send` and
+    /// `Clone` (the body talks to the connection on its own loop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{Handler, HttpError, HttpRequest, HttpServer, RequestBody};
+    ///
+    /// async fn upload(req: HttpRequest, mut body: RequestBody) -> Result<String, HttpError> {
+    ///     if req.headers().get("authorization").is_none() {
+    ///         // Answered before reading: a client that sent
+    ///         // `Expect: 100-continue` never sends the body.
+    ///         return Err(HttpError::unauthorized("Basic"));
+    ///     }
+    ///     let (mut bytes, mut sum) = (0u64, 0u32);
+    ///     while let Some(chunk) = body.next_chunk().await? {
+    ///         bytes += chunk.len() as u64;
+    ///         sum = chunk.iter().fold(sum, |s, &b| s.wrapping_mul(31).wrapping_add(b.into()));
+    ///     }
+    ///     Ok(format!("{bytes} bytes, sum {sum:08x}\n"))
+    /// }
+    ///
+    /// let mut server = HttpServer::new(0, |_req: HttpRequest| async { 404 });
+    /// server.post("/upload", Handler::streaming(upload));
+    ///
+    /// // Called directly, a streaming handler reads the request's body.
+    /// let req = HttpRequest::new("POST", "/upload")
+    ///     .with_header("Authorization", "Basic dTpw")
+    ///     .with_body("hello");
+    /// let resp = futures_lite::future::block_on(Handler::streaming(upload).call(req));
+    /// assert_eq!(resp.text(), "5 bytes, sum 05e918d2\n");
+    /// ```
+    pub fn streaming<F, R>(f: F) -> Self
+    where
+        F: AsyncFn(HttpRequest, RequestBody) -> R + 'static,
+        R: IntoResponse,
+    {
+        let f = Rc::new(f);
+        Handler(Rc::new(Streaming(move |req, body| {
+            let f = Rc::clone(&f);
+            Box::pin(async move { f(req, body).await.into_response() }) as LocalBoxFuture<_>
+        })))
+    }
+
+    /// Whether this handler reads the body as it arrives (made with
+    /// [`streaming`](Self::streaming)).
+    pub fn is_streaming(&self) -> bool {
+        self.0.is_streaming()
     }
 
     /// Starts handling `req`; the future resolves to the response.
+    ///
+    /// A [streaming](Self::streaming) handler reads the request's body from
+    /// memory, as one chunk.
     pub fn call(&self, req: HttpRequest) -> LocalBoxFuture<HttpResponse> {
-        (self.0)(req)
+        self.0.call(req)
+    }
+
+    /// Starts handling `req` with its body to read from `body`: how the
+    /// server calls a streaming handler. A buffered handler gets `req` as it
+    /// is and `body` is dropped.
+    pub(crate) fn call_streaming(
+        &self,
+        req: HttpRequest,
+        body: RequestBody,
+    ) -> LocalBoxFuture<HttpResponse> {
+        self.0.call_streaming(req, body)
     }
 }
 
@@ -95,7 +243,11 @@ where
 
 impl fmt::Debug for Handler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Handler(..)")
+        if self.is_streaming() {
+            f.write_str("Handler(streaming)")
+        } else {
+            f.write_str("Handler(..)")
+        }
     }
 }
 

@@ -73,6 +73,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+mod body;
 mod chunked;
 mod client;
 mod config;
@@ -98,6 +99,7 @@ mod status;
 mod version;
 mod write;
 
+pub use body::RequestBody;
 pub use chunked::{chunk_header, encode_chunk, ChunkHeader, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
 pub use client::HttpClient;
 pub use config::ServerConfig;

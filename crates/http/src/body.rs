@@ -1,0 +1,780 @@
+//! [`RequestBody`]: a request body that a [streaming
+//! handler](crate::Handler::streaming) reads as it arrives, and
+//! [`BodyFeed`], the connection's side of the hand-off that fills it.
+//!
+//! The connection owns the socket; the handler owns the `RequestBody`. They
+//! share one [`Slot`] holding at most one decoded chunk: the connection reads
+//! from the socket only while the reader waits and the slot is empty, so a
+//! slow handler holds the client back through TCP flow control, and the
+//! server never reads more than one chunk (at most [`STREAM_READ`] bytes, or
+//! the connection's input buffer) ahead of it.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use monocle_stack::util::Sleep;
+
+use crate::chunked::ChunkedDecoder;
+use crate::error::Error;
+use crate::io::{poll_deadline, Deadline, IdleWrite, InBuf};
+use crate::limits::Limits;
+use crate::parse::BodyFraming;
+use crate::write::CONTINUE;
+
+/// The most bytes one read of a `Content-Length` body asks the socket for:
+/// the largest chunk a reader gets from such a body.
+pub(crate) const STREAM_READ: usize = 64 << 10;
+
+/// A read that returns fewer bytes than this is copied into a chunk of its
+/// size, and the read buffer kept for the next read; a larger one is handed
+/// over as it is.
+const SMALL_READ: usize = 4 << 10;
+
+/// A request body read piece by piece as the client sends it: what a
+/// [streaming handler](crate::Handler::streaming) is given.
+///
+/// Read it with [`next_chunk`](Self::next_chunk), or as an [`AsyncRead`]
+/// (`futures_lite::io::copy(body, &mut file)`, `read_to_end`...). Chunks
+/// arrive decoded (no chunked framing), each at most 64 KiB, in order; the
+/// end of the body is `Ok(None)` (or a read of 0 bytes).
+///
+/// A body that does not arrive whole is an error, never a short body: the
+/// client closing or resetting the connection part way
+/// ([`UnexpectedEof`](io::ErrorKind::UnexpectedEof),
+/// [`ConnectionReset`](io::ErrorKind::ConnectionReset)), no byte for
+/// [`ServerConfig::read_timeout`](crate::ServerConfig::read_timeout) while
+/// the handler waits ([`TimedOut`](io::ErrorKind::TimedOut)), a malformed
+/// chunked body or one over
+/// [`Limits::max_streamed_body`](crate::Limits::max_streamed_body)
+/// ([`InvalidData`](io::ErrorKind::InvalidData), wrapping the
+/// [`Error`](crate::Error)). After an error every read fails again.
+///
+/// It is `'static`, so it can move into another o-routine of the same loop;
+/// once the handler has answered, reading the rest of the body fails (the
+/// server has discarded it or closed the connection). It is not `Send`: it
+/// talks to the connection's o-routine on the same loop without locks.
+///
+/// `RequestBody::from(bytes)` makes one from a body in memory, which is what
+/// [`Handler::call`](crate::Handler::call) gives a streaming handler: it
+/// yields the bytes as one chunk.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::RequestBody;
+///
+/// futures_lite::future::block_on(async {
+///     let mut body = RequestBody::from(b"hello".to_vec());
+///     assert_eq!(body.next_chunk().await?, Some(b"hello".to_vec()));
+///     assert_eq!(body.next_chunk().await?, None);
+///
+///     use futures_lite::io::AsyncReadExt;
+///     let mut text = String::new();
+///     RequestBody::from("as a reader").read_to_string(&mut text).await?;
+///     assert_eq!(text, "as a reader");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub struct RequestBody {
+    /// Bytes taken from the source and not yet returned: the body itself for
+    /// one in memory, or the rest of a chunk an `AsyncRead` read in part.
+    buf: Vec<u8>,
+    /// How much of `buf` was returned.
+    pos: usize,
+    /// The connection feeding the body; `None` for a body in memory.
+    slot: Option<Rc<RefCell<Slot>>>,
+}
+
+/// The state the reader and the connection share.
+#[derive(Default)]
+struct Slot {
+    /// A decoded piece the connection delivered and the reader has not
+    /// taken; empty when there is none.
+    chunk: Vec<u8>,
+    /// The reader waits for a chunk. The connection reads from the socket
+    /// only while this is set (and `chunk` is empty): that is the backpressure.
+    wanted: bool,
+    /// How the body ended, once it has.
+    end: End,
+    /// Woken when a chunk or the end is delivered.
+    reader: Option<Waker>,
+    /// Woken when the reader starts waiting (it may run in another o-routine).
+    conn: Option<Waker>,
+}
+
+/// How a streamed body ended.
+#[derive(Default)]
+enum End {
+    #[default]
+    Open,
+    /// Every byte was delivered.
+    Complete,
+    /// The body failed; the error is handed out once, then rebuilt from its
+    /// kind and text.
+    Failed {
+        error: Option<io::Error>,
+        kind: io::ErrorKind,
+        text: String,
+    },
+}
+
+impl End {
+    fn failed(error: io::Error) -> End {
+        End::Failed {
+            kind: error.kind(),
+            text: error.to_string(),
+            error: Some(error),
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        matches!(self, End::Open)
+    }
+}
+
+impl RequestBody {
+    /// The next piece of the body, `Ok(None)` at its end.
+    ///
+    /// The first call on a request sent with `Expect: 100-continue` sends
+    /// the client `100 Continue`: a handler that answers without reading
+    /// never has the body sent to it.
+    ///
+    /// # Errors
+    ///
+    /// When the body does not arrive whole (see the [type's
+    /// documentation](Self)); every later call fails too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::RequestBody;
+    ///
+    /// async fn count(mut body: RequestBody) -> std::io::Result<u64> {
+    ///     let mut n = 0;
+    ///     while let Some(chunk) = body.next_chunk().await? {
+    ///         n += chunk.len() as u64;
+    ///     }
+    ///     Ok(n)
+    /// }
+    /// let n = futures_lite::future::block_on(count(RequestBody::from(vec![7; 1000])));
+    /// assert_eq!(n.unwrap(), 1000);
+    /// ```
+    pub async fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// Polls for the next piece of the body (see [`next_chunk`](Self::next_chunk)).
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Vec<u8>>>> {
+        if self.pos < self.buf.len() {
+            let mut rest = std::mem::take(&mut self.buf);
+            rest.drain(..self.pos);
+            self.pos = 0;
+            return Poll::Ready(Ok(Some(rest)));
+        }
+        self.poll_slot(cx)
+    }
+
+    /// Takes the chunk the connection delivered, or waits for one.
+    fn poll_slot(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Vec<u8>>>> {
+        let Some(slot) = &self.slot else {
+            return Poll::Ready(Ok(None));
+        };
+        let mut s = slot.borrow_mut();
+        if !s.chunk.is_empty() {
+            return Poll::Ready(Ok(Some(std::mem::take(&mut s.chunk))));
+        }
+        match &mut s.end {
+            End::Complete => return Poll::Ready(Ok(None)),
+            End::Failed { error, kind, text } => {
+                let e = error
+                    .take()
+                    .unwrap_or_else(|| io::Error::new(*kind, text.clone()));
+                return Poll::Ready(Err(e));
+            }
+            End::Open => {}
+        }
+        s.wanted = true;
+        match &mut s.reader {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            reader => *reader = Some(cx.waker().clone()),
+        }
+        // The connection needs waking only when it runs in another task (the
+        // handler's own future is polled by the connection's task, which
+        // looks at the slot as soon as the handler is pending).
+        let conn = s.conn.take().filter(|w| !w.will_wake(cx.waker()));
+        drop(s);
+        if let Some(w) = conn {
+            w.wake();
+        }
+        Poll::Pending
+    }
+}
+
+impl From<Vec<u8>> for RequestBody {
+    fn from(body: Vec<u8>) -> Self {
+        RequestBody {
+            buf: body,
+            pos: 0,
+            slot: None,
+        }
+    }
+}
+
+impl From<&[u8]> for RequestBody {
+    fn from(body: &[u8]) -> Self {
+        RequestBody::from(body.to_vec())
+    }
+}
+
+impl From<&str> for RequestBody {
+    fn from(body: &str) -> Self {
+        RequestBody::from(body.as_bytes().to_vec())
+    }
+}
+
+impl Default for RequestBody {
+    /// An empty body.
+    fn default() -> Self {
+        RequestBody::from(Vec::new())
+    }
+}
+
+impl AsyncRead for RequestBody {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if out.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.pos == this.buf.len() {
+            match ready!(this.poll_slot(cx))? {
+                Some(chunk) => {
+                    this.buf = chunk;
+                    this.pos = 0;
+                }
+                None => return Poll::Ready(Ok(0)),
+            }
+        }
+        let n = out.len().min(this.buf.len() - this.pos);
+        out[..n].copy_from_slice(&this.buf[this.pos..this.pos + n]);
+        this.pos += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if let Some(slot) = &self.slot {
+            // Nobody waits any more: the connection stops reading.
+            if let Ok(mut s) = slot.try_borrow_mut() {
+                s.wanted = false;
+                s.reader = None;
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = if self.slot.is_some() {
+            "connection"
+        } else {
+            "memory"
+        };
+        f.debug_struct("RequestBody")
+            .field("source", &source)
+            .field("buffered", &(self.buf.len() - self.pos))
+            .finish()
+    }
+}
+
+/// What the connection does after a handler answered, by how far the body
+/// got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// The body was read to its end: serve the next request.
+    KeepAlive,
+    /// Discard this many more body bytes after sending the response, then
+    /// serve the next request.
+    Drain(u64),
+    /// Send the response with `Connection: close` and close; `linger` when
+    /// the client may still be sending body bytes, which are read and
+    /// dropped for a moment so the client gets the answer, not a reset.
+    Close { linger: bool },
+}
+
+impl After {
+    pub(crate) fn keeps_alive(self) -> bool {
+        matches!(self, After::KeepAlive | After::Drain(_))
+    }
+
+    /// Whether the client may still be sending body bytes when the
+    /// connection closes.
+    pub(crate) fn lingers(self) -> bool {
+        matches!(self, After::Close { linger: true } | After::Drain(_))
+    }
+}
+
+/// How a body is framed, and how far the feed got.
+enum Framing {
+    /// This many bytes are still to come.
+    Length(u64),
+    Chunked(Box<ChunkedDecoder>),
+}
+
+/// Where the feed stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Reading,
+    Complete,
+    /// A malformed or oversized body.
+    Bad(Error),
+    /// The connection failed or timed out.
+    Broken,
+}
+
+/// The connection's side of a streamed body: reads from the socket when the
+/// reader waits, decodes, delivers one chunk at a time.
+pub(crate) struct BodyFeed {
+    slot: Rc<RefCell<Slot>>,
+    framing: Framing,
+    state: State,
+    /// The client sent `Expect: 100-continue`.
+    expect_continue: bool,
+    /// `100 Continue` is owed at the first read.
+    continue_owed: bool,
+    /// Whether `100 Continue` went out.
+    continue_sent: bool,
+    /// Body bytes delivered so far, and the `Content-Length`, for messages.
+    received: u64,
+    length: Option<u64>,
+    /// Reads of a `Content-Length` body go here, then to the reader.
+    readbuf: Vec<u8>,
+    /// Armed when a read waits; fires after `idle` without a byte.
+    timer: Option<Sleep>,
+    idle: Duration,
+}
+
+impl BodyFeed {
+    /// The reader and the feed of a body framed as `framing`, bounded by
+    /// `limits.max_streamed_body`; `expect_continue` when the client waits
+    /// for `100 Continue`; `idle` bounds each wait for the client's bytes.
+    pub(crate) fn new(
+        framing: BodyFraming,
+        expect_continue: bool,
+        limits: &Limits,
+        idle: Duration,
+    ) -> (RequestBody, BodyFeed) {
+        let slot = Rc::new(RefCell::new(Slot::default()));
+        let (framing, state, length) = match framing {
+            BodyFraming::Length(n) => (Framing::Length(n), State::Reading, Some(n)),
+            BodyFraming::Chunked => {
+                let mut limits = limits.clone();
+                limits.max_body = limits.max_streamed_body;
+                let decoder = Box::new(ChunkedDecoder::new(&limits));
+                (Framing::Chunked(decoder), State::Reading, None)
+            }
+            BodyFraming::Empty | BodyFraming::UntilClose => {
+                slot.borrow_mut().end = End::Complete;
+                (Framing::Length(0), State::Complete, Some(0))
+            }
+        };
+        let body = RequestBody {
+            buf: Vec::new(),
+            pos: 0,
+            slot: Some(Rc::clone(&slot)),
+        };
+        let feed = BodyFeed {
+            slot,
+            framing,
+            expect_continue,
+            continue_owed: expect_continue && state == State::Reading,
+            state,
+            continue_sent: false,
+            received: 0,
+            length,
+            readbuf: Vec::new(),
+            timer: None,
+            idle,
+        };
+        (body, feed)
+    }
+
+    /// Does the connection's share of the work while the handler is pending:
+    /// `Ready` once something was delivered to the reader (a chunk, the end,
+    /// an error), so the handler should be polled again; `Pending` while the
+    /// reader does not wait or the client sends nothing.
+    ///
+    /// `out` is the connection's output buffer, empty but for the
+    /// `100 Continue` this may add; `flushing` its write state.
+    pub(crate) fn poll<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut IO,
+        inbuf: &mut InBuf,
+        out: &mut Vec<u8>,
+        flushing: &mut IdleWrite,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        {
+            let mut s = self.slot.borrow_mut();
+            if self.state != State::Reading || !s.wanted || !s.chunk.is_empty() {
+                match &mut s.conn {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    conn => *conn = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+        }
+        if self.continue_owed {
+            self.continue_owed = false;
+            // RFC 9110 §10.1.1: no need once body bytes have arrived.
+            if inbuf.is_empty() {
+                out.extend_from_slice(CONTINUE);
+                self.continue_sent = true;
+            }
+        }
+        if !out.is_empty() {
+            let written = ready!(flushing.poll(io, &[out], self.idle, cx));
+            flushing.reset();
+            out.clear();
+            match written {
+                Ok(Some(())) => {}
+                Ok(None) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("sending 100 Continue made no progress for {:?}", self.idle),
+                    );
+                    return self.fail(e, None, cx);
+                }
+                Err(e) => return self.fail(e, None, cx),
+            }
+        }
+        match &mut self.framing {
+            Framing::Length(remaining) => {
+                let remaining = *remaining;
+                if !inbuf.is_empty() {
+                    let k = inbuf
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let chunk = inbuf.data()[..k].to_vec();
+                    inbuf.consume(k);
+                    return self.deliver(chunk, cx);
+                }
+                let want = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(STREAM_READ);
+                if self.readbuf.len() < want {
+                    self.readbuf.resize(want, 0);
+                }
+                let n = match Pin::new(&mut *io).poll_read(cx, &mut self.readbuf[..want]) {
+                    Poll::Ready(Ok(n)) => n,
+                    Poll::Ready(Err(e)) => return self.fail(e, None, cx),
+                    Poll::Pending => return self.poll_idle(cx),
+                };
+                if n == 0 {
+                    return self.fail_eof(cx);
+                }
+                self.timer = None;
+                let chunk = if n < SMALL_READ {
+                    self.readbuf[..n].to_vec()
+                } else {
+                    let mut chunk = std::mem::take(&mut self.readbuf);
+                    chunk.truncate(n);
+                    chunk
+                };
+                self.deliver(chunk, cx)
+            }
+            Framing::Chunked(decoder) => loop {
+                if !inbuf.is_empty() {
+                    let mut chunk = Vec::new();
+                    match decoder.decode(inbuf.data(), &mut chunk) {
+                        Ok(used) => inbuf.consume(used),
+                        Err(Error::BodyTooLarge { limit }) => {
+                            let e = Error::StreamedBodyTooLarge { limit };
+                            return self.fail(e.clone().into(), Some(e), cx);
+                        }
+                        Err(e) => return self.fail(e.clone().into(), Some(e), cx),
+                    }
+                    if !chunk.is_empty() || decoder.is_done() {
+                        return self.deliver(chunk, cx);
+                    }
+                }
+                match Pin::new(&mut *io).poll_read(cx, inbuf.spare()) {
+                    Poll::Ready(Ok(0)) => return self.fail_eof(cx),
+                    Poll::Ready(Ok(n)) => {
+                        inbuf.filled(n);
+                        self.timer = None;
+                    }
+                    Poll::Ready(Err(e)) => return self.fail(e, None, cx),
+                    Poll::Pending => return self.poll_idle(cx),
+                }
+            },
+        }
+    }
+
+    /// Hands `chunk` (possibly empty at the end) to the reader.
+    fn deliver(&mut self, chunk: Vec<u8>, cx: &Context<'_>) -> Poll<()> {
+        self.received += chunk.len() as u64;
+        let complete = match &mut self.framing {
+            Framing::Length(remaining) => {
+                *remaining -= chunk.len() as u64;
+                *remaining == 0
+            }
+            Framing::Chunked(decoder) => decoder.is_done(),
+        };
+        let mut s = self.slot.borrow_mut();
+        s.chunk = chunk;
+        s.wanted = false;
+        if complete {
+            self.state = State::Complete;
+            s.end = End::Complete;
+        }
+        let reader = s.reader.take();
+        drop(s);
+        wake_other(reader, cx);
+        Poll::Ready(())
+    }
+
+    /// Fails the body with `error` for the reader; `bad` when the client's
+    /// body itself was at fault (the server then answers its status).
+    fn fail(&mut self, error: io::Error, bad: Option<Error>, cx: &Context<'_>) -> Poll<()> {
+        self.state = bad.map_or(State::Broken, State::Bad);
+        self.timer = None;
+        let mut s = self.slot.borrow_mut();
+        s.end = End::failed(error);
+        s.wanted = false;
+        let reader = s.reader.take();
+        drop(s);
+        wake_other(reader, cx);
+        Poll::Ready(())
+    }
+
+    fn fail_eof(&mut self, cx: &Context<'_>) -> Poll<()> {
+        let of = match self.length {
+            Some(n) => format!("of {n} "),
+            None => "of a chunked body ".to_owned(),
+        };
+        let e = io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the client closed the connection after {} bytes {of}of the request body",
+                self.received
+            ),
+        );
+        self.fail(e, None, cx)
+    }
+
+    /// The client sent nothing: wait, up to `idle`.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(poll_deadline(
+            &mut self.timer,
+            Deadline::After(self.idle),
+            cx
+        ));
+        let e = io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the client sent no byte of the request body for {:?} (after {} bytes); raise ServerConfig::read_timeout",
+                self.idle, self.received
+            ),
+        );
+        self.fail(e, None, cx)
+    }
+
+    /// Decides what follows the handler's answer, finishing the body from
+    /// what is already buffered when it can; reads after this fail. `Err`
+    /// when the client sent a malformed or oversized body: the server answers
+    /// that error in place of the handler's response, and closes.
+    pub(crate) fn settle(&mut self, inbuf: &mut InBuf, drain_max: u64) -> Result<After, Error> {
+        let after = match &self.state {
+            State::Complete => Ok(After::KeepAlive),
+            State::Bad(e) => Err(e.clone()),
+            State::Broken => Ok(After::Close { linger: false }),
+            State::Reading => Ok(match &mut self.framing {
+                Framing::Length(remaining) => {
+                    let k = inbuf
+                        .len()
+                        .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    inbuf.consume(k);
+                    *remaining -= k as u64;
+                    let arrived = self.received > 0 || k > 0;
+                    if *remaining == 0 {
+                        After::KeepAlive
+                    } else if self.expect_continue && !self.continue_sent && !arrived {
+                        // RFC 9110 §10.1.1: the client may never send it.
+                        After::Close { linger: true }
+                    } else if *remaining <= drain_max {
+                        After::Drain(*remaining)
+                    } else {
+                        After::Close { linger: true }
+                    }
+                }
+                Framing::Chunked(decoder) => {
+                    let mut sink = Vec::new();
+                    match decoder.decode(inbuf.data(), &mut sink) {
+                        Ok(used) if decoder.is_done() => {
+                            inbuf.consume(used);
+                            After::KeepAlive
+                        }
+                        // Where the body ends is not known: close.
+                        _ => After::Close { linger: true },
+                    }
+                }
+            }),
+        };
+        let mut s = self.slot.borrow_mut();
+        if s.end.is_open() {
+            s.chunk = Vec::new();
+            s.end = End::failed(io::Error::other(
+                "the handler answered before reading the whole request body; the rest is discarded",
+            ));
+        }
+        let reader = s.reader.take();
+        self.state = State::Broken;
+        drop(s);
+        if let Some(w) = reader {
+            w.wake();
+        }
+        after
+    }
+}
+
+impl Drop for BodyFeed {
+    /// The connection is gone (closed, or the server was killed): a reader
+    /// that outlives it fails.
+    fn drop(&mut self) {
+        let Ok(mut s) = self.slot.try_borrow_mut() else {
+            return;
+        };
+        if s.end.is_open() {
+            s.end = End::failed(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection closed before the request body was read",
+            ));
+            if let Some(w) = s.reader.take() {
+                drop(s);
+                w.wake();
+            }
+        }
+    }
+}
+
+/// Wakes `waker` unless it is the task of `cx`, which polls again anyway.
+fn wake_other(waker: Option<Waker>, cx: &Context<'_>) {
+    if let Some(w) = waker {
+        if !w.will_wake(cx.waker()) {
+            w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_lite::future::block_on;
+    use futures_lite::io::AsyncReadExt;
+
+    use super::*;
+
+    #[test]
+    fn a_body_in_memory_is_one_chunk() {
+        block_on(async {
+            let mut body = RequestBody::from(vec![1, 2, 3]);
+            assert_eq!(body.next_chunk().await.unwrap(), Some(vec![1, 2, 3]));
+            assert_eq!(body.next_chunk().await.unwrap(), None);
+            assert_eq!(body.next_chunk().await.unwrap(), None);
+            let mut empty = RequestBody::default();
+            assert_eq!(empty.next_chunk().await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn async_read_in_small_pieces_then_the_rest_as_a_chunk() {
+        block_on(async {
+            let mut body = RequestBody::from("abcdefgh");
+            let mut two = [0u8; 2];
+            body.read_exact(&mut two).await.unwrap();
+            assert_eq!(&two, b"ab");
+            assert_eq!(body.next_chunk().await.unwrap(), Some(b"cdefgh".to_vec()));
+            assert_eq!(body.read(&mut two).await.unwrap(), 0);
+        });
+    }
+
+    #[test]
+    fn an_empty_framing_is_complete_at_once() {
+        let limits = Limits::default();
+        let (mut body, mut feed) =
+            BodyFeed::new(BodyFraming::Empty, true, &limits, Duration::from_secs(1));
+        assert!(!feed.continue_owed);
+        assert_eq!(block_on(body.next_chunk()).unwrap(), None);
+        assert_eq!(feed.settle(&mut InBuf::new(), 0), Ok(After::KeepAlive));
+    }
+
+    #[test]
+    fn a_reader_that_outlives_the_connection_fails() {
+        let limits = Limits::default();
+        let (mut body, feed) = BodyFeed::new(
+            BodyFraming::Length(10),
+            false,
+            &limits,
+            Duration::from_secs(1),
+        );
+        drop(feed);
+        let e = block_on(body.next_chunk()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
+        // And again, rebuilt from its kind and text.
+        let again = block_on(body.next_chunk()).unwrap_err();
+        assert_eq!((again.kind(), again.to_string()), (e.kind(), e.to_string()));
+    }
+
+    #[test]
+    fn settle_finishes_a_body_already_buffered() {
+        let limits = Limits::default();
+        let mut inbuf = InBuf::new();
+        let data = b"5\r\nhello\r\n0\r\n\r\nGET /";
+        inbuf.spare()[..data.len()].copy_from_slice(data);
+        inbuf.filled(data.len());
+        let (_body, mut feed) =
+            BodyFeed::new(BodyFraming::Chunked, false, &limits, Duration::from_secs(1));
+        assert_eq!(feed.settle(&mut inbuf, 0), Ok(After::KeepAlive));
+        assert_eq!(inbuf.data(), b"GET /");
+
+        let (_body, mut feed) = BodyFeed::new(
+            BodyFraming::Length(100),
+            false,
+            &limits,
+            Duration::from_secs(1),
+        );
+        assert_eq!(feed.settle(&mut inbuf, 1000), Ok(After::Drain(95)));
+        let (_body, mut feed) = BodyFeed::new(
+            BodyFraming::Length(100),
+            false,
+            &limits,
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            feed.settle(&mut inbuf, 10),
+            Ok(After::Close { linger: true })
+        );
+        // Owed a 100 Continue it never got, the client may never send.
+        let (_body, mut feed) = BodyFeed::new(
+            BodyFraming::Length(100),
+            true,
+            &limits,
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            feed.settle(&mut inbuf, 1000),
+            Ok(After::Close { linger: true })
+        );
+    }
+}
