@@ -499,11 +499,19 @@ impl BodyFeed {
                     let mut chunk = Vec::new();
                     match decoder.decode(inbuf.data(), &mut chunk) {
                         Ok(used) => inbuf.consume(used),
-                        Err(Error::BodyTooLarge { limit }) => {
-                            let e = Error::StreamedBodyTooLarge { limit };
+                        Err(e) => {
+                            let e = match e {
+                                Error::BodyTooLarge { limit } => {
+                                    Error::StreamedBodyTooLarge { limit }
+                                }
+                                e => e,
+                            };
+                            // The bytes before the error come first, as they
+                            // would had the error arrived in a later read.
+                            self.received += chunk.len() as u64;
+                            self.slot.borrow_mut().chunk = chunk;
                             return self.fail(e.clone().into(), Some(e), cx);
                         }
-                        Err(e) => return self.fail(e.clone().into(), Some(e), cx),
                     }
                     if !chunk.is_empty() || decoder.is_done() {
                         return self.deliver(chunk, cx);
@@ -545,8 +553,9 @@ impl BodyFeed {
         Poll::Ready(())
     }
 
-    /// Fails the body with `error` for the reader; `bad` when the client's
-    /// body itself was at fault (the server then answers its status).
+    /// Fails the body with `error` for the reader, after the chunk in the
+    /// slot if there is one; `bad` when the client's body itself was at
+    /// fault (the server then answers its status).
     fn fail(&mut self, error: io::Error, bad: Option<Error>, cx: &Context<'_>) -> Poll<()> {
         self.state = bad.map_or(State::Broken, State::Bad);
         self.timer = None;
