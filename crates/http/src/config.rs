@@ -12,7 +12,7 @@ use crate::limits::Limits;
 /// | [`limits`](Self::limits) | [`Limits::default`] | 400/413/414/431 and close |
 /// | [`header_timeout`](Self::header_timeout) | 10 s | a request head not complete this long after its first byte: 408 and close |
 /// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 60 s | an idle kept-alive connection is closed (between one and two timeouts after its last request: the timer is not re-armed per request) |
-/// | [`read_timeout`](Self::read_timeout) | 30 s | a body read or a response write that makes no progress this long: close |
+/// | [`read_timeout`](Self::read_timeout) | 30 s | a body read or a response write that makes no progress this long: close (a [streaming handler](crate::Handler::streaming)'s read fails with `TimedOut`, and the connection closes after its answer) |
 /// | [`max_connections`](Self::max_connections) | 10,000 (per event loop) | connections past it get 503 and are closed |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | after `stop()`, connections still busy this long are closed |
 ///
@@ -76,6 +76,10 @@ impl ServerConfig {
 
     /// Sets how long one read of a request body, or one write of a response,
     /// may wait for progress.
+    ///
+    /// For a [streaming handler](crate::Handler::streaming) the clock runs
+    /// only while the handler waits for the next chunk: a handler that is
+    /// busy elsewhere holds the client back without timing it out.
     pub fn read_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.read_timeout = timeout;
         self

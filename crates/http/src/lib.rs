@@ -22,6 +22,10 @@
 //! .unwrap();
 //! ```
 //!
+//! A handler made with [`Handler::streaming`] reads the request body as it
+//! arrives, from a [`RequestBody`], so large uploads pass through in bounded
+//! memory.
+//!
 //! The server's per-connection state machine and the client's exchange are
 //! generic over futures-io byte streams ([`HttpServer::serve_connection`]);
 //! the I/O-free pieces below work on byte buffers, so they are tested without
