@@ -21,8 +21,8 @@ use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use monocle_stack::util::{sleep, Sleep};
 
-use crate::body::{After, BodyFeed};
-use crate::chunked::{encode_chunk, ChunkedDecoder, LAST_CHUNK};
+use crate::body::After;
+use crate::chunked::{encode_chunk, LAST_CHUNK};
 use crate::config::ServerConfig;
 use crate::error::Error;
 use crate::handler::{Handler, LocalBoxFuture};
@@ -36,7 +36,7 @@ use crate::request::HttpRequest;
 use crate::response::{Body, BodyStream, HttpResponse};
 use crate::router::RouteMatch;
 use crate::server::App;
-use crate::write::{write_response_head, ResponseContext, CONTINUE};
+use crate::write::{write_response_head, ResponseContext};
 
 /// A body at most this long is copied into the output buffer; a longer one is
 /// written from where it is, with the head, in one vectored write.
@@ -46,13 +46,7 @@ const COPY_BODY_MAX: usize = 16 << 10;
 /// requests are waiting.
 const FLUSH_AT: usize = 64 << 10;
 
-/// How much a Content-Length body buffer grows at a time (doubling past it).
-const BODY_GROWTH: usize = 64 << 10;
-
-/// A streaming handler that answers with at most this much of a
-/// `Content-Length` body unread keeps the connection: the rest is read and
-/// dropped. With more left (or a chunked rest), the connection closes.
-const DRAIN_MAX: u64 = 64 << 10;
+mod request_body;
 
 /// How a connection ends early.
 enum Stop {
@@ -308,74 +302,6 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         }
     }
 
-    /// Reads the request body by its framing, for a handler that is not
-    /// streaming.
-    async fn read_body(
-        &mut self,
-        framing: BodyFraming,
-        expect_continue: bool,
-    ) -> io::Result<Result<Vec<u8>, Stop>> {
-        let deadline = Deadline::After(self.config.read_timeout);
-        match framing {
-            BodyFraming::Empty | BodyFraming::UntilClose => Ok(Ok(Vec::new())),
-            BodyFraming::Length(n) => {
-                let limit = self.config.limits.body_limit();
-                let n = match usize::try_from(n) {
-                    Ok(n) if n as u64 <= limit => n,
-                    _ => return Ok(Err(Stop::Reject(Error::BodyTooLarge { limit }))),
-                };
-                if expect_continue && self.inbuf.is_empty() && n > 0 {
-                    self.out.extend_from_slice(CONTINUE);
-                }
-                let have = n.min(self.inbuf.len());
-                // Memory follows the bytes that arrive, not the Content-Length a
-                // peer announces: a head alone must not reserve the body limit.
-                let mut body = Vec::with_capacity(n.min(BODY_GROWTH));
-                body.extend_from_slice(&self.inbuf.data()[..have]);
-                self.inbuf.consume(have);
-                if have < n {
-                    self.flush().await?;
-                    let mut got = have;
-                    while got < n {
-                        if body.len() == got {
-                            body.resize(n.min(got + BODY_GROWTH.max(got)), 0);
-                        }
-                        match read_guarded(&mut self.io, &mut body[got..], deadline, None).await {
-                            Ok(ReadEnd::Data(k)) => got += k,
-                            Ok(_) => return Ok(Err(Stop::Close)),
-                            Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
-                            Err(e) => return Err(e),
-                        }
-                    }
-                }
-                Ok(Ok(body))
-            }
-            BodyFraming::Chunked => {
-                if expect_continue && self.inbuf.is_empty() {
-                    self.out.extend_from_slice(CONTINUE);
-                }
-                let mut decoder = ChunkedDecoder::new(&self.config.limits);
-                let mut body = Vec::new();
-                loop {
-                    match decoder.decode(self.inbuf.data(), &mut body) {
-                        Ok(used) => self.inbuf.consume(used),
-                        Err(e) => return Ok(Err(Stop::Reject(e))),
-                    }
-                    if decoder.is_done() {
-                        return Ok(Ok(body));
-                    }
-                    self.flush().await?;
-                    match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
-                        Ok(ReadEnd::Data(_)) => {}
-                        Ok(_) => return Ok(Err(Stop::Close)),
-                        Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-    }
-
     /// Finds the request's handler and sets the route's parameters, or
     /// answers at once (404, 405).
     ///
@@ -425,153 +351,6 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
             Ok(fut) => Routed::Handler(fut),
             Err(panic) => Routed::Answer(handler_panicked(&*panic)),
-        }
-    }
-
-    /// Routes a request that has a body and answers it: reads the body, then
-    /// calls the handler, or hands the body to a streaming handler as it
-    /// reads it.
-    async fn serve_body(
-        &mut self,
-        head: RequestHead,
-        framing: BodyFraming,
-        expect_continue: bool,
-    ) -> io::Result<Result<(HttpResponse, After), Stop>> {
-        let mut req = HttpRequest::from_head(head, Vec::new(), self.peer);
-        let called = match self.find(&mut req) {
-            Route::Handler(handler) if handler.is_streaming() => {
-                let streamed = self.serve_streaming(&handler, req, framing, expect_continue);
-                return streamed.await;
-            }
-            route => {
-                match self.read_body(framing, expect_continue).await? {
-                    Ok(body) => *req.body_mut() = body,
-                    Err(stop) => return Ok(Err(stop)),
-                }
-                match route {
-                    Route::Handler(handler) => {
-                        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
-                            Ok(fut) => Routed::Handler(fut),
-                            Err(panic) => Routed::Answer(handler_panicked(&*panic)),
-                        }
-                    }
-                    Route::Answer(answer) => Routed::Answer(answer),
-                }
-            }
-        };
-        let resp = match called {
-            Routed::Answer(resp) => resp,
-            Routed::Handler(mut fut) => {
-                match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await {
-                    Some(resp) => resp,
-                    None => self.wait_handler(fut).await?,
-                }
-            }
-        };
-        Ok(Ok((resp, After::KeepAlive)))
-    }
-
-    /// Runs a streaming handler: calls it before the body is read, then
-    /// feeds it the body while it runs. Returns its response and what the
-    /// connection does next, by how far the body got.
-    async fn serve_streaming(
-        &mut self,
-        handler: &Handler,
-        req: HttpRequest,
-        framing: BodyFraming,
-        expect_continue: bool,
-    ) -> io::Result<Result<(HttpResponse, After), Stop>> {
-        let limits = &self.config.limits;
-        if let BodyFraming::Length(n) = framing {
-            if n > limits.max_streamed_body {
-                let limit = limits.max_streamed_body;
-                return Ok(Err(Stop::Reject(Error::StreamedBodyTooLarge { limit })));
-            }
-        }
-        let (body, mut feed) =
-            BodyFeed::new(framing, expect_continue, limits, self.config.read_timeout);
-        let called =
-            std::panic::catch_unwind(AssertUnwindSafe(|| handler.call_streaming(req, body)));
-        let resp = match called {
-            Ok(mut fut) => {
-                // Earlier pipelined responses go out first.
-                self.flush().await?;
-                std::future::poll_fn(|cx| loop {
-                    if let Poll::Ready(resp) = poll_handler(fut.as_mut(), cx) {
-                        return Poll::Ready(resp);
-                    }
-                    let Conn {
-                        io,
-                        inbuf,
-                        out,
-                        flushing,
-                        ..
-                    } = &mut *self;
-                    if feed.poll(io, inbuf, out, flushing, cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                })
-                .await
-            }
-            Err(panic) => handler_panicked(&*panic),
-        };
-        match feed.settle(&mut self.inbuf, DRAIN_MAX) {
-            Ok(after) => Ok(Ok((resp, after))),
-            Err(e) => {
-                log::info!(
-                    "[{}] dropped the handler's {} answer to a bad request body",
-                    PeerIp(self.peer),
-                    resp.code()
-                );
-                Ok(Err(Stop::Reject(e)))
-            }
-        }
-    }
-
-    /// Ends a response to a streaming handler that did not read its whole
-    /// body: closes the connection (lingering if the client may still be
-    /// sending) unless `open`, else drains what is left of the body. Returns
-    /// whether the connection serves another request.
-    async fn after_body(&mut self, after: After, open: bool) -> io::Result<bool> {
-        if !open || !after.keeps_alive() {
-            if after.lingers() {
-                self.finish_lingering().await?;
-            } else {
-                self.finish().await?;
-            }
-            return Ok(false);
-        }
-        if let After::Drain(left) = after {
-            if !self.drain(left).await? {
-                self.finish().await?;
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Reads and drops the `left` bytes of a body a streaming handler did not
-    /// read, after sending what is pending; `false` if the client did not send
-    /// them (the connection then closes).
-    async fn drain(&mut self, mut left: u64) -> io::Result<bool> {
-        self.flush().await?;
-        let deadline = Deadline::After(self.config.read_timeout);
-        loop {
-            let k = self
-                .inbuf
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.inbuf.consume(k);
-            left -= k as u64;
-            if left == 0 {
-                return Ok(true);
-            }
-            match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
-                Ok(ReadEnd::Data(_)) => {}
-                Ok(_) => return Ok(false),
-                Err(e) if is_disconnect(&e) => return Ok(false),
-                Err(e) => return Err(e),
-            }
         }
     }
 
