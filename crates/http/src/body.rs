@@ -569,17 +569,16 @@ impl BodyFeed {
     }
 
     fn fail_eof(&mut self, cx: &Context<'_>) -> Poll<()> {
-        let of = match self.length {
-            Some(n) => format!("of {n} "),
-            None => "of a chunked body ".to_owned(),
-        };
-        let e = io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!(
-                "the client closed the connection after {} bytes {of}of the request body",
-                self.received
+        let got = self.received;
+        let text = match self.length {
+            Some(n) => format!(
+                "the client closed the connection after {got} of the {n} bytes of the request body"
             ),
-        );
+            None => format!(
+                "the client closed the connection after {got} bytes of a chunked request body, before its last chunk"
+            ),
+        };
+        let e = io::Error::new(io::ErrorKind::UnexpectedEof, text);
         self.fail(e, None, cx)
     }
 
