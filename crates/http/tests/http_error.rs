@@ -6,46 +6,10 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Mutex, OnceLock};
 
-use common::start;
+use common::{capture, start};
 use monocle_http::{HttpClient, HttpError, HttpHeaders, HttpRequest, HttpServer};
 use monocle_stack::block_on;
-
-/// Keeps every info-or-worse record of monocle-http.
-struct Capture {
-    lines: Mutex<Vec<String>>,
-}
-
-impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) && record.target().starts_with("monocle_http") {
-            self.lines
-                .lock()
-                .unwrap()
-                .push(format!("{} {}", record.level(), record.args()));
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-/// The capturing logger, installed on first use.
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture: &'static Capture = Box::leak(Box::new(Capture {
-            lines: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(capture).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Info);
-        capture
-    })
-}
 
 /// The captured lines above info level that mention `needle`.
 fn problems(needle: &str) -> Vec<String> {

@@ -4,47 +4,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use common::{raw, start};
+use common::{capture, raw, start};
 use monocle_http::{HttpRequest, HttpRouter, HttpServer, Regex};
 use monocle_stack::util::sleep;
-
-/// Keeps every info-or-worse record of monocle-http.
-struct Capture {
-    lines: Mutex<Vec<String>>,
-}
-
-impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) && record.target().starts_with("monocle_http") {
-            self.lines
-                .lock()
-                .unwrap()
-                .push(format!("{} {}", record.level(), record.args()));
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-/// The capturing logger, installed on first use.
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture: &'static Capture = Box::leak(Box::new(Capture {
-            lines: Mutex::new(Vec::new()),
-        }));
-        log::set_logger(capture).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Info);
-        capture
-    })
-}
 
 fn app() -> HttpServer {
     let mut router = HttpRouter::new();

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use monocle_http::HttpServer;
@@ -131,4 +132,40 @@ pub fn tls_configs() -> (
         .with_root_certificates(roots)
         .with_no_client_auth();
     (std::sync::Arc::new(server), std::sync::Arc::new(client))
+}
+
+/// Keeps every info-or-worse record of monocle-http.
+pub struct Capture {
+    /// The captured records, `LEVEL message` each.
+    pub lines: Mutex<Vec<String>>,
+}
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) && record.target().starts_with("monocle_http") {
+            self.lines
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", record.level(), record.args()));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The capturing logger, installed on first use.
+pub fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::new(Capture {
+            lines: Mutex::new(Vec::new()),
+        }));
+        log::set_logger(capture).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Info);
+        capture
+    })
 }
