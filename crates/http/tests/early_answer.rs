@@ -7,13 +7,17 @@
 //! Each case runs [`rounds`] times, on a new connection each; set
 //! `MONOCLE_EARLY_ANSWER_ROUNDS` for a longer run (the answer used to be lost
 //! in about one endless upload in a hundred).
+//!
+//! Raw servers on a thread of their own script the rest, each once: an
+//! answer read until the close that a reset cuts short is no answer.
 
 mod common;
 
-use std::io;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use futures_lite::stream;
+use futures_lite::{stream, AsyncReadExt};
 use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer};
 use monocle_stack::block_on;
 
@@ -161,4 +165,97 @@ fn a_large_upload_of_known_length_over_tls_gets_the_413() {
                 .await
         }
     });
+}
+
+/// Reads one request head from `s` into `buf`, returning its length (what
+/// follows it in `buf` is body).
+fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> usize {
+    loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return at + 4;
+        }
+        let mut piece = [0u8; 4096];
+        let n = s.read(&mut piece).unwrap();
+        assert!(n > 0, "the client closed before the end of the head");
+        buf.extend_from_slice(&piece[..n]);
+    }
+}
+
+/// A raw server on a thread of its own: accepts one connection and runs
+/// `script` on it (a blocking socket, without Nagle's delay, whose reads
+/// give up after [`WAIT`]).
+fn raw_server<T: Send + 'static>(
+    script: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (u16, std::thread::JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        // What it writes goes out at once: a reset drops what is held back.
+        s.set_nodelay(true).unwrap();
+        script(s)
+    });
+    (port, thread)
+}
+
+/// A body read until close that a reset cuts short is an error, never an
+/// answer: the server queues the start of a large answer (what its socket
+/// takes now), then closes with the upload unread, which resets the
+/// connection and drops the rest. On Linux the client's next write is what
+/// meets the reset; the reads after it give what had arrived, then a plain
+/// end of stream, which must not pass for the end of the body.
+fn cut_by_a_reset(reader: bool) {
+    let (port, server) = raw_server(|mut s| {
+        read_head(&mut s, &mut Vec::new());
+        let mut out = b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n".to_vec();
+        out.resize(out.len() + (32 << 20), b'z');
+        s.set_nonblocking(true).unwrap();
+        let mut sent = 0;
+        loop {
+            match s.write(&out[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        sent
+    });
+    let got = block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_timeout(Some(WAIT));
+        client.limits_mut().max_body(64 << 20);
+        let url = format!("http://127.0.0.1:{port}/upload");
+        let upload = vec![b'x'; 32 << 20];
+        if reader {
+            let mut r = client
+                .request_reader(&url, HttpHeaders::new(), "POST", upload)
+                .await?;
+            let mut body = Vec::new();
+            r.read_to_end(&mut body).await?;
+            return io::Result::Ok((r.code(), body.len()));
+        }
+        let resp = client
+            .request(&url, HttpHeaders::new(), "POST", upload)
+            .await?;
+        Ok((resp.code(), resp.body().as_bytes().map_or(0, |b| b.len())))
+    });
+    let queued = server.join().unwrap();
+    match got {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}"),
+        Ok((code, len)) => panic!(
+            "returned {code} with {len} bytes as if whole; the server queued {queued} of {}",
+            32 << 20
+        ),
+    }
+}
+
+#[test]
+fn an_answer_read_until_close_cut_by_a_reset_is_an_error() {
+    cut_by_a_reset(false);
+}
+
+#[test]
+fn an_answer_read_until_close_cut_by_a_reset_fails_the_reader() {
+    cut_by_a_reset(true);
 }

@@ -43,6 +43,16 @@ pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 /// upload say, and its answer is not lost with the write that failed. A
 /// [`timeout`](Connection::set_timeout) bounds each read, write and flush.
 ///
+/// After a write that failed because the peer reset a stream it had not
+/// ended, the end of the stream is that reset ([`Reason::Reset`];
+/// `ConnectionReset` through futures-io), not [`Reason::ClosedByPeer`]
+/// (`Ok(0)`): the reset dropped what the peer had not sent yet, so what came
+/// may be cut short, a body read until the close say. The kernel tells
+/// only the write that met the reset (Linux gives the reads after it a plain
+/// end of stream); the connection remembers. A peer that ended its stream
+/// before the reset (its sending side closed first; a TLS close_notify) ended
+/// it whole, and its end is a close.
+///
 /// Reads may be raced and dropped part way (against a channel with
 /// [`first_of2`](monocle_core::first_of2), or under a timeout): a dropped
 /// read loses nothing, and the bytes it took from the socket stay buffered

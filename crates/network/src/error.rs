@@ -12,6 +12,9 @@ pub enum Reason {
     /// A connect, read or write ran past the connection's timeout (given here).
     TimedOut(Duration),
     /// The peer reset the connection (`ECONNRESET`, `EPIPE`, `ECONNABORTED`).
+    /// Also the end of the stream that a read meets after a write failed
+    /// because the peer reset the connection: the reset dropped what the
+    /// peer had not sent yet, so that end is no close.
     Reset,
     /// The peer closed its side while we were reading (end of stream).
     ClosedByPeer,

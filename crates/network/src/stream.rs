@@ -19,9 +19,43 @@ const SEND_FLAGS: SendFlags = SendFlags::NOSIGNAL;
 #[cfg(target_vendor = "apple")]
 const SEND_FLAGS: SendFlags = SendFlags::empty();
 
+/// Whether `e`, the error a write failed with, is the peer's reset of a
+/// stream it had not ended: after it, the end of the stream is no close.
+///
+/// Linux reports a reset once, to the first call that meets it, and says
+/// which one it was. A reset that comes while the peer's stream is open
+/// (it closed with our bytes unread, or with linger 0) is `ECONNRESET`
+/// (`ECONNABORTED` on some systems): the peer sent no end of its stream,
+/// and the reset dropped whatever it had not sent yet. When a write is the
+/// call that meets it, the reads after it give the bytes that came before,
+/// then a plain end of stream (0), as if the peer had closed: only the
+/// failed write knows better. A reset that comes after the peer ended its
+/// stream (its FIN first: it closed its sending side, then reset) is
+/// reported as `EPIPE` instead, as is every write after the first that
+/// failed: that peer's stream ended whole, and its end is genuine.
+pub(crate) fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    )
+}
+
+/// The error a read gives for the end of a stream that a reset cut short
+/// (see [`is_reset`]).
+pub(crate) fn cut_short() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "the peer reset the connection (a write met the reset): \
+         what it sent may have been cut short",
+    )
+}
+
 /// A TCP stream registered with the loop's reactor.
 pub(crate) struct Tcp {
     pub(crate) io: Source<TcpStream>,
+    /// A write failed with the peer's reset ([`is_reset`]): the end of the
+    /// stream that reads meet after it is that reset, not a close.
+    reset: bool,
     /// The last read came back short or with `WouldBlock`: the socket is drained,
     /// so the next read waits for readiness first instead of trying (and reading
     /// `EAGAIN`). With the epoll backend the source's own flag says the same; the
@@ -39,13 +73,15 @@ impl Tcp {
         socket2::SockRef::from(&stream).set_nosigpipe(true)?;
         Ok(Tcp {
             io: Source::new(stream)?,
+            reset: false,
             drained: false,
             waiting: false,
         })
     }
 
     /// One read into `buf`, waiting for readiness only when the socket is known to
-    /// be drained. A read shorter than `buf` marks it drained.
+    /// be drained. A read shorter than `buf` marks it drained. The end of the
+    /// stream is `Ok(0)`, or the reset that cut it short once a write met one.
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -71,6 +107,9 @@ impl Tcp {
                 self.drained = false;
             }
             match recv(self.io.get_ref(), &mut *buf, RecvFlags::empty()) {
+                Ok((_, 0)) if self.reset && !buf.is_empty() => {
+                    return Poll::Ready(Err(cut_short()))
+                }
                 Ok((_, n)) => {
                     if n > 0 && n < buf.len() {
                         self.io.clear_readable();
@@ -173,11 +212,11 @@ impl Stream {
 
     /// Our sending side failed: nothing more is sent, while reads go on (a
     /// TLS session stops trying to send its own records before each read).
+    /// If it failed with the peer's reset, the end of the stream that reads
+    /// meet later is that reset ([`is_reset`]).
     pub(crate) fn write_failed(&mut self, e: &io::Error) {
         match self {
-            Stream::Plain(_) => {
-                let _ = e;
-            }
+            Stream::Plain(t) => t.reset |= is_reset(e),
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.write_failed(e),
         }

@@ -58,7 +58,7 @@ pub use rustls;
 
 use crate::connection::Connection;
 use crate::error::{ConnectionLost, Error, Reason};
-use crate::stream::{Stream, Tcp};
+use crate::stream::{cut_short, is_reset, Stream, Tcp};
 
 /// A TLS session over a registered TCP stream.
 ///
@@ -207,6 +207,15 @@ impl TlsStream {
             match self.tls.reader().read(buf) {
                 Ok(n) => return Poll::Ready(Ok(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The socket ended without a close_notify, after a write
+                // met the peer's reset: the reset cut the stream short (a
+                // close_notify, `Ok(0)` above, is an end no reset can fake).
+                Err(e)
+                    if e.kind() == io::ErrorKind::UnexpectedEof
+                        && self.write_error.as_ref().is_some_and(is_reset) =>
+                {
+                    return Poll::Ready(Err(cut_short()))
+                }
                 Err(e) => return Poll::Ready(Err(e)),
             }
             // Records of ours go out before we wait for the peer's. Failing

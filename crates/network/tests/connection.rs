@@ -5,8 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::{pair, run};
+use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use monocle_network::{connect, Client, ConnectionLost, Error, Reason};
+use monocle_network::{connect, Client, Connection, ConnectionLost, Error, Reason};
 use monocle_stack::util::sleep;
 use monocle_stack::{launch, Handle};
 
@@ -251,21 +252,19 @@ fn write_to_closed_peer_fails() {
         }
         let lost = err.expect("writes to a closed peer kept succeeding");
         assert_eq!(lost.reason(), Reason::Reset, "{lost}");
-        // Only the sending side is gone; reading finds the peer's close.
+        // Only the sending side is gone; reading finds the peer's close (its
+        // end of stream came before the reset our bytes drew).
         assert!(client.is_write_failed());
         assert!(!client.is_closed());
         let end = client.read_some().await.unwrap_err();
-        assert!(
-            matches!(end.reason(), Reason::ClosedByPeer | Reason::Reset),
-            "{end}"
-        );
+        assert_eq!(end.reason(), Reason::ClosedByPeer, "{end}");
         assert!(client.is_closed());
     });
 }
 
 /// A connected pair on loopback whose server side is a blocking std socket
 /// (with a read timeout that fails the test), for a peer scripted byte by byte.
-async fn pair_with_std_peer() -> (monocle_network::Connection, std::net::TcpStream) {
+async fn pair_with_std_peer() -> (Connection, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let client = connect("127.0.0.1", port).await.unwrap();
@@ -279,6 +278,12 @@ async fn pair_with_std_peer() -> (monocle_network::Connection, std::net::TcpStre
 /// connection (at once, or at our next segment if it had closed its sending
 /// side first). Our writes fail; what it sent before is still read, then the
 /// end; and every later write fails at once with the same error.
+///
+/// The end differs. A peer that reset the connection sent no end of its
+/// stream (the reset drops what it had not sent yet): the end is
+/// [`Reason::Reset`], though the socket gives a plain end of stream once the
+/// failed write took the reset error. A peer that closed its sending side
+/// first ended its stream before it reset: its end is [`Reason::ClosedByPeer`].
 fn peer_answers_then_resets(half_close_first: bool) {
     use std::io::Write as _;
     run(async {
@@ -306,7 +311,7 @@ fn peer_answers_then_resets(half_close_first: bool) {
         assert!(!conn.is_closed());
 
         // Later writes fail at once, with the same reason and kind.
-        let again = futures_lite::future::poll_once(conn.write(b"more"))
+        let again = poll_once(conn.write(b"more"))
             .await
             .expect("a write after a failed one waited");
         let again = again.unwrap_err();
@@ -320,10 +325,12 @@ fn peer_answers_then_resets(half_close_first: bool) {
         assert_eq!(conn.readline().await.unwrap(), b"the answer\n");
         assert_eq!(conn.read(8).await.unwrap(), b"and more");
         let end = conn.read_some().await.unwrap_err();
-        assert!(
-            matches!(end.reason(), Reason::ClosedByPeer | Reason::Reset),
-            "{end}"
-        );
+        let expected = if half_close_first {
+            Reason::ClosedByPeer
+        } else {
+            Reason::Reset
+        };
+        assert_eq!(end.reason(), expected, "{end}");
         assert!(conn.is_closed());
         let closed = conn.write(b"x").await.unwrap_err();
         assert_eq!(closed.reason(), Reason::Closed);
@@ -341,9 +348,20 @@ fn what_the_peer_sent_before_closing_its_side_is_read_after_a_write_fails() {
 }
 
 /// The same through futures-io's traits: the failed write is an `io::Error`,
-/// and reading gives the answer, then the end of the stream or the reset.
+/// and reading gives the answer, then the reset (`ConnectionReset`), not the
+/// `Ok(0)` of a stream that ended; or `Ok(0)` if the peer had ended its
+/// stream before it reset.
 #[test]
 fn async_read_after_a_failed_async_write_gets_what_the_peer_sent() {
+    async_read_after_a_failed_async_write(false);
+}
+
+#[test]
+fn async_read_after_a_failed_async_write_ends_as_the_half_closed_peer_did() {
+    async_read_after_a_failed_async_write(true);
+}
+
+fn async_read_after_a_failed_async_write(half_close_first: bool) {
     use std::io::Write as _;
     run(async {
         let (mut conn, mut peer) = pair_with_std_peer().await;
@@ -351,6 +369,9 @@ fn async_read_after_a_failed_async_write_gets_what_the_peer_sent() {
         let mut first = [0u8; 1];
         assert_eq!(peer.peek(&mut first).unwrap(), 1);
         peer.write_all(b"answer").unwrap();
+        if half_close_first {
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+        }
         drop(peer);
         let chunk = vec![b'x'; 1024];
         let err = loop {
@@ -371,10 +392,66 @@ fn async_read_after_a_failed_async_write_gets_what_the_peer_sent() {
             }
         };
         assert_eq!(got, b"answer");
-        assert!(
-            matches!(end, None | Some(std::io::ErrorKind::ConnectionReset)),
-            "{end:?}"
-        );
+        let expected = (!half_close_first).then_some(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(end, expected);
+    });
+}
+
+/// A connection whose write failed because the peer reset it after sending
+/// `b"answer"`, which is still unread.
+async fn answered_then_reset() -> Connection {
+    use std::io::Write as _;
+    let (mut conn, mut peer) = pair_with_std_peer().await;
+    conn.write(b"unread").await.unwrap();
+    let mut first = [0u8; 1];
+    assert_eq!(peer.peek(&mut first).unwrap(), 1);
+    peer.write_all(b"answer").unwrap();
+    drop(peer);
+    let lost = loop {
+        if let Err(lost) = conn.write(b"more").await {
+            break lost;
+        }
+    };
+    assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+    conn
+}
+
+/// Every kind of read gives what the peer sent before it reset, then
+/// [`Reason::Reset`] (`ConnectionReset` through futures-io), never the end
+/// of a stream the peer closed.
+#[test]
+fn every_read_ends_with_the_reset_after_a_failed_write() {
+    run(async {
+        let mut conn = answered_then_reset().await;
+        let short = conn.read(100).await.unwrap_err();
+        assert_eq!(short.reason(), Reason::Reset, "{short}");
+        assert_eq!(conn.buffered(), b"answer");
+
+        let mut conn = answered_then_reset().await;
+        let line = conn.readline().await.unwrap_err();
+        assert_eq!(line.reason(), Reason::Reset, "{line}");
+
+        let mut conn = answered_then_reset().await;
+        assert_eq!(conn.fill().await.unwrap(), b"answer");
+        let filled = conn.fill().await.unwrap_err();
+        assert_eq!(filled.reason(), Reason::Reset, "{filled}");
+
+        let mut conn = answered_then_reset().await;
+        let mut buf = [0u8; 100];
+        assert_eq!(conn.read_into(&mut buf).await.unwrap(), 6);
+        let into = conn.read_into(&mut buf).await.unwrap_err();
+        assert_eq!(into.reason(), Reason::Reset, "{into}");
+
+        let mut conn = answered_then_reset().await;
+        let exact = conn.read_exact_into(&mut buf).await.unwrap_err();
+        assert_eq!(exact.reason(), Reason::Reset, "{exact}");
+
+        let mut conn = answered_then_reset().await;
+        assert_eq!(conn.fill_buf().await.unwrap(), b"answer");
+        futures_lite::io::AsyncBufRead::consume(std::pin::Pin::new(&mut conn), 6);
+        let buffered = conn.fill_buf().await.unwrap_err();
+        assert_eq!(buffered.kind(), std::io::ErrorKind::ConnectionReset);
+        assert!(conn.is_closed());
     });
 }
 

@@ -3,7 +3,10 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{mpsc, Arc};
+use std::thread;
 use std::time::Duration;
 
 use common::{echo, run};
@@ -129,12 +132,105 @@ fn tls_answer_is_read_after_a_write_fails() {
         let again = conn.write(b"more").await.unwrap_err();
         assert_eq!(again.reason(), Reason::Reset);
         assert_eq!(conn.readline().await.unwrap(), b"the answer\n");
+        // Its close_notify went out before the reset: its stream ended
+        // whole, and the end is its close.
         let end = conn.read_some().await.unwrap_err();
-        assert!(
-            matches!(end.reason(), Reason::ClosedByPeer | Reason::Reset),
-            "{end}"
-        );
+        assert_eq!(end.reason(), Reason::ClosedByPeer, "{end}");
         assert!(conn.is_closed());
         svc.stop();
+    });
+}
+
+/// A TLS server on a thread of its own, scripted step by step: it reads a
+/// line, answers `the answer\n` and says so on `answered`; told to on
+/// `reset`, it closes without a close_notify, resetting the connection
+/// (linger 0), and says so on `done`.
+struct ResettingPeer {
+    port: u16,
+    answered: mpsc::Receiver<()>,
+    reset: mpsc::Sender<()>,
+    done: mpsc::Receiver<()>,
+}
+
+impl ResettingPeer {
+    fn start(config: Arc<rustls::ServerConfig>) -> ResettingPeer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (answered_tx, answered) = mpsc::channel();
+        let (reset, reset_rx) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            // The answer goes out at once, not held back (Nagle) until
+            // the session ticket before it is acknowledged: the reset
+            // would drop it.
+            stream.set_nodelay(true).unwrap();
+            let conn = rustls::ServerConnection::new(config).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut byte = [0u8; 1];
+            while byte != *b"\n" {
+                tls.read_exact(&mut byte).unwrap();
+            }
+            tls.write_all(b"the answer\n").unwrap();
+            tls.flush().unwrap();
+            answered_tx.send(()).unwrap();
+            reset_rx.recv().unwrap();
+            socket2::SockRef::from(&tls.sock)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(tls);
+            done_tx.send(()).unwrap();
+        });
+        ResettingPeer {
+            port,
+            answered,
+            reset,
+            done,
+        }
+    }
+
+    /// Has the peer reset the connection, and waits (blocking the loop,
+    /// which has nothing else to do) until it has.
+    fn reset(&self) {
+        self.reset.send(()).unwrap();
+        self.done.recv().unwrap();
+    }
+}
+
+/// Connects to `peer`, sends it a line and waits (blocking) for its answer.
+async fn answered_by(
+    peer: &ResettingPeer,
+    client: Arc<rustls::ClientConfig>,
+) -> monocle_network::Connection {
+    let mut conn = Client::new()
+        .tls(client)
+        .timeout(Some(Duration::from_secs(10)))
+        .connect("localhost", peer.port)
+        .await
+        .unwrap();
+    conn.write(b"hello\n").await.unwrap();
+    peer.answered.recv().unwrap();
+    conn
+}
+
+/// A peer that resets the connection without a close_notify after
+/// answering: our write fails, its answer is still read, and then the end
+/// is the reset, not a close (the reset may have cut its stream short).
+#[test]
+fn tls_end_after_a_reset_without_close_notify_is_the_reset() {
+    run(async {
+        let (server, client) = common::tls_configs();
+        let peer = ResettingPeer::start(server);
+        let mut conn = answered_by(&peer, client).await;
+        peer.reset();
+        let lost = conn.write(b"more\n").await.unwrap_err();
+        assert_eq!(lost.reason(), Reason::Reset, "{lost}");
+        assert_eq!(conn.readline().await.unwrap(), b"the answer\n");
+        let end = conn.read_some().await.unwrap_err();
+        assert_eq!(end.reason(), Reason::Reset, "{end}");
+        assert!(conn.is_closed());
     });
 }
