@@ -9,7 +9,9 @@
 //! in about one endless upload in a hundred).
 //!
 //! Raw servers on a thread of their own script the rest, each once: an
-//! answer read until the close that a reset cuts short is no answer.
+//! answer read until the close that a reset cuts short is no answer, and an
+//! early answer on a kept connection leaves nothing behind that fails the
+//! next request.
 
 mod common;
 
@@ -258,4 +260,53 @@ fn an_answer_read_until_close_cut_by_a_reset_is_an_error() {
 #[test]
 fn an_answer_read_until_close_cut_by_a_reset_fails_the_reader() {
     cut_by_a_reset(true);
+}
+
+/// The client watches the connection while a body goes out, and a watch
+/// that finds nothing must leave no timer behind: the next request on the
+/// kept connection, made after it stayed idle for longer than the timeout,
+/// waits for its answer as long as the timeout says.
+#[test]
+fn an_early_answer_on_a_kept_connection_leaves_no_timer_behind() {
+    const BODY: usize = 8 << 20;
+    let (port, server) = raw_server(|mut s| {
+        let mut buf = Vec::new();
+        // The first request is answered at once, its body drained after.
+        let head = read_head(&mut s, &mut buf);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let mut left = BODY - (buf.len() - head);
+        buf.clear();
+        let mut piece = vec![0u8; 64 << 10];
+        while left > 0 {
+            let n = s.read(&mut piece[..left.min(64 << 10)]).unwrap();
+            assert!(n > 0, "the client closed");
+            left -= n;
+        }
+        // The second is answered a little later, well within the timeout:
+        // the client's read has to wait for it.
+        read_head(&mut s, &mut buf);
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo")
+            .unwrap();
+        // Until the client hangs up.
+        let _ = s.read(&mut piece);
+    });
+    let timeout = Duration::from_secs(1);
+    let result = block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_timeout(Some(timeout));
+        client.connect("127.0.0.1", port, "http").await?;
+        let resp = client
+            .request("/upload", HttpHeaders::new(), "POST", vec![b'x'; BODY])
+            .await?;
+        assert_eq!(resp.text(), "ok");
+        assert!(client.is_connected(), "not kept alive");
+        // Idle for longer than the timeout: the scenario itself.
+        monocle_stack::util::sleep(timeout + Duration::from_millis(300)).await;
+        let resp = client.get("/two").await?;
+        io::Result::Ok((resp.text().into_owned(), client.connects()))
+    });
+    assert_eq!(result.unwrap(), ("two".to_owned(), 1));
+    server.join().unwrap();
 }

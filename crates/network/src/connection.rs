@@ -65,6 +65,14 @@ pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 /// stream is the usual `Ok(0)` rather than an error, and `poll_close` ends only our
 /// sending side.
 ///
+/// Each call of the connection's own starts its timeout afresh. A futures-io
+/// poll cannot say whether it begins a read or write or goes on with one:
+/// there the timer runs from the first poll that waits to the first that
+/// returns, so a futures-io read given up while it waited (a peek) leaves
+/// its timer running for the next futures-io read. Set the timeout again
+/// (to the same value, if need be) to start the next one afresh, as the HTTP
+/// client does before each request.
+///
 /// A connection belongs to the event loop (thread) that created it.
 ///
 /// [`read_some`]: Connection::read_some
@@ -197,7 +205,9 @@ impl Connection {
 
     /// Sets the timeout: a read, write or flush still pending after it fails with
     /// [`ConnectionLost`] ([`Reason::TimedOut`]) and closes the connection. It
-    /// applies from the next operation on.
+    /// applies from the next operation on: a timer already running (that of
+    /// a futures-io read given up while it waited, say) is dropped, and the
+    /// next wait starts one afresh, however long the connection stayed idle.
     ///
     /// A write that times out closes the whole connection, reads included, as a
     /// read that times out does: the timeout is our verdict that the peer is
@@ -205,25 +215,27 @@ impl Connection {
     /// that *fails* is the kernel's report that the peer's receiving side is
     /// gone, while what it sent before is sound; that one leaves reads open.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
-        self.read_timeout = timeout;
-        self.write_timeout = timeout;
-        self
+        self.set_read_timeout(timeout).set_write_timeout(timeout)
     }
 
     /// Sets the timeout of reads alone, as [`set_timeout`](Self::set_timeout)
-    /// does for all: a connection that may stay quiet for long but must never
-    /// stall a write, say, gets `None` here and a write timeout.
+    /// does for all (a running read timer is dropped): a connection that may
+    /// stay quiet for long but must never stall a write, say, gets `None`
+    /// here and a write timeout.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.read_timeout = timeout;
+        disarm(&mut self.read_timer);
         self
     }
 
     /// Sets the timeout of writes and flushes alone, as
-    /// [`set_timeout`](Self::set_timeout) does for all: it bounds how long a
-    /// peer that does not read can hold a write up (a slow client of a chat
-    /// room, say) without cutting off a peer that is only quiet.
+    /// [`set_timeout`](Self::set_timeout) does for all (a running write timer
+    /// is dropped): it bounds how long a peer that does not read can hold a
+    /// write up (a slow client of a chat room, say) without cutting off a
+    /// peer that is only quiet.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
         self.write_timeout = timeout;
+        disarm(&mut self.write_timer);
         self
     }
 
@@ -610,6 +622,9 @@ impl Connection {
             let n = buf.len().min(self.rend - self.rstart);
             buf[..n].copy_from_slice(&self.rbuf[self.rstart..self.rstart + n]);
             self.take(n);
+            // Done without waiting: a timer that a read given up left
+            // behind (one that buffered these bytes, say) goes.
+            disarm(&mut self.read_timer);
             return Poll::Ready(Ok(n));
         }
         if self.eof || buf.is_empty() {
@@ -744,11 +759,12 @@ impl AsyncBufRead for Connection {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         if this.rstart == this.rend {
-            match ready!(this.poll_fill(cx, 1)) {
-                Ok(_) => disarm(&mut this.read_timer),
-                Err(e) => return Poll::Ready(Err(e.into())),
+            if let Err(e) = ready!(this.poll_fill(cx, 1)) {
+                return Poll::Ready(Err(e.into()));
             }
         }
+        // Done, waiting or not: as in `poll_read_into`.
+        disarm(&mut this.read_timer);
         Poll::Ready(Ok(&this.rbuf[this.rstart..this.rend]))
     }
 

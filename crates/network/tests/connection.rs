@@ -120,6 +120,115 @@ fn read_and_write_timeouts_are_set_apart() {
     });
 }
 
+/// A futures-io read that found nothing and was given up (a peek) leaves
+/// its timer running; setting the timeout again starts the next read afresh,
+/// however long the connection stayed idle meanwhile.
+#[test]
+fn setting_the_read_timeout_restarts_the_timer_of_a_read_given_up() {
+    let limit = Duration::from_millis(100);
+    let setters: [fn(&mut Connection, Option<Duration>); 2] = [
+        |c, t| {
+            c.set_read_timeout(t);
+        },
+        |c, t| {
+            c.set_timeout(t);
+        },
+    ];
+    for set in setters {
+        run(async {
+            let (mut client, mut server) = pair().await;
+            set(&mut server, Some(limit));
+            let mut buf = [0u8; 8];
+            let peek = poll_once(AsyncReadExt::read(&mut server, &mut buf)).await;
+            assert!(peek.is_none(), "the peek found {peek:?}");
+            // Idle for longer than the timeout: the scenario, not a wait
+            // for something to settle.
+            sleep(limit + Duration::from_millis(50)).await;
+            set(&mut server, Some(limit));
+            let writer = launch(async move {
+                sleep(Duration::from_millis(20)).await;
+                client.write(b"late").await.unwrap();
+                client
+            });
+            let n = AsyncReadExt::read(&mut server, &mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"late");
+            let _client = writer.await;
+        });
+    }
+}
+
+/// A read of ours given up while it waited, with bytes it took still
+/// buffered, leaves its timer running; a futures-io read that returns those
+/// bytes ends it, so the next read gets a timer of its own.
+#[test]
+fn a_read_served_from_the_buffer_drops_the_timer_of_a_read_given_up() {
+    let limit = Duration::from_millis(100);
+    run(async {
+        let (mut client, mut server) = pair().await;
+        server.set_read_timeout(Some(limit));
+        client.write(b"no end of line").await.unwrap();
+        // It reads the bytes, then waits for the rest of the line.
+        assert!(poll_once(server.readline()).await.is_none());
+        assert_eq!(server.buffered(), b"no end of line");
+        sleep(limit + Duration::from_millis(50)).await;
+        let mut buf = [0u8; 64];
+        let n = AsyncReadExt::read(&mut server, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"no end of line");
+        let writer = launch(async move {
+            sleep(Duration::from_millis(20)).await;
+            client.write(b"late").await.unwrap();
+            client
+        });
+        let n = AsyncReadExt::read(&mut server, &mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"late");
+        let _client = writer.await;
+    });
+}
+
+/// The same for a futures-io write that had to wait and was given up.
+#[test]
+fn setting_the_write_timeout_restarts_the_timer_of_a_write_given_up() {
+    let limit = Duration::from_millis(100);
+    let setters: [fn(&mut Connection, Option<Duration>); 2] = [
+        |c, t| {
+            c.set_write_timeout(t);
+        },
+        |c, t| {
+            c.set_timeout(t);
+        },
+    ];
+    for set in setters {
+        run(async {
+            let (mut client, mut server) = pair().await;
+            set(&mut server, Some(limit));
+            // The client reads nothing yet: the socket buffers fill, and a
+            // write has to wait.
+            let chunk = vec![b'x'; 256 << 10];
+            let mut sent = 0;
+            loop {
+                match poll_once(AsyncWriteExt::write(&mut server, &chunk)).await {
+                    Some(Ok(n)) => sent += n,
+                    Some(Err(e)) => panic!("{e}"),
+                    None => break,
+                }
+            }
+            sleep(limit + Duration::from_millis(50)).await;
+            set(&mut server, Some(limit));
+            // Now the client reads all of it, and the write can go on.
+            let total = sent + chunk.len();
+            let reader = launch(async move {
+                let mut got = 0;
+                while got < total {
+                    got += client.read_some().await.unwrap().len();
+                }
+                client
+            });
+            AsyncWriteExt::write_all(&mut server, &chunk).await.unwrap();
+            let _client = reader.await;
+        });
+    }
+}
+
 #[test]
 fn read_times_out_and_closes() {
     run(async {
