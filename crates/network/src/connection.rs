@@ -273,8 +273,16 @@ impl Connection {
     /// reset the connection, say), or the connection is closed: writes fail at
     /// once from then on, with the error the first one failed with. Reads go
     /// on until [`is_closed`](Self::is_closed).
+    ///
+    /// Over TLS, a read sends the session's own records first (those a write
+    /// left, a key update): if that failed, this says so too.
     pub fn is_write_failed(&self) -> bool {
-        self.stream.is_none() || self.write_failed.is_some()
+        self.stream.is_none() || self.sending_failed()
+    }
+
+    /// Whether our sending side failed, as the connection or its transport saw.
+    fn sending_failed(&self) -> bool {
+        self.write_failed.is_some() || self.stream.as_ref().is_some_and(Stream::has_write_error)
     }
 
     /// Closes the connection at once: bytes queued with [`buffer`](Self::buffer)
@@ -517,12 +525,18 @@ impl Connection {
     }
 
     /// The error of a write on a connection whose sending side is gone: the
-    /// one it failed with, or [`closed`](Self::closed).
-    fn check_writable(&self) -> Result<(), ConnectionLost> {
-        match (&self.stream, &self.write_failed) {
-            (None, _) => Err(self.closed()),
-            (Some(_), Some(failed)) => Err(failed.duplicate()),
-            (Some(_), None) => Ok(()),
+    /// one it failed with (in the transport, during a read, perhaps), or
+    /// [`closed`](Self::closed).
+    fn check_writable(&mut self) -> Result<(), ConnectionLost> {
+        let Some(stream) = &self.stream else {
+            return Err(self.closed());
+        };
+        if let Some(failed) = &self.write_failed {
+            return Err(failed.duplicate());
+        }
+        match stream.write_error() {
+            Some(e) => Err(self.fail_write(e)),
+            None => Ok(()),
         }
     }
 
@@ -735,7 +749,7 @@ impl fmt::Debug for Connection {
             .field("peer", &self.peer)
             .field("local", &self.local)
             .field("closed", &self.is_closed())
-            .field("write_failed", &self.write_failed.is_some())
+            .field("write_failed", &self.sending_failed())
             .field("buffered", &(self.rend - self.rstart))
             .field("read_timeout", &self.read_timeout)
             .field("write_timeout", &self.write_timeout)

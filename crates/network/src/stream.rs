@@ -222,6 +222,27 @@ impl Stream {
         }
     }
 
+    /// Whether sending failed inside the transport, where the connection
+    /// did not see it: a TLS session that failed to send its own records
+    /// during a read. Never for plain TCP, whose every send is the
+    /// connection's.
+    pub(crate) fn has_write_error(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write_error.is_some(),
+        }
+    }
+
+    /// The error of [`has_write_error`](Self::has_write_error), anew.
+    pub(crate) fn write_error(&self) -> Option<io::Error> {
+        match self {
+            Stream::Plain(_) => None,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write_error.as_ref().map(crate::tls::copy_error),
+        }
+    }
+
     /// Says goodbye before the socket is closed: a TLS close_notify, sent without
     /// waiting.
     pub(crate) fn goodbye(&mut self) {

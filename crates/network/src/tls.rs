@@ -69,8 +69,10 @@ use crate::stream::{cut_short, is_reset, Stream, Tcp};
 pub(crate) struct TlsStream {
     pub(crate) tcp: Tcp,
     tls: rustls::Connection,
-    /// Why sending failed, once it did.
-    write_error: Option<io::Error>,
+    /// Why sending failed, once it did. A failure while a read sends the
+    /// session's own records is kept here alone: the connection asks
+    /// ([`Stream::has_write_error`]).
+    pub(crate) write_error: Option<io::Error>,
 }
 
 /// `Read`/`Write` on a shared `&TcpStream`, for rustls' `read_tls`/`write_tls`.
@@ -115,7 +117,7 @@ fn tls_error(e: rustls::Error) -> io::Error {
 
 /// `e` again (`io::Error` is not `Clone`): from its OS error code, or its kind
 /// and message.
-fn copy_error(e: &io::Error) -> io::Error {
+pub(crate) fn copy_error(e: &io::Error) -> io::Error {
     match e.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code),
         None => io::Error::new(e.kind(), e.to_string()),
@@ -220,7 +222,8 @@ impl TlsStream {
             }
             // Records of ours go out before we wait for the peer's. Failing
             // to send them fails the next write, not this read: what the
-            // peer sent before is still there to read.
+            // peer sent before is still there to read. The connection
+            // learns of it from `write_error`.
             if self.write_error.is_none() {
                 let _ = self.push(cx);
             }

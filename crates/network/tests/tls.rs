@@ -234,3 +234,42 @@ fn tls_end_after_a_reset_without_close_notify_is_the_reset() {
         assert!(conn.is_closed());
     });
 }
+
+/// A read sends the records of ours that a write left in the session; if
+/// that fails, the read goes on, but the sending side is dead from then on,
+/// and the connection says so (as `HttpClient::is_connected` asks it).
+#[test]
+fn tls_write_that_fails_during_a_read_is_noticed() {
+    use futures_lite::future::{poll_once, yield_now};
+    use futures_lite::io::AsyncWriteExt;
+    run(async {
+        let (server, client) = common::tls_configs();
+        let peer = ResettingPeer::start(server);
+        let mut conn = answered_by(&peer, client).await;
+        // The peer reads nothing: writes fill the socket buffers until one
+        // has to wait, and the session holds records it could not send.
+        let chunk = vec![b'x'; 16 << 10];
+        loop {
+            match poll_once(AsyncWriteExt::write(&mut conn, &chunk)).await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("{e}"),
+                None => break,
+            }
+        }
+        peer.reset();
+        // A turn of the loop, for it to learn that the socket changed.
+        yield_now().await;
+        assert!(!conn.is_write_failed());
+        // The read tries to send those records first, which fails.
+        assert_eq!(conn.readline().await.unwrap(), b"the answer\n");
+        assert!(conn.is_write_failed());
+        assert!(!conn.is_closed());
+        let again = poll_once(conn.write(b"more"))
+            .await
+            .expect("a write after a failed one waited")
+            .unwrap_err();
+        assert_eq!(again.reason(), Reason::Reset, "{again}");
+        let end = conn.read_some().await.unwrap_err();
+        assert_eq!(end.reason(), Reason::Reset, "{end}");
+    });
+}
