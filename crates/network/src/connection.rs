@@ -258,8 +258,12 @@ impl Connection {
 
     /// Whether the connection is closed: by [`close`](Self::close), a timeout,
     /// or a read that failed (the end of the stream included, when a read
-    /// wanted more). Every read and write on it then fails with
-    /// [`Reason::Closed`].
+    /// wanted more). Every write on it then fails with [`Reason::Closed`].
+    /// Reads still return the bytes already [`buffered`](Self::buffered),
+    /// those a failed read left there included, when these are enough for
+    /// them; past those, a read fails with [`Reason::ClosedByPeer`] if the
+    /// peer's end of stream had been read (a futures-io read gives `Ok(0)`
+    /// then), and with [`Reason::Closed`] otherwise.
     ///
     /// A write that failed does not close it: the sending side is dead (see
     /// [`is_write_failed`](Self::is_write_failed)) but reads still return what
@@ -269,10 +273,12 @@ impl Connection {
         self.stream.is_none()
     }
 
-    /// Whether a write, flush or close of our sending side failed (the peer
-    /// reset the connection, say), or the connection is closed: writes fail at
-    /// once from then on, with the error the first one failed with. Reads go
-    /// on until [`is_closed`](Self::is_closed).
+    /// Whether writes fail at once: a write, flush or close of our sending
+    /// side failed (the peer reset the connection, say), and each later write
+    /// fails with the error the first one failed with; or the connection is
+    /// closed, and writes fail with [`Reason::Closed`]. That includes a
+    /// connection we closed ourselves with [`close`](Self::close): this is
+    /// true for it too. Reads go on until [`is_closed`](Self::is_closed).
     ///
     /// Over TLS, a read sends the session's own records first (those a write
     /// left, a key update): if that failed, this says so too.

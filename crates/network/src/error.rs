@@ -20,7 +20,9 @@ pub enum Reason {
     ClosedByPeer,
     /// The connection was closed on our side before (by `close`, a timeout, or an
     /// earlier failed read). A write after a failed write gets that write's
-    /// error again instead.
+    /// error again instead. A read on a closed connection still returns the
+    /// bytes buffered before, and past them gets [`ClosedByPeer`](Self::ClosedByPeer)
+    /// if the peer's end of stream had been read.
     Closed,
     /// [`read_until`](crate::Connection::read_until) or
     /// [`readline`](crate::Connection::readline) got this many bytes (the

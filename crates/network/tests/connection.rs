@@ -564,6 +564,44 @@ fn every_read_ends_with_the_reset_after_a_failed_write() {
     });
 }
 
+/// A closed connection refuses writes, while reads still return what was
+/// buffered; past it, a read fails as closed, or as closed by the peer if
+/// its end of stream had been read (futures-io's `Ok(0)` then).
+#[test]
+fn a_closed_connection_still_gives_what_it_buffered() {
+    run(async {
+        let (mut client, mut server) = pair().await;
+        client.write(b"one\ntwo\n").await.unwrap();
+        while server.buffered().len() < 8 {
+            server.fill().await.unwrap();
+        }
+        server.close();
+        assert!(server.is_closed());
+        // Closed on our side: writes fail at once, and this says so.
+        assert!(server.is_write_failed());
+        let write = server.write(b"x").await.unwrap_err();
+        assert_eq!(write.reason(), Reason::Closed);
+        assert_eq!(server.readline().await.unwrap(), b"one\n");
+        assert_eq!(server.read_some().await.unwrap(), b"two\n");
+        let past = server.read_some().await.unwrap_err();
+        assert_eq!(past.reason(), Reason::Closed);
+        let mut buf = [0u8; 8];
+        let io = AsyncReadExt::read(&mut server, &mut buf).await.unwrap_err();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotConnected);
+
+        let (mut client, mut server) = pair().await;
+        client.write(b"last").await.unwrap();
+        client.close();
+        let short = server.read(5).await.unwrap_err();
+        assert_eq!(short.reason(), Reason::ClosedByPeer);
+        assert!(server.is_closed());
+        assert_eq!(server.read(4).await.unwrap(), b"last");
+        let past = server.read_some().await.unwrap_err();
+        assert_eq!(past.reason(), Reason::ClosedByPeer);
+        assert_eq!(AsyncReadExt::read(&mut server, &mut buf).await.unwrap(), 0);
+    });
+}
+
 /// A read that fails still closes everything, as before.
 #[test]
 fn a_failed_read_closes_both_sides() {
