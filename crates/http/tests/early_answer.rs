@@ -8,15 +8,19 @@
 //! `MONOCLE_EARLY_ANSWER_ROUNDS` for a longer run (the answer used to be lost
 //! in about one endless upload in a hundred).
 //!
-//! Raw servers on a thread of their own script the rest, each once: an
-//! answer read until the close that a reset cuts short is no answer, and an
-//! early answer on a kept connection leaves nothing behind that fails the
-//! next request.
+//! Raw servers on a thread of their own script the rest, each once: the
+//! two ways the client learns that the server ended its side, each forced
+//! (a write of the body fails; watching sees the server's side end while
+//! it reads on); an answer read until the close that a reset cuts short is
+//! no answer; and an early answer on a kept connection leaves nothing
+//! behind that fails the next request.
 
 mod common;
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_lite::{stream, AsyncReadExt};
@@ -199,6 +203,81 @@ fn raw_server<T: Send + 'static>(
         script(s)
     });
     (port, thread)
+}
+
+const REFUSAL: &[u8] =
+    b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!";
+
+/// The server answers once the head is in, then resets the connection
+/// (linger 0) before the client sends a byte of the body: the first write
+/// of the body fails, and the answer is read after it.
+///
+/// The body stream holds its first piece back (blocking the loop, which has
+/// nothing else to run) until the server has reset the connection. That
+/// makes the failed write the path taken: the client watches the
+/// connection only once a write or the stream had to wait, and nothing has
+/// here, so the write is what meets the reset. (Were the upload blocked
+/// when the reset came, the watch run on waking might see the answer and
+/// the reset itself, as it does with the epoll reactor: the other path,
+/// which the rounds above take too.)
+#[test]
+fn an_answer_then_a_reset_fails_the_upload_and_is_returned() {
+    let (reset_tx, reset_rx) = mpsc::channel();
+    let (port, server) = raw_server(move |mut s| {
+        read_head(&mut s, &mut Vec::new());
+        s.write_all(REFUSAL).unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(s);
+        reset_tx.send(()).unwrap();
+    });
+    let mut held = Some(reset_rx);
+    let body = stream::poll_fn(move |_| {
+        if let Some(reset) = held.take() {
+            reset.recv().unwrap();
+        }
+        Poll::Ready(Some(Ok(vec![b'x'; 16 << 10])))
+    });
+    let resp = block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_timeout(Some(WAIT));
+        let url = format!("http://127.0.0.1:{port}/upload");
+        let resp = client
+            .request_streaming(&url, HttpHeaders::new(), "POST", body)
+            .await?;
+        assert!(!client.is_connected());
+        io::Result::Ok(resp)
+    })
+    .unwrap();
+    server.join().unwrap();
+    assert_eq!((resp.code(), &*resp.text()), (413, "too big!"));
+}
+
+/// The server answers, closes its sending side and reads on, dropping what
+/// comes: no write fails, and only watching the connection stops the
+/// endless upload, whose answer is then returned.
+#[test]
+fn an_answer_then_a_half_close_stops_an_endless_upload() {
+    let (port, server) = raw_server(|mut s| {
+        read_head(&mut s, &mut Vec::new());
+        s.write_all(REFUSAL).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        // Read until the client hangs up: it must stop sending for that.
+        let mut piece = vec![0u8; 64 << 10];
+        while matches!(s.read(&mut piece), Ok(1..)) {}
+    });
+    let resp = block_on(async move {
+        let mut client = HttpClient::new();
+        client.set_timeout(Some(WAIT));
+        let url = format!("http://127.0.0.1:{port}/upload");
+        client
+            .request_streaming(&url, HttpHeaders::new(), "POST", endless())
+            .await
+    })
+    .unwrap();
+    assert_eq!((resp.code(), &*resp.text()), (413, "too big!"));
+    server.join().unwrap();
 }
 
 /// A body read until close that a reset cuts short is an error, never an
