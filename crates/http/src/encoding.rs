@@ -7,9 +7,11 @@ use std::io;
 /// `Basic ` and the base64 of `user:password`, the inverse of
 /// [`HttpRequest::basic_auth`](crate::HttpRequest::basic_auth).
 ///
-/// Both are sent as UTF-8. A `user` with a colon in it is refused with
-/// `InvalidInput`: the receiver splits at the first colon (RFC 7617 §2), so it
-/// could not get that name back.
+/// Both are sent as UTF-8. Refused with `InvalidInput` (RFC 7617 §2): a
+/// `user` with a colon in it, since the receiver splits at the first colon
+/// and could not get that name back; and a control character (CTL: bytes
+/// 0x00–0x1F and 0x7F, a line break or a NUL, say) in either. The error
+/// names the user-id, never the password.
 ///
 /// # Examples
 ///
@@ -31,12 +33,39 @@ pub fn basic_auth(user: &str, password: &str) -> io::Result<String> {
             format!("a Basic auth user-id may not contain a colon: {user:?}"),
         ));
     }
+    if let Some(at) = find_control(user) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a Basic auth user-id may not contain a control character: {user:?} has {:#04x} \
+                 at byte {at}",
+                user.as_bytes()[at]
+            ),
+        ));
+    }
+    // The password is a secret: only where the character is.
+    if let Some(at) = find_control(password) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a Basic auth password may not contain a control character: it has {:#04x} \
+                 at byte {at}",
+                password.as_bytes()[at]
+            ),
+        ));
+    }
     let mut value = String::from("Basic ");
     base64_encode_into(
         &[user.as_bytes(), b":", password.as_bytes()].concat(),
         &mut value,
     );
     Ok(value)
+}
+
+/// Where the first control character (CTL, RFC 5234 Appendix B.1: 0x00–0x1F
+/// and 0x7F) of `s` is.
+fn find_control(s: &str) -> Option<usize> {
+    s.bytes().position(|b| b.is_ascii_control())
 }
 
 /// Appends the standard base64 (RFC 4648 §4) of `input`, with `=` padding.
@@ -201,6 +230,51 @@ mod tests {
         assert_eq!(basic_auth("u", "a:b").unwrap(), "Basic dTphOmI=");
         let err = basic_auth("a:b", "pw").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn basic_auth_refuses_control_characters() {
+        // Every CTL (RFC 5234: 0x00-0x1F, 0x7F), at the start, in the middle
+        // and at the end, in the user-id and in the password.
+        let controls = (0u8..0x20).chain([0x7f]).map(char::from);
+        for c in controls {
+            for (before, after) in [("", "x"), ("a", "b"), ("ab", "")] {
+                let bad = format!("{before}{c}{after}");
+                let at = before.len();
+                let err = basic_auth(&bad, "pw").unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "a Basic auth user-id may not contain a control character: {bad:?} \
+                         has {:#04x} at byte {at}",
+                        c as u32
+                    )
+                );
+                let err = basic_auth("user", &bad).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+                let msg = err.to_string();
+                assert_eq!(
+                    msg,
+                    format!(
+                        "a Basic auth password may not contain a control character: it has \
+                         {:#04x} at byte {at}",
+                        c as u32
+                    )
+                );
+            }
+        }
+        // The password is never in the message.
+        let err = basic_auth("user", "s3cr3t\r\n").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        // Printable ASCII and non-ASCII (a C1 control included: CTL is ASCII
+        // only) are fine.
+        let printable: String = (0x20u8..0x7f)
+            .map(char::from)
+            .filter(|&c| c != ':')
+            .collect();
+        assert!(basic_auth(&printable, &printable).is_ok());
+        assert!(basic_auth("\u{e9}\u{85}", "\u{a3}\u{9f}").is_ok());
     }
 
     #[test]
