@@ -40,11 +40,17 @@ const DIRECT_READ_MIN: usize = 4 << 10;
 /// # Memory
 ///
 /// The body is never held whole: besides the caller's buffer, only the
-/// client's input buffer (8 KiB, more only if a long head needed it) holds
-/// what was received and not yet read, and reads of 4 KiB or more of a body
-/// that is not chunked go straight into the caller's buffer. While the body
-/// is not read the server is held back by TCP flow control: reading slowly
-/// slows the download down, it does not fill memory.
+/// client's input buffer holds what was received and not yet read, and
+/// reads of 4 KiB or more of a body that is not chunked go straight into
+/// the caller's buffer. The input buffer starts at 8 KiB and reading the
+/// body never grows it; what had to be read before the body may have: a
+/// response head longer than that (the buffer doubles as needed, so to at
+/// most twice [`max_head`](Limits::max_head)), or what the server sent while
+/// the request's body went out (an early answer, of which up to 64 KiB is
+/// read then). It keeps that size until the client opens another
+/// connection. While the body is not read the server is held back by TCP
+/// flow control: reading slowly slows the download down, it does not fill
+/// memory.
 ///
 /// The body is therefore not bounded by [`Limits::max_body`] (deciding what
 /// to keep is the caller's), and a `Content-Length` past it is not refused;
