@@ -11,7 +11,8 @@ use monocle_network::{Client, Connection};
 #[cfg(feature = "tls")]
 use crate::exchange::exchange;
 use crate::exchange::{
-    after_failed_write, read_body, read_head, send_request, Ended, ExchangeError, RequestBody, Sent,
+    after_failed_write, read_body, read_head, send_request, ExchangeError, PeerEnd, RequestBody,
+    Sent,
 };
 use crate::headers::HttpHeaders;
 #[cfg(feature = "tls")]
@@ -835,7 +836,7 @@ impl HttpClient {
         connects: u64,
         deadline: Option<Instant>,
         limits: Limits,
-    ) -> io::Result<(ResponseHead, Option<Ended>)> {
+    ) -> io::Result<(ResponseHead, Option<PeerEnd>)> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -903,11 +904,10 @@ impl HttpClient {
                     }
                     // Nothing more can come: the answer, if any, is in
                     // `inbuf`, and ends as the server's side did.
-                    Sent::Ended(end) => {
-                        let mut ended = Ended(end);
+                    Sent::Stopped(mut end) => {
                         let head =
-                            read_head(&mut ended, inbuf, req, &limits, Deadline::Never).await?;
-                        Ok((head, Some(ended)))
+                            read_head(&mut end, inbuf, req, &limits, Deadline::Never).await?;
+                        Ok((head, Some(end)))
                     }
                 }
             }

@@ -91,7 +91,7 @@ pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
         .map(|(resp, _)| (resp, false)),
         // Nothing more can come: the answer, if any, is in `inbuf`, and ends
         // as the server's side did.
-        Sent::Ended(end) => read_response(&mut Ended(end), inbuf, req, limits, Deadline::Never)
+        Sent::Stopped(mut end) => read_response(&mut end, inbuf, req, limits, Deadline::Never)
             .await
             .map(|(resp, _)| (resp, false)),
     }
@@ -108,9 +108,10 @@ pub(crate) enum Sent {
     /// failed write), then its end; a whole response there is the answer
     /// (see [`after_failed_write`]), and the connection is not reused.
     WriteFailed(io::Error),
-    /// The server's side ended while the request went out, as watching saw:
-    /// nothing more can be read, and the answer, if any, is in `inbuf`.
-    Ended(End),
+    /// Sending stopped: the server's side ended while the request went
+    /// out, as watching saw. Nothing more can be read, and the answer, if
+    /// any, is in `inbuf`.
+    Stopped(PeerEnd),
 }
 
 /// What reading the answer after [`Sent::WriteFailed`] gave: the answer, or,
@@ -181,7 +182,7 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
         .ok_or(ExchangeError::TimedOut)?;
     out.clear();
     let Watched { end, stopped, .. } = watched;
-    let sent = |end: Option<End>| end.map_or(Sent::Whole, Sent::Ended);
+    let sent = |end: Option<PeerEnd>| end.map_or(Sent::Whole, Sent::Stopped);
     match written {
         Ok(()) => Ok(sent(end)),
         Err(_) if stopped => Ok(sent(end)),
@@ -363,13 +364,29 @@ const WATCH_MAX: usize = 64 << 10;
 const TURN_EVERY: usize = 256 << 10;
 
 /// How the server's side of the connection ended while the request went out.
+///
+/// As a byte source it is what is left of that side: reads give the end of
+/// the stream, or the error it failed with.
 #[derive(Debug)]
-pub(crate) enum End {
+pub(crate) enum PeerEnd {
     /// It closed its side (EOF): nothing more will come, and a request
     /// still going out cannot be answered any more.
     Closed,
     /// Reading failed (a reset...).
     Failed(io::Error),
+}
+
+impl AsyncRead for PeerEnd {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(match &*self {
+            PeerEnd::Closed => Ok(0),
+            PeerEnd::Failed(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        })
+    }
 }
 
 /// The connection as the request goes out on it, watching what the server
@@ -396,11 +413,11 @@ struct Watched<'a, IO> {
     inbuf: &'a mut InBuf,
     /// Bytes written since the loop last had a turn.
     unseen: usize,
-    /// Whether the loop had a turn since this last watched: readiness may
-    /// have been learnt meanwhile.
-    turned: bool,
+    /// Whether the next write watches first: the loop had a turn since
+    /// the last watch, and may have learnt of readiness meanwhile.
+    watch_due: bool,
     /// How the server's side ended, if it did.
-    end: Option<End>,
+    end: Option<PeerEnd>,
     /// Whether a write was refused because of `end`.
     stopped: bool,
 }
@@ -411,7 +428,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
             io,
             inbuf,
             unseen: 0,
-            turned: false,
+            watch_due: false,
             end: None,
             stopped: false,
         }
@@ -419,20 +436,20 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
 
     /// Notes that the event loop has a turn (the request's future returns
     /// `Pending`, waiting for something else): the next write watches first.
-    fn turned(&mut self) {
+    fn note_turn(&mut self) {
         self.unseen = 0;
-        self.turned = true;
+        self.watch_due = true;
     }
 
     /// Reads what the server has sent, without waiting.
     fn poll_watch(&mut self, cx: &mut Context<'_>) {
-        self.turned = false;
+        self.watch_due = false;
         while self.end.is_none() && self.inbuf.len() < WATCH_MAX {
             match Pin::new(&mut *self.io).poll_read(cx, self.inbuf.spare()) {
-                Poll::Ready(Ok(0)) => self.end = Some(End::Closed),
+                Poll::Ready(Ok(0)) => self.end = Some(PeerEnd::Closed),
                 Poll::Ready(Ok(n)) => self.inbuf.filled(n),
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => self.end = Some(End::Failed(e)),
+                Poll::Ready(Err(e)) => self.end = Some(PeerEnd::Failed(e)),
                 Poll::Pending => break,
             }
         }
@@ -446,11 +463,11 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
         op: impl FnOnce(Pin<&mut IO>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
         if self.unseen >= TURN_EVERY {
-            self.turned();
+            self.note_turn();
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        if self.turned {
+        if self.watch_due {
             self.poll_watch(cx);
         }
         let written = self.poll_op(cx, op);
@@ -474,7 +491,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Watched<'a, IO> {
                 Poll::Pending => self.poll_watch(cx),
             }
             if self.end.is_none() {
-                self.turned();
+                self.note_turn();
                 return Poll::Pending;
             }
         }
@@ -512,24 +529,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Watched<'_, IO> {
     }
 }
 
-/// A source that has ended as the server's side did: reads give the end of
-/// the stream, or the error the connection failed with.
-#[derive(Debug)]
-pub(crate) struct Ended(pub(crate) End);
-
-impl AsyncRead for Ended {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        _buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(match &self.0 {
-            End::Closed => Ok(0),
-            End::Failed(e) => Err(io::Error::new(e.kind(), e.to_string())),
-        })
-    }
-}
-
 /// Sends the pieces of `stream` as chunks, then the last chunk. A failing
 /// stream fails the request before the last chunk goes out (the receiver sees
 /// the body cut short, never a complete one). A stream that has to wait for
@@ -544,7 +543,7 @@ async fn write_chunks<IO: AsyncRead + AsyncWrite + Unpin>(
         let next = std::future::poll_fn(|cx| {
             let next = stream.as_mut().poll_next(cx);
             if next.is_pending() {
-                io.turned();
+                io.note_turn();
             }
             next
         });
@@ -732,7 +731,7 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
         assert_eq!(pendings, 1);
         assert!(watched.stopped);
-        assert!(matches!(watched.end, Some(End::Closed)));
+        assert!(matches!(watched.end, Some(PeerEnd::Closed)));
         assert!(state.written.get() < TURN_EVERY + PIECE + HEAD);
     }
 

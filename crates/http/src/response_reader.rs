@@ -11,7 +11,7 @@ use monocle_stack::util::Sleep;
 
 use crate::chunked::ChunkedDecoder;
 use crate::client::HttpClient;
-use crate::exchange::{keeps_alive, reusable_after, Ended};
+use crate::exchange::{keeps_alive, reusable_after, PeerEnd};
 use crate::headers::HttpHeaders;
 use crate::io::{is_disconnect, is_reset, poll_deadline, Deadline, InBuf};
 use crate::limits::Limits;
@@ -149,7 +149,7 @@ pub struct ResponseReader<'a> {
     body: BodyReader,
     /// Set when the server's side ended while the request went out: the rest
     /// of the response is what the client's input buffer holds.
-    ended: Option<Ended>,
+    ended: Option<PeerEnd>,
     /// Whether what becomes of the connection is decided: kept or closed at
     /// the end of the body, or closed after an error.
     settled: bool,
@@ -164,7 +164,7 @@ impl<'a> ResponseReader<'a> {
         client: &'a mut HttpClient,
         req: HttpRequest,
         head: ResponseHead,
-        ended: Option<Ended>,
+        ended: Option<PeerEnd>,
         limits: &Limits,
     ) -> Self {
         let body = BodyReader::new(head.framing(), client.timeout(), limits);
