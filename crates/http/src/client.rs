@@ -9,10 +9,9 @@ use futures_lite::Stream;
 use monocle_network::{Client, Connection};
 
 #[cfg(feature = "tls")]
-use crate::exchange::exchange;
+use crate::exchange::PeerEnd;
 use crate::exchange::{
-    after_failed_write, read_body, read_head, send_request, ExchangeError, PeerEnd, RequestBody,
-    Sent,
+    read_answer_body, read_answer_head, send_request, ExchangeError, RequestBody, Rest,
 };
 use crate::headers::HttpHeaders;
 #[cfg(feature = "tls")]
@@ -401,18 +400,16 @@ impl HttpClient {
             if let Some(value) = proxy_auth {
                 add_proxy_authorization(req.headers_mut(), value)?;
             }
-            let (resp, _) = exchange(
-                &mut conn,
-                inbuf,
-                out,
-                &req,
-                RequestBody::Full,
-                TargetForm::Origin,
-                limits,
-                None,
-            )
-            .await
-            .map_err(|e| {
+            // The head only: a 2xx answer to CONNECT has no body, and the
+            // body of a refusal is not needed to report it.
+            let answer = async {
+                let body = RequestBody::Full;
+                let sent =
+                    send_request(&mut conn, inbuf, out, &req, body, TargetForm::Origin, None)
+                        .await?;
+                read_answer_head(sent, &mut conn, inbuf, &req, limits, Deadline::Never).await
+            };
+            let (head, rest) = answer.await.map_err(|e| {
                 let e = match e {
                     ExchangeError::ClosedBeforeResponse(e) | ExchangeError::Other(e) => e,
                     ExchangeError::Unsendable(e) => {
@@ -423,8 +420,8 @@ impl HttpClient {
                 };
                 io::Error::new(e.kind(), format!("{what}: {e}"))
             })?;
-            if !(200..300).contains(&resp.code()) {
-                let hint = match (resp.code(), proxy_auth) {
+            if !(200..300).contains(&head.code()) {
+                let hint = match (head.code(), proxy_auth) {
                     (407, None) => {
                         "; it wants credentials: give them with \
                          HttpClient::set_proxy_authorization"
@@ -437,9 +434,37 @@ impl HttpClient {
                 };
                 return Err(io::Error::other(format!(
                     "the proxy {proxy_name} refused CONNECT {authority}: {} {}{hint}",
-                    resp.code(),
-                    resp.reason()
+                    head.code(),
+                    head.reason()
                 )));
+            }
+            // The proxy's yes is worth nothing on a connection that cannot
+            // carry the tunnel: one whose request did not go out whole.
+            let broken = match rest {
+                Rest::Connection => None,
+                Rest::WriteFailed(e) => Some((
+                    e.kind(),
+                    format!("the connection failed while the request went out: {e}"),
+                )),
+                Rest::Buffer(PeerEnd::Closed) => Some((
+                    io::ErrorKind::UnexpectedEof,
+                    "it closed the connection before the request was all sent".to_owned(),
+                )),
+                Rest::Buffer(PeerEnd::Failed(e)) => Some((
+                    e.kind(),
+                    format!("the connection failed before the request was all sent: {e}"),
+                )),
+            };
+            if let Some((kind, why)) = broken {
+                return Err(io::Error::new(
+                    kind,
+                    format!(
+                        "the proxy {proxy_name} answered CONNECT {authority} with {} {}, but \
+                         {why}; no tunnel can run over that connection",
+                        head.code(),
+                        head.reason()
+                    ),
+                ));
             }
             if !inbuf.is_empty() {
                 return Err(io::Error::new(
@@ -448,7 +473,7 @@ impl HttpClient {
                         "the proxy {proxy_name} sent {} bytes after its {} answer \
                          to CONNECT {authority}, before the TLS handshake",
                         inbuf.len(),
-                        resp.code()
+                        head.code()
                     ),
                 ));
             }
@@ -691,7 +716,7 @@ impl HttpClient {
         // is a `Content-Length` announcing one past it refused.
         let mut limits = self.limits.clone();
         limits.max_body(u64::MAX);
-        let (head, ended) = self
+        let (head, rest) = self
             .send_head(&req, None, connects, deadline, limits.clone())
             .await?;
         // The reader times each wait for the body itself, with a message
@@ -699,7 +724,7 @@ impl HttpClient {
         if let Some(conn) = self.conn.as_mut() {
             conn.set_timeout(None);
         }
-        Ok(ResponseReader::new(self, req, head, ended, &limits))
+        Ok(ResponseReader::new(self, req, head, rest, &limits))
     }
 
     /// The connection (if open) and the input buffer, which holds what was
@@ -782,35 +807,20 @@ impl HttpClient {
         connects: u64,
     ) -> io::Result<HttpResponse> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
-        let (head, ended) = self
+        let (head, rest) = self
             .send_head(req, stream, connects, deadline, self.limits.clone())
             .await?;
         // As while the head was read: a body read half way is closed with
         // its connection.
         let in_flight = CloseOnDrop(&mut self.conn);
         let conn = in_flight.0.as_mut().expect("connected by send_head");
-        let result = match ended {
-            None => {
-                let deadline = deadline.map_or(Deadline::Never, Deadline::At);
-                read_body(conn, &mut self.inbuf, head, req, &self.limits, deadline).await
-            }
-            // Nothing more can come: the rest is in `inbuf`, and ends as the
-            // server's side did.
-            Some(mut ended) => read_body(
-                &mut ended,
-                &mut self.inbuf,
-                head,
-                req,
-                &self.limits,
-                Deadline::Never,
-            )
-            .await
-            .map(|(resp, _)| (resp, false)),
-        };
+        let deadline = deadline.map_or(Deadline::Never, Deadline::At);
+        let (inbuf, limits) = (&mut self.inbuf, &self.limits);
+        let result = read_answer_body(rest, conn, inbuf, head, req, limits, deadline).await;
         in_flight.disarm();
         match result {
             Ok((resp, reusable)) => {
-                if !reusable || !self.is_connected() {
+                if !reusable {
                     self.close();
                 }
                 Ok(resp)
@@ -821,9 +831,8 @@ impl HttpClient {
 
     /// Sends `req` with its own body, or with `stream` chunked, on the current
     /// connection (reconnecting if the server closed it), and reads the head
-    /// of the response; its body is next in `inbuf`, and, if the server's
-    /// side ended while the request went out, nothing more comes (`Some`:
-    /// read the rest from it). `connects` is as for
+    /// of the response; its body is next in `inbuf`, then where the [`Rest`]
+    /// returned says. `connects` is as for
     /// [`send_inner`](Self::send_inner); `deadline` bounds the whole; the
     /// head is held to `limits`.
     ///
@@ -836,7 +845,7 @@ impl HttpClient {
         connects: u64,
         deadline: Option<Instant>,
         limits: Limits,
-    ) -> io::Result<(ResponseHead, Option<PeerEnd>)> {
+    ) -> io::Result<(ResponseHead, Rest)> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -891,25 +900,7 @@ impl HttpClient {
                 let sent =
                     send_request(conn, inbuf, &mut self.out, req, body, form, deadline).await?;
                 let deadline = deadline.map_or(Deadline::Never, Deadline::At);
-                match sent {
-                    Sent::Whole => {
-                        let head = read_head(conn, inbuf, req, &limits, deadline).await?;
-                        Ok((head, None))
-                    }
-                    // The answer may still be on the connection, which is
-                    // not reused after it (`is_connected` says no).
-                    Sent::WriteFailed(failed) => {
-                        let head = read_head(conn, inbuf, req, &limits, deadline).await;
-                        Ok((after_failed_write(head, failed)?, None))
-                    }
-                    // Nothing more can come: the answer, if any, is in
-                    // `inbuf`, and ends as the server's side did.
-                    Sent::Stopped(mut end) => {
-                        let head =
-                            read_head(&mut end, inbuf, req, &limits, Deadline::Never).await?;
-                        Ok((head, Some(end)))
-                    }
-                }
+                read_answer_head(sent, conn, inbuf, req, &limits, deadline).await
             }
             .await;
             in_flight.disarm();

@@ -59,45 +59,8 @@ pub(crate) enum RequestBody<'a> {
     },
 }
 
-/// Sends `req` and reads its response. Returns the response and whether the
-/// connection may carry another request: not if bytes came after the response,
-/// nor if the request asked to close it.
-///
-/// The request goes out as [`send_request`] says; the answer is read from
-/// the connection (after a failed write too: see [`Sent::WriteFailed`]), or,
-/// when the server's side ended while the request went out, from what it
-/// sent before that. Either way, after a request that did not go out whole,
-/// the connection is not reused, and the request is not sent again.
-#[allow(clippy::too_many_arguments)] // internal: the client's parts, split for borrowing
-#[cfg_attr(not(feature = "tls"), allow(dead_code))] // the CONNECT tunnel's
-pub(crate) async fn exchange<IO: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut IO,
-    inbuf: &mut InBuf,
-    out: &mut Vec<u8>,
-    req: &HttpRequest,
-    body: RequestBody<'_>,
-    form: TargetForm,
-    limits: &Limits,
-    deadline: Option<Instant>,
-) -> Result<(HttpResponse, bool), ExchangeError> {
-    let sent = send_request(io, inbuf, out, req, body, form, deadline).await?;
-    let deadline = deadline.map_or(Deadline::Never, Deadline::At);
-    match sent {
-        Sent::Whole => read_response(io, inbuf, req, limits, deadline).await,
-        Sent::WriteFailed(failed) => after_failed_write(
-            read_response(io, inbuf, req, limits, deadline).await,
-            failed,
-        )
-        .map(|(resp, _)| (resp, false)),
-        // Nothing more can come: the answer, if any, is in `inbuf`, and ends
-        // as the server's side did.
-        Sent::Stopped(mut end) => read_response(&mut end, inbuf, req, limits, Deadline::Never)
-            .await
-            .map(|(resp, _)| (resp, false)),
-    }
-}
-
 /// How a request went out, and so where its answer is to be read.
+#[derive(Debug)]
 pub(crate) enum Sent {
     /// Whole: the answer comes from the connection, which may be reused.
     Whole,
@@ -105,8 +68,8 @@ pub(crate) enum Sent {
     /// taking all of it, likely after answering early. The connection still
     /// gives what the server sent before (a
     /// [`Connection`](monocle_network::Connection) keeps reading after a
-    /// failed write), then its end; a whole response there is the answer
-    /// (see [`after_failed_write`]), and the connection is not reused.
+    /// failed write), then its end; a whole response there is the answer,
+    /// and the connection is not reused.
     WriteFailed(io::Error),
     /// Sending stopped: the server's side ended while the request went
     /// out, as watching saw. Nothing more can be read, and the answer, if
@@ -114,19 +77,92 @@ pub(crate) enum Sent {
     Stopped(PeerEnd),
 }
 
-/// What reading the answer after [`Sent::WriteFailed`] gave: the answer, or,
-/// when the connection ended with none, the failed write's error, which says
-/// why better than the end does.
-pub(crate) fn after_failed_write<T>(
-    read: Result<T, ExchangeError>,
-    failed: io::Error,
-) -> Result<T, ExchangeError> {
-    match read {
-        Err(ExchangeError::ClosedBeforeResponse(_)) if is_disconnect(&failed) => {
-            Err(ExchangeError::ClosedBeforeResponse(failed))
+/// Where the rest of an answer (what follows its head) is read from, as
+/// its request went out ([`Sent`]); none but the first leaves a connection
+/// that can carry anything more.
+#[derive(Debug)]
+pub(crate) enum Rest {
+    /// The connection, which may carry another request if the answer
+    /// allows: the request went out whole.
+    Connection,
+    /// The connection, whose sending side failed with this error while the
+    /// request went out: it still gives what the server sent, but carries
+    /// nothing more.
+    WriteFailed(
+        // Named in the CONNECT tunnel's error.
+        #[cfg_attr(not(feature = "tls"), allow(dead_code))] io::Error,
+    ),
+    /// What the input buffer holds, then this end of the server's side:
+    /// sending stopped once it ended.
+    Buffer(PeerEnd),
+}
+
+impl Rest {
+    /// Whether the connection may carry more once the answer has been read:
+    /// only after a request that went out whole.
+    pub(crate) fn connection_reusable(&self) -> bool {
+        matches!(self, Rest::Connection)
+    }
+}
+
+/// Reads the head of the answer to `req`, which went out as `sent` says:
+/// from `io`, starting with what `inbuf` holds, or from `inbuf` alone once
+/// the server's side ended. Returns it, with where the rest is; the body,
+/// if any, starts at the front of `inbuf`.
+///
+/// When a write failed and the connection ended without an answer, the
+/// error is the write's, which says why better than the end does.
+pub(crate) async fn read_answer_head<IO: AsyncRead + Unpin>(
+    sent: Sent,
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    req: &HttpRequest,
+    limits: &Limits,
+    deadline: Deadline,
+) -> Result<(ResponseHead, Rest), ExchangeError> {
+    match sent {
+        Sent::Whole => {
+            let head = read_head(io, inbuf, req, limits, deadline).await?;
+            Ok((head, Rest::Connection))
         }
-        Err(ExchangeError::ClosedBeforeResponse(_)) => Err(ExchangeError::Other(failed)),
-        read => read,
+        Sent::WriteFailed(failed) => match read_head(io, inbuf, req, limits, deadline).await {
+            Ok(head) => Ok((head, Rest::WriteFailed(failed))),
+            Err(ExchangeError::ClosedBeforeResponse(_)) if is_disconnect(&failed) => {
+                Err(ExchangeError::ClosedBeforeResponse(failed))
+            }
+            Err(ExchangeError::ClosedBeforeResponse(_)) => Err(ExchangeError::Other(failed)),
+            Err(e) => Err(e),
+        },
+        // Nothing more can come: the answer, if any, is in `inbuf`, and ends
+        // as the server's side did.
+        Sent::Stopped(mut end) => {
+            let head = read_head(&mut end, inbuf, req, limits, Deadline::Never).await?;
+            Ok((head, Rest::Buffer(end)))
+        }
+    }
+}
+
+/// Reads the whole body of the answer to `req` whose `head` was read, from
+/// where `rest` says, bounded by the body limit. Returns the response and
+/// whether the connection may carry another request: not after a request
+/// that did not go out whole (see [`Rest`]), nor as [`read_body`] says.
+pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
+    rest: Rest,
+    io: &mut IO,
+    inbuf: &mut InBuf,
+    head: ResponseHead,
+    req: &HttpRequest,
+    limits: &Limits,
+    deadline: Deadline,
+) -> Result<(HttpResponse, bool), ExchangeError> {
+    match rest {
+        Rest::Connection => read_body(io, inbuf, head, req, limits, deadline).await,
+        Rest::WriteFailed(_) => read_body(io, inbuf, head, req, limits, deadline)
+            .await
+            .map(|(resp, _)| (resp, false)),
+        Rest::Buffer(mut end) => read_body(&mut end, inbuf, head, req, limits, Deadline::Never)
+            .await
+            .map(|(resp, _)| (resp, false)),
     }
 }
 
@@ -193,23 +229,10 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Reads the response to `req`, starting with what `inbuf` holds.
-#[cfg_attr(not(feature = "tls"), allow(dead_code))] // the CONNECT tunnel's
-async fn read_response<IO: AsyncRead + Unpin>(
-    io: &mut IO,
-    inbuf: &mut InBuf,
-    req: &HttpRequest,
-    limits: &Limits,
-    deadline: Deadline,
-) -> Result<(HttpResponse, bool), ExchangeError> {
-    let head = read_head(io, inbuf, req, limits, deadline).await?;
-    read_body(io, inbuf, head, req, limits, deadline).await
-}
-
 /// Reads the head of the response to `req`, starting with what `inbuf`
 /// holds, past any interim (1xx) responses but a 101; the body, if any,
 /// starts at the front of `inbuf`.
-pub(crate) async fn read_head<IO: AsyncRead + Unpin>(
+async fn read_head<IO: AsyncRead + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
     req: &HttpRequest,
@@ -262,7 +285,7 @@ pub(crate) async fn read_head<IO: AsyncRead + Unpin>(
 /// Reads the whole body of the response whose `head` was read, bounded by
 /// the body limit. Returns the response and whether the connection may carry
 /// another request.
-pub(crate) async fn read_body<IO: AsyncRead + Unpin>(
+async fn read_body<IO: AsyncRead + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
     head: ResponseHead,
@@ -406,8 +429,8 @@ impl AsyncRead for PeerEnd {
 ///
 /// Watching is not what keeps an early answer: a server that answers,
 /// closes and resets the connection before it is seen fails a write, and
-/// [`exchange`] then reads the answer from the connection, whose reads go on
-/// after a write failed.
+/// [`read_answer_head`] then reads the answer from the connection, whose
+/// reads go on after a write failed.
 struct Watched<'a, IO> {
     io: &'a mut IO,
     inbuf: &'a mut InBuf,

@@ -11,7 +11,7 @@ use monocle_stack::util::Sleep;
 
 use crate::chunked::ChunkedDecoder;
 use crate::client::HttpClient;
-use crate::exchange::{keeps_alive, reusable_after, PeerEnd};
+use crate::exchange::{keeps_alive, reusable_after, Rest};
 use crate::headers::HttpHeaders;
 use crate::io::{is_disconnect, is_reset, poll_deadline, Deadline, InBuf};
 use crate::limits::Limits;
@@ -147,9 +147,10 @@ pub struct ResponseReader<'a> {
     req: HttpRequest,
     head: ResponseHead,
     body: BodyReader,
-    /// Set when the server's side ended while the request went out: the rest
-    /// of the response is what the client's input buffer holds.
-    ended: Option<PeerEnd>,
+    /// Where the body is read from, as the request went out: the
+    /// connection, or, once the server's side ended while the request went
+    /// out, what the client's input buffer holds.
+    rest: Rest,
     /// Whether what becomes of the connection is decided: kept or closed at
     /// the end of the body, or closed after an error.
     settled: bool,
@@ -159,12 +160,12 @@ pub struct ResponseReader<'a> {
 
 impl<'a> ResponseReader<'a> {
     /// The reader of the body after `head`, the answer to `req`, on
-    /// `client`'s connection (or in its input buffer alone, `ended`).
+    /// `client`'s connection or in its input buffer alone, as `rest` says.
     pub(crate) fn new(
         client: &'a mut HttpClient,
         req: HttpRequest,
         head: ResponseHead,
-        ended: Option<PeerEnd>,
+        rest: Rest,
         limits: &Limits,
     ) -> Self {
         let body = BodyReader::new(head.framing(), client.timeout(), limits);
@@ -173,7 +174,7 @@ impl<'a> ResponseReader<'a> {
             req,
             head,
             body,
-            ended,
+            rest,
             settled: false,
             failure: None,
         };
@@ -224,10 +225,11 @@ impl<'a> ResponseReader<'a> {
         }
         self.settled = true;
         let (_, inbuf) = self.client.body_source();
-        let reusable =
-            keeps_alive(&self.head) && self.ended.is_none() && reusable_after(inbuf, &self.req);
         // A connection whose request did not go out whole is not reused.
-        if !reusable || !self.client.is_connected() {
+        let reusable = keeps_alive(&self.head)
+            && self.rest.connection_reusable()
+            && reusable_after(inbuf, &self.req);
+        if !reusable {
             self.client.close();
         }
     }
@@ -282,14 +284,15 @@ impl AsyncRead for ResponseReader<'_> {
             return Poll::Ready(Err(io::Error::new(*kind, message.clone())));
         }
         let (conn, inbuf) = this.client.body_source();
-        let polled = match (this.ended.as_mut(), conn) {
-            (Some(ended), _) => this.body.poll_read(ended, inbuf, cx, buf),
-            (None, Some(conn)) => this.body.poll_read(conn, inbuf, cx, buf),
+        let polled = match (&mut this.rest, conn) {
+            (Rest::Buffer(end), _) => this.body.poll_read(end, inbuf, cx, buf),
+            (_, Some(conn)) => this.body.poll_read(conn, inbuf, cx, buf),
             // Not while the reader holds the client, but kept total.
-            (None, None) if !this.body.is_done() => Poll::Ready(Err(BodyError::Io(
-                io::Error::new(io::ErrorKind::NotConnected, "the connection is closed"),
-            ))),
-            (None, None) => Poll::Ready(Ok(0)),
+            (_, None) if !this.body.is_done() => Poll::Ready(Err(BodyError::Io(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the connection is closed",
+            )))),
+            (_, None) => Poll::Ready(Ok(0)),
         };
         match ready!(polled) {
             Ok(n) => {

@@ -386,3 +386,65 @@ fn refused_proxy_credentials_are_a_clear_error() {
         proxy.stop();
     });
 }
+
+/// A proxy that says yes to CONNECT at once and resets the connection
+/// before it has taken the request: its 200 is read (a connection keeps
+/// reading after a failed write), but no tunnel can run over a connection
+/// whose request did not go out whole, and the error says so rather than
+/// failing later in a TLS handshake with the origin.
+#[test]
+fn a_yes_to_connect_on_a_connection_that_failed_is_a_clear_error() {
+    use std::io::{Read, Write};
+
+    let (_, client_config) = common::tls_configs();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let proxy = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        // Once the request has begun to come (the client is connected).
+        let mut start = [0u8; 8];
+        s.read_exact(&mut start).unwrap();
+        assert_eq!(&start, b"CONNECT ");
+        s.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .unwrap();
+        // Closed with linger 0 (and with the rest of the request unread): a
+        // reset.
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    });
+    // Credentials far longer than the socket buffers hold while the proxy
+    // reads nothing (the client's send buffer grows to at most tcp_wmem's
+    // last figure), so the CONNECT cannot have gone out whole before the
+    // reset, however the threads are scheduled.
+    let wmem_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().last()?.parse::<usize>().ok())
+        .unwrap_or(4 << 20);
+    let credentials = "a".repeat((4 * wmem_max).max(16 << 20));
+    run(async move {
+        let mut client = through_proxy(client_config, port);
+        client.set_timeout(Some(Duration::from_secs(10)));
+        client.set_proxy_authorization(Some(&credentials));
+        let err = client.get("https://localhost:8443/").await.unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "the proxy 127.0.0.1:{port} answered CONNECT localhost:8443 with 200 \
+                 Connection Established, but "
+            )),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with("; no tunnel can run over that connection"),
+            "{msg}"
+        );
+        assert!(!msg.contains("TLS"), "{msg}");
+        assert!(
+            !msg.contains("aaaa"),
+            "the credentials are not in the message"
+        );
+        assert!(!client.is_connected());
+    });
+    proxy.join().unwrap();
+}
