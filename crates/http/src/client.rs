@@ -14,6 +14,7 @@ use crate::exchange::{
     read_answer_body, read_answer_head, send_request, ExchangeError, RequestBody, Rest,
 };
 use crate::headers::HttpHeaders;
+use crate::idle::check_idle;
 #[cfg(feature = "tls")]
 use crate::io::with_deadline;
 use crate::io::{Deadline, InBuf};
@@ -296,7 +297,10 @@ impl HttpClient {
 
     /// Whether a connection is open and can carry the next request: not
     /// after a write on it failed (the server went away while a request went
-    /// out; its answer may still have been read).
+    /// out; its answer may still have been read). What the server did on it
+    /// since the last request is not looked at here: the next request does
+    /// that, and opens a new connection if the server has sent anything,
+    /// closed it or reset it meanwhile (see [`request`](Self::request)).
     pub fn is_connected(&self) -> bool {
         self.conn
             .as_ref()
@@ -542,6 +546,16 @@ impl HttpClient {
     /// not sent again (nor the connection reused). What it sends is also
     /// watched for while the body goes out, so that sending stops once it
     /// has closed its side, even if it reads on.
+    ///
+    /// A connection kept from an earlier request is looked at first, without
+    /// waiting: if the server has sent anything on it since (the 408 a
+    /// server may send before closing an idle connection, say, which is no
+    /// answer to this request), or closed or reset it, as far as the event
+    /// loop has learnt, the request goes out on a new connection instead,
+    /// whatever its method. One the server closes just as the request goes
+    /// out cannot be seen coming: a request of an idempotent method (`GET`,
+    /// `PUT`, `DELETE`...) is then sent once more on a new connection, one
+    /// of another (`POST`...) fails, since the server may have acted on it.
     ///
     /// # Cancelling
     ///
@@ -869,6 +883,11 @@ impl HttpClient {
         } else {
             TargetForm::Origin
         };
+        // A connection kept from an earlier request on which the server has
+        // done anything since is not used for this one.
+        if self.connects == connects {
+            self.close_if_stale(&origin);
+        }
         if !self.is_connected() {
             self.open(origin.clone()).await?;
         }
@@ -917,6 +936,29 @@ impl HttpClient {
                 }
                 Err(e) => return Err(self.failed(req, e)),
             }
+        }
+    }
+
+    /// Closes the connection kept from an earlier request if the server
+    /// has done anything on it since, as far as the event loop has learnt:
+    /// sent bytes, which answer no request still to go out (the 408 a
+    /// server may send before closing an idle connection, say), or closed
+    /// or reset it. Looks without waiting, and with the epoll reactor
+    /// without a system call unless the loop saw the socket readable
+    /// ([`check_idle`] says what it costs).
+    fn close_if_stale(&mut self, origin: &Origin) {
+        if !self.is_connected() {
+            return;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        // A look that does not wait arms no timer (the exchange sets the
+        // timeout again).
+        conn.set_read_timeout(None);
+        if let Err(stale) = check_idle(conn, &mut self.inbuf) {
+            log::debug!("not reusing the connection to {origin}: {stale}; opening a new one");
+            self.close();
         }
     }
 

@@ -89,6 +89,7 @@ mod exchange;
 mod handler;
 mod headers;
 mod http_error;
+mod idle;
 mod into_response;
 mod io;
 mod limits;
