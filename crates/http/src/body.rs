@@ -167,6 +167,16 @@ impl RequestBody {
     /// assert_eq!(n.unwrap(), 1000);
     /// ```
     pub async fn next_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        struct Unwant<'a>(&'a Option<Rc<RefCell<Slot>>>);
+        impl Drop for Unwant<'_> {
+            fn drop(&mut self) {
+                if let Some(Ok(mut s)) = self.0.as_ref().map(|s| s.try_borrow_mut()) {
+                    s.wanted = false;
+                }
+            }
+        }
+        let slot = self.slot.clone();
+        let _guard = Unwant(&slot);
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
     }
 
@@ -428,6 +438,8 @@ impl BodyFeed {
         {
             let mut s = self.slot.borrow_mut();
             if self.state != State::Reading || !s.wanted || !s.chunk.is_empty() {
+                // Nobody waits: the next wait gets a clock of its own.
+                self.timer = None;
                 match &mut s.conn {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     conn => *conn = Some(cx.waker().clone()),
@@ -465,7 +477,8 @@ impl BodyFeed {
                 if !inbuf.is_empty() {
                     let k = inbuf
                         .len()
-                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX))
+                        .min(STREAM_READ);
                     let chunk = inbuf.data()[..k].to_vec();
                     inbuf.consume(k);
                     return self.deliver(chunk, cx);
@@ -497,7 +510,8 @@ impl BodyFeed {
             Framing::Chunked(decoder) => loop {
                 if !inbuf.is_empty() {
                     let mut chunk = Vec::new();
-                    match decoder.decode(inbuf.data(), &mut chunk) {
+                    let input = &inbuf.data()[..inbuf.len().min(STREAM_READ)];
+                    match decoder.decode(input, &mut chunk) {
                         Ok(used) => inbuf.consume(used),
                         Err(e) => {
                             let e = match e {
@@ -517,7 +531,9 @@ impl BodyFeed {
                         return self.deliver(chunk, cx);
                     }
                 }
-                match Pin::new(&mut *io).poll_read(cx, inbuf.spare()) {
+                let spare = inbuf.spare();
+                let room = spare.len().min(STREAM_READ);
+                match Pin::new(&mut *io).poll_read(cx, &mut spare[..room]) {
                     Poll::Ready(Ok(0)) => return self.fail_eof(cx),
                     Poll::Ready(Ok(n)) => {
                         inbuf.filled(n);
@@ -648,6 +664,9 @@ impl BodyFeed {
             ));
         }
         let reader = s.reader.take();
+        // The reader may outlive the connection: it must not keep the
+        // connection task's waker (and so its allocation) alive.
+        s.conn = None;
         self.state = State::Broken;
         drop(s);
         if let Some(w) = reader {
@@ -664,6 +683,7 @@ impl Drop for BodyFeed {
         let Ok(mut s) = self.slot.try_borrow_mut() else {
             return;
         };
+        s.conn = None;
         if s.end.is_open() {
             s.end = End::failed(io::Error::new(
                 io::ErrorKind::ConnectionAborted,

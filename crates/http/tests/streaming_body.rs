@@ -434,8 +434,8 @@ fn requests_pipelined_after_streamed_bodies_are_answered_in_order() {
     let b = read_response(&mut s, &mut buf);
     let c = read_response(&mut s, &mut buf);
     let hello = fnv(FNV_START, b"hello world");
-    // The chunked body arrived whole in one read: one chunk per chunk
-    // decoded from what was buffered, the largest of 6 bytes at most.
+    // The chunked body's bytes and hash; how it was cut into chunks
+    // depends on how the reads fell.
     let (bytes, hash, _) = parse_summary(body_of(&a));
     assert_eq!((bytes, hash), (11, format!("{hello:016x}")), "{a}");
     assert_eq!(
@@ -709,4 +709,183 @@ fn the_server_reads_no_further_ahead_than_the_handler_asks() {
     // Answered early, with a chunked rest: the connection closes.
     assert!(out.contains("\r\nConnection: close\r\n"), "{out}");
     assert!(find(out.as_bytes(), b"\r\n\r\n").is_some());
+}
+
+/// A client whose head is read at once and then sends nothing; its socket
+/// takes 10 bytes of the first write, none of the second (pending, and never
+/// woken), then everything.
+struct StuckWriter {
+    head: &'static [u8],
+    at: usize,
+    writes: usize,
+    out: Rc<RefCell<Vec<u8>>>,
+}
+
+impl AsyncRead for StuckWriter {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.at < this.head.len() {
+            let n = buf.len().min(this.head.len() - this.at);
+            buf[..n].copy_from_slice(&this.head[this.at..this.at + n]);
+            this.at += n;
+            return Poll::Ready(Ok(n));
+        }
+        Poll::Pending
+    }
+}
+
+impl AsyncWrite for StuckWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.writes += 1;
+        let n = match this.writes {
+            1 => buf.len().min(10),
+            2 => return Poll::Pending,
+            _ => buf.len(),
+        };
+        this.out.borrow_mut().extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A `100 Continue` cut short by a slow socket is finished before the
+/// answer, not written again with it.
+#[test]
+fn an_answer_after_a_stalled_100_continue_follows_it_whole() {
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let client = StuckWriter {
+        head: b"POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n",
+        at: 0,
+        writes: 0,
+        out: Rc::clone(&out),
+    };
+    monocle_stack::block_on(async move {
+        let mut server = HttpServer::new(0, |_req: HttpRequest| async { 404 });
+        let mut config = server.config();
+        config.read_timeout(Duration::from_secs(2));
+        server.set_config(config);
+        server.post(
+            "/up",
+            Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+                // Asks for the body (so `100 Continue` starts out), then gives
+                // up on it and answers with more than one write's worth.
+                let gave_up = futures_lite::future::or(
+                    async {
+                        let _ = body.next_chunk().await;
+                        false
+                    },
+                    async {
+                        monocle_stack::util::sleep(Duration::from_millis(20)).await;
+                        true
+                    },
+                )
+                .await;
+                assert!(gave_up);
+                "z".repeat(20 << 10)
+            }),
+        );
+        let _ = server.serve_connection(client, None).await;
+    });
+    let out = out.borrow();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{:?}",
+        &text[..text.len().min(80)]
+    );
+    assert!(text.ends_with(&"z".repeat(20 << 10)));
+}
+
+/// The body's clock runs only while the handler waits for a chunk: a wait
+/// given up, then work longer than `read_timeout`, is not a timeout.
+#[test]
+fn the_body_clock_stops_when_the_handler_stops_waiting() {
+    let (worked, done_working) = mpsc::channel();
+    let srv = start(move || {
+        let mut server = HttpServer::new(0, |_req: HttpRequest| async { 404 });
+        let mut config = server.config();
+        config.read_timeout(Duration::from_millis(200));
+        server.set_config(config);
+        server.post(
+            "/p",
+            Handler::streaming(async move |_req: HttpRequest, mut body: RequestBody| {
+                let first = body.next_chunk().await.unwrap().unwrap();
+                // A wait raced and given up...
+                let _ = futures_lite::future::or(async { Some(body.next_chunk().await) }, async {
+                    monocle_stack::util::sleep(Duration::from_millis(10)).await;
+                    None
+                })
+                .await;
+                // ...then other work, twice the body's timeout.
+                monocle_stack::util::sleep(Duration::from_millis(400)).await;
+                worked.send(()).unwrap();
+                match body.next_chunk().await {
+                    Ok(Some(rest)) => format!("ok {} {}", first.len(), rest.len()),
+                    Ok(None) => "none".to_owned(),
+                    Err(e) => format!("err {:?}", e.kind()),
+                }
+            }),
+        );
+        server
+    });
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nabc")
+        .unwrap();
+    done_working.recv_timeout(WAIT).unwrap();
+    let _ = s.write_all(b"def");
+    let resp = read_response(&mut s, &mut Vec::new());
+    assert!(resp.ends_with("ok 3 3"), "{resp}");
+}
+
+/// A long head leaves a large input buffer; chunks handed over stay within
+/// the bound all the same.
+#[test]
+fn chunks_stay_within_the_bound_after_a_long_head() {
+    let srv = start(|| {
+        let mut server = HttpServer::new(0, |_req: HttpRequest| async { 404 });
+        let mut config = server.config();
+        config.limits_mut().max_head(1 << 20);
+        server.set_config(config);
+        server.post(
+            "/p",
+            Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+                let (mut n, mut largest) = (0usize, 0usize);
+                while let Some(c) = body.next_chunk().await.unwrap() {
+                    n += c.len();
+                    largest = largest.max(c.len());
+                }
+                format!("{n} {largest}")
+            }),
+        );
+        server
+    });
+    let mut req = b"POST /p HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    req.resize(req.len() + (300 << 10), b'a');
+    req.extend_from_slice(b"\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n");
+    req.resize(req.len() + (1 << 20), b'b');
+    req.extend_from_slice(b"\r\n0\r\n\r\n");
+    let mut s = raw(srv.port);
+    s.write_all(&req).unwrap();
+    let resp = read_response(&mut s, &mut Vec::new());
+    let body = &resp[find(resp.as_bytes(), b"\r\n\r\n").unwrap() + 4..];
+    let (n, largest) = body.split_once(' ').unwrap();
+    assert_eq!(n, (1 << 20).to_string());
+    let largest: usize = largest.parse().unwrap();
+    assert!(largest <= CHUNK_BOUND, "a chunk of {largest} bytes");
 }

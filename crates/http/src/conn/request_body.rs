@@ -184,6 +184,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             }
             Err(panic) => handler_panicked(&*panic),
         };
+        // A `100 Continue` the feed began to write goes out whole, through
+        // the same write state, before anything else is written.
+        if !self.out.is_empty() {
+            self.flush().await?;
+        }
         match feed.settle(&mut self.inbuf, DRAIN_MAX) {
             Ok(after) => Ok(Ok((resp, after))),
             Err(e) => {
