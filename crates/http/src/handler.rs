@@ -222,7 +222,36 @@ impl Handler {
     /// Starts handling `req` with its body to read from `body`: how the
     /// server calls a streaming handler. A buffered handler gets `req` as it
     /// is and `body` is dropped.
-    pub(crate) fn call_streaming(
+    ///
+    /// A streaming handler that wraps another (to check credentials, or to
+    /// log) passes the body on with this; wrapping it with [`new`](Self::new)
+    /// and [`call`](Self::call) would make it a buffered handler, held to
+    /// `max_body`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{Handler, HttpRequest, RequestBody};
+    ///
+    /// let count = Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+    ///     let mut n = 0;
+    ///     while let Some(chunk) = body.next_chunk().await? {
+    ///         n += chunk.len();
+    ///     }
+    ///     std::io::Result::Ok(n.to_string())
+    /// });
+    /// let guarded = Handler::streaming(async move |req: HttpRequest, body: RequestBody| {
+    ///     if req.headers().get("x-token") != Some("let-me-in") {
+    ///         return monocle_http::HttpResponse::new(403);
+    ///     }
+    ///     count.call_streaming(req, body).await
+    /// });
+    ///
+    /// let req = HttpRequest::new("POST", "/up").with_header("X-Token", "let-me-in");
+    /// let resp = futures_lite::future::block_on(guarded.call_streaming(req, "hello".into()));
+    /// assert_eq!(resp.text(), "5");
+    /// ```
+    pub fn call_streaming(
         &self,
         req: HttpRequest,
         body: RequestBody,
