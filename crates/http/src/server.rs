@@ -16,7 +16,7 @@ use monocle_stack::{Handle, Loops};
 use crate::config::ServerConfig;
 use crate::conn::{refuse, Conn};
 use crate::handler::{Handler, LocalBoxFuture};
-use crate::io::{with_deadline, Deadline, Signal};
+use crate::io::{is_disconnect, with_deadline, Deadline, Signal};
 use crate::router::{HttpRouter, IntoPattern};
 
 /// What the connections of one server on one event loop share.
@@ -255,13 +255,17 @@ impl HttpServer {
             return refuse(io).await;
         }
         let _active = ActiveGuard::new(state);
-        Conn::new(app, io, peer)
+        let served = Conn::new(app, io, peer)
             .run()
             .or(async {
                 state.killed.wait().await;
                 Ok(())
             })
-            .await
+            .await;
+        match served {
+            Err(e) if is_disconnect(&e) => Ok(()),
+            served => served,
+        }
     }
 
     /// Listens only on `ip` (all IPv4 interfaces by default), e.g. `[127, 0, 0, 1]`.

@@ -278,3 +278,72 @@ fn a_request_pipelined_behind_a_stream_waits_for_it() {
     assert!(out.ends_with("answer to /next"), "{out:?}");
     assert!(dropped.is_resolved());
 }
+
+/// A client that sends one request and whose transport then fails every
+/// write with `kind`.
+struct FailingWrites {
+    request: &'static [u8],
+    at: usize,
+    kind: io::ErrorKind,
+}
+
+impl AsyncRead for FailingWrites {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = buf.len().min(self.request.len() - self.at);
+        buf[..n].copy_from_slice(&self.request[self.at..self.at + n]);
+        self.at += n;
+        // Then the client waits for its answer, sending nothing more.
+        if n == 0 {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for FailingWrites {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        _buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Err(io::Error::new(self.kind, "the transport failed")))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// `serve_connection` is an error only when the transport fails, not when
+/// the peer goes away (a reset or a broken pipe while answering).
+#[test]
+fn serve_connection_fails_only_for_errors_other_than_the_peer_leaving() {
+    let served = |kind| {
+        monocle_stack::block_on(async move {
+            let server = HttpServer::new(0, |_req: HttpRequest| async { "hello" });
+            let io = FailingWrites {
+                request: b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                at: 0,
+                kind,
+            };
+            server.serve_connection(io, None).await
+        })
+    };
+    for gone in [
+        io::ErrorKind::ConnectionReset,
+        io::ErrorKind::BrokenPipe,
+        io::ErrorKind::ConnectionAborted,
+    ] {
+        assert!(served(gone).is_ok(), "{gone:?}");
+    }
+    let err = served(io::ErrorKind::PermissionDenied).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+}
