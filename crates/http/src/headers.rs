@@ -282,6 +282,18 @@ impl HttpHeaders {
         }
     }
 
+    /// Makes room for `fields` more fields of `bytes` more bytes in all, as
+    /// `Vec::reserve_exact` does.
+    pub(crate) fn reserve_exact(&mut self, fields: usize, bytes: usize) {
+        self.data.reserve_exact(bytes);
+        self.entries.reserve_exact(fields);
+    }
+
+    /// The bytes of memory the map holds, used or not.
+    pub(crate) fn allocated(&self) -> usize {
+        self.data.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
     /// Appends a field, keeping any fields of the same name.
     ///
     /// # Panics

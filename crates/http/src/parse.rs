@@ -229,6 +229,17 @@ impl ResponseHead {
 /// # Ok::<(), monocle_http::Error>(())
 /// ```
 pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestHead>> {
+    parse_request_head_into(buf, limits, &mut HttpHeaders::new())
+}
+
+/// As [`parse_request_head`], with the head's headers stored in `spare`'s
+/// memory (taken from it once the head is complete): a server connection
+/// reuses one response's header storage for the next request.
+pub(crate) fn parse_request_head_into(
+    buf: &[u8],
+    limits: &Limits,
+    spare: &mut HttpHeaders,
+) -> Result<Option<RequestHead>> {
     // Parsing at most max_head bytes makes the outcome the same however the
     // bytes were split across reads: an error inside the limit wins, and the
     // limit error comes only when those bytes were fine but incomplete.
@@ -261,7 +272,7 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                     return Err(Error::BadRequestLine);
                 }
                 let version = Version::from_minor(req.version.unwrap_or(1));
-                let headers = collect_headers(req.headers, false);
+                let headers = collect_headers(req.headers, false, std::mem::take(spare));
                 // The fields that decide framing and the connection, noted
                 // in one pass: a field that is absent costs no lookup.
                 let seen = Seen::of(req.headers);
@@ -307,7 +318,7 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<RequestH
                 // only 1.0 and 1.1, so parse a copy that says 1.1.
                 let mut copy = view.to_vec();
                 copy[later_http1_minor(view).unwrap_or_default()] = b'1';
-                match parse_request_head(&copy, limits) {
+                match parse_request_head_into(&copy, limits, spare) {
                     Ok(None) if buf.len() > limits.max_head => Err(Error::HeadTooLarge {
                         limit: limits.max_head,
                     }),
@@ -398,7 +409,7 @@ pub fn parse_response_head(
                 if code < 100 {
                     return Err(Error::BadStatusLine);
                 }
-                let headers = collect_headers(resp.headers, true);
+                let headers = collect_headers(resp.headers, true, HttpHeaders::new());
                 let (framing, reusable) = response_framing(code, request_method, &headers, limits)?;
                 // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty
                 // framing; the connection closes after the message.
@@ -495,10 +506,11 @@ impl<'b> Seen<'b> {
 /// Copies httparse's headers into one [`HttpHeaders`], trimming optional
 /// whitespace. Bytes that are not UTF-8 (obs-text) become U+FFFD. With
 /// `unfold` (responses, where httparse lets obs-fold through), the CR and LF
-/// of each fold become SP.
-fn collect_headers(parsed: &[Header<'_>], unfold: bool) -> HttpHeaders {
+/// of each fold become SP. The fields go into `headers`, which is empty
+/// (and may have room for them already).
+fn collect_headers(parsed: &[Header<'_>], unfold: bool, mut headers: HttpHeaders) -> HttpHeaders {
     let bytes = parsed.iter().map(|h| h.name.len() + h.value.len()).sum();
-    let mut headers = HttpHeaders::with_capacity(parsed.len(), bytes);
+    headers.reserve_exact(parsed.len(), bytes);
     for h in parsed {
         let value = trim_ows(h.value);
         if unfold && value.iter().any(|&b| b == b'\r' || b == b'\n') {

@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Write};
 
 use common::{exchange_until_close, raw, read_response, start};
-use monocle_http::{HttpRequest, HttpServer};
+use monocle_http::{HttpHeaders, HttpRequest, HttpServer};
 
 fn hello() -> HttpServer {
     let mut server = HttpServer::new(0, |_req: HttpRequest| async { "Hello, World!" });
@@ -29,6 +29,41 @@ fn keep_alive_and_pipelining() {
     assert!(a.contains("\r\nServer: monocle/"));
     assert!(a.contains("\r\nDate: "));
     assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+#[test]
+fn each_request_on_a_connection_sees_only_its_own_headers() {
+    // The server parses a request's headers into the memory of the last
+    // response's: nothing of that response, or of an earlier request, shows.
+    let srv = start(|| {
+        HttpServer::new(0, |req: HttpRequest| async move {
+            let seen: Vec<String> = req
+                .headers()
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            let mut headers = HttpHeaders::new();
+            for i in 0..20 {
+                headers.add(format!("X-Resp-{i}"), "r".repeat(i));
+            }
+            (200, headers, seen.join(";"))
+        })
+    });
+    let mut s = raw(srv.port);
+    let mut buf = Vec::new();
+    let requests: [(&str, &str); 3] = [
+        ("Host: x\r\nA: 1\r\nB: 22\r\n", "Host=x;A=1;B=22"),
+        ("Host: y\r\n", "Host=y"),
+        ("Host: z\r\nLong: ", "Host=z;Long="),
+    ];
+    for (fields, seen) in requests {
+        let long = "l".repeat(if fields.ends_with(": ") { 6000 } else { 0 });
+        let tail = if long.is_empty() { "" } else { "\r\n" };
+        write!(s, "GET / HTTP/1.1\r\n{fields}{long}{tail}\r\n").unwrap();
+        let resp = read_response(&mut s, &mut buf);
+        assert!(resp.contains("\r\nX-Resp-19: rrrr"), "{resp}");
+        assert!(resp.ends_with(&format!("\r\n\r\n{seen}{long}")), "{resp}");
+    }
 }
 
 #[test]
