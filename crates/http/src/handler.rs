@@ -127,8 +127,13 @@ impl Handler {
         let f = Rc::new(f);
         Handler(Rc::new(Buffered(move |req| {
             let f = Rc::clone(&f);
-            // The future owns `f`, so the call may borrow it.
-            Box::pin(async move { f(req).await.into_response() }) as LocalBoxFuture<_>
+            // The future owns `f`, so the call may borrow it. Its memory is
+            // allocated before it is built, so that it is built there: with
+            // `Box::pin(async ..)` it would be built on the stack and copied,
+            // whole, request and all.
+            let fut = Box::new_uninit();
+            let fut = Box::write(fut, async move { f(req).await.into_response() });
+            Box::into_pin(fut) as LocalBoxFuture<_>
         })))
     }
 
@@ -201,7 +206,10 @@ impl Handler {
         let f = Rc::new(f);
         Handler(Rc::new(Streaming(move |req, body| {
             let f = Rc::clone(&f);
-            Box::pin(async move { f(req, body).await.into_response() }) as LocalBoxFuture<_>
+            // Built where it is boxed, as in `new`.
+            let fut = Box::new_uninit();
+            let fut = Box::write(fut, async move { f(req, body).await.into_response() });
+            Box::into_pin(fut) as LocalBoxFuture<_>
         })))
     }
 
