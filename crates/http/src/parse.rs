@@ -563,47 +563,44 @@ fn target_fits_method(target: &str, method: &str) -> bool {
 /// empty, or a reg-name, an IPv4 address or an IP literal in brackets,
 /// then optionally `:` and a port of digits. Whitespace, `/`, `@`, `?`, `#`,
 /// quotes and non-ASCII bytes have no place in it.
+///
+/// One pass: the host runs to the first byte a host cannot hold, and what
+/// follows must be the end, a port or (in brackets) the closing bracket.
 fn is_valid_host(v: &[u8]) -> bool {
-    let (host, rest) = match v.strip_prefix(b"[") {
+    let rest = match v.strip_prefix(b"[") {
         // An IPv6 address (with a `%25` zone) or an IPvFuture.
-        Some(inner) => match inner.iter().position(|&b| b == b']') {
-            Some(end) => (
-                end > 0 && is_host_chars(&inner[..end], true),
-                &inner[end + 1..],
-            ),
-            None => return false,
-        },
-        None => {
-            let end = v.iter().position(|&b| b == b':').unwrap_or(v.len());
-            (is_host_chars(&v[..end], false), &v[end..])
+        Some(inner) => {
+            let end = host_chars_len(inner, true);
+            match &inner[end..] {
+                [b']', rest @ ..] if end > 0 => rest,
+                _ => return false,
+            }
         }
+        None => &v[host_chars_len(v, false)..],
     };
-    host && match rest {
+    match rest {
         [] => true,
         [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
         _ => false,
     }
 }
 
-/// Whether `s` holds only what an RFC 3986 reg-name (which an IPv4 address
-/// also is) may: unreserved and sub-delims characters and `%HH` escapes;
-/// and colons too with `colons`, inside an IP literal.
-fn is_host_chars(s: &[u8], colons: bool) -> bool {
+/// The length of the longest start of `s` that an RFC 3986 reg-name (which
+/// an IPv4 address also is) may be: unreserved and sub-delims characters and
+/// `%HH` escapes; and colons too with `colons`, inside an IP literal. An
+/// escape never takes in a `:` or `]`, which are not hex digits.
+fn host_chars_len(s: &[u8], colons: bool) -> usize {
     let mut i = 0;
-    while i < s.len() {
-        let b = s[i];
-        if HOST_CHAR[b as usize] || (b == b':' && colons) {
-            i += 1;
-        } else if b == b'%' {
-            match s.get(i + 1..i + 3) {
-                Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i += 3,
-                _ => return false,
-            }
-        } else {
-            return false;
+    loop {
+        i += s[i..]
+            .iter()
+            .take_while(|&&b| HOST_CHAR[b as usize] || (b == b':' && colons))
+            .count();
+        match s.get(i..i + 3) {
+            Some([b'%', hex @ ..]) if hex.iter().all(u8::is_ascii_hexdigit) => i += 3,
+            _ => return i,
         }
     }
-    true
 }
 
 /// The bytes of an RFC 3986 reg-name besides `%HH` escapes: unreserved
@@ -1043,6 +1040,43 @@ mod tests {
         ];
         for v in invalid {
             assert!(!is_valid_host(v.as_bytes()), "{v:?}");
+        }
+        // The one pass agrees with finding the host's end first and then
+        // checking its bytes, on every value of up to six of these bytes.
+        fn two_passes(v: &[u8]) -> bool {
+            let chars = |s: &[u8], colons: bool| host_chars_len(s, colons) == s.len();
+            let (host, rest) = match v.strip_prefix(b"[") {
+                Some(inner) => match inner.iter().position(|&b| b == b']') {
+                    Some(end) => (end > 0 && chars(&inner[..end], true), &inner[end + 1..]),
+                    None => return false,
+                },
+                None => {
+                    let end = v.iter().position(|&b| b == b':').unwrap_or(v.len());
+                    (chars(&v[..end], false), &v[end..])
+                }
+            };
+            host && match rest {
+                [] => true,
+                [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+                _ => false,
+            }
+        }
+        let alphabet = b"a1:[]%/";
+        let mut v = Vec::new();
+        for len in 0..=6u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                v.clear();
+                for _ in 0..len {
+                    v.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                assert_eq!(
+                    is_valid_host(&v),
+                    two_passes(&v),
+                    "{:?}",
+                    String::from_utf8_lossy(&v)
+                );
+            }
         }
         // Optional whitespace around the value is not part of it.
         assert_eq!(
