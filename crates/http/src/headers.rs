@@ -182,16 +182,16 @@ pub(crate) enum KnownField {
 impl KnownField {
     /// Which one `name` is, ignoring ASCII case, if any. The length picks the
     /// candidates, so most names cost one comparison at most.
-    pub(crate) fn of(name: &str) -> Option<KnownField> {
-        let is = |known: &str| name.eq_ignore_ascii_case(known);
+    pub(crate) fn of(name: &[u8]) -> Option<KnownField> {
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
         match name.len() {
-            4 if is("host") => Some(KnownField::Host),
-            4 if is("date") => Some(KnownField::Date),
-            6 if is("expect") => Some(KnownField::Expect),
-            6 if is("server") => Some(KnownField::Server),
-            10 if is("connection") => Some(KnownField::Connection),
-            14 if is("content-length") => Some(KnownField::ContentLength),
-            17 if is("transfer-encoding") => Some(KnownField::TransferEncoding),
+            4 if is(b"host") => Some(KnownField::Host),
+            4 if is(b"date") => Some(KnownField::Date),
+            6 if is(b"expect") => Some(KnownField::Expect),
+            6 if is(b"server") => Some(KnownField::Server),
+            10 if is(b"connection") => Some(KnownField::Connection),
+            14 if is(b"content-length") => Some(KnownField::ContentLength),
+            17 if is(b"transfer-encoding") => Some(KnownField::TransferEncoding),
             _ => None,
         }
     }
@@ -509,6 +509,18 @@ impl HttpHeaders {
         }
     }
 
+    /// The fields as `(name, value)` byte strings, for the response writer:
+    /// slicing bytes needs no char-boundary checks.
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let data = self.data.as_bytes();
+        self.entries.iter().map(|e| {
+            (
+                &data[e.name_start..e.name_end],
+                &data[e.name_end..e.value_end],
+            )
+        })
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
         self.entries
             .iter()
@@ -821,7 +833,7 @@ mod tests {
             ("Transfer-Encodinq", None),
         ];
         for (name, field) in table {
-            assert_eq!(KnownField::of(name), field, "{name}");
+            assert_eq!(KnownField::of(name.as_bytes()), field, "{name}");
         }
     }
 

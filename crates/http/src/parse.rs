@@ -486,7 +486,7 @@ impl<'b> Seen<'b> {
     fn of(parsed: &[Header<'b>]) -> Seen<'b> {
         let mut seen = Seen::default();
         for h in parsed {
-            match KnownField::of(h.name) {
+            match KnownField::of(h.name.as_bytes()) {
                 Some(KnownField::Host) => {
                     seen.hosts += 1;
                     seen.host = Some(h.value);

@@ -163,7 +163,7 @@ pub fn write_response_head(
     // One look at the handler's fields for those the writer owns or adds;
     // the lookups below run only for fields that are there.
     let (mut has_server, mut has_date, mut has_owned) = (false, false, false);
-    for (name, _) in headers {
+    for (name, _) in headers.iter_bytes() {
         match KnownField::of(name) {
             Some(KnownField::Server) => has_server = true,
             Some(KnownField::Date) => has_date = true,
@@ -228,7 +228,7 @@ pub fn write_response_head(
     let keep_alive =
         ctx.keep_alive && !handler_close && !tunnel && framing != BodyFraming::UntilClose;
 
-    for (name, value) in headers {
+    for (name, value) in headers.iter_bytes() {
         if has_owned && writer_owns(KnownField::of(name)) {
             continue;
         }
@@ -289,10 +289,10 @@ fn write_server_and_date(buf: &mut Vec<u8>) {
     });
 }
 
-fn write_header(buf: &mut Vec<u8>, name: &str, value: &str) {
-    buf.extend_from_slice(name.as_bytes());
+fn write_header(buf: &mut Vec<u8>, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
+    buf.extend_from_slice(name.as_ref());
     buf.extend_from_slice(b": ");
-    buf.extend_from_slice(value.as_bytes());
+    buf.extend_from_slice(value.as_ref());
     buf.extend_from_slice(b"\r\n");
 }
 
