@@ -159,12 +159,19 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 
 /// Whether `s` is a non-empty token, as a header name must be.
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_tchar)
+    !s.is_empty() && all_of_class(s, TCHAR)
 }
 
 /// Whether `s` can be a header value: no control byte but horizontal tab.
 pub(crate) fn is_valid_value(s: &str) -> bool {
-    s.bytes().all(|b| BYTE_CLASS[b as usize] & VALUE != 0)
+    all_of_class(s, VALUE)
+}
+
+/// Whether every byte of `s` has `class` in [`BYTE_CLASS`]. Without an
+/// early exit: names and values are short and nearly always valid, and a
+/// loop without a branch per byte costs less.
+fn all_of_class(s: &str, class: u8) -> bool {
+    s.bytes().fold(class, |all, b| all & BYTE_CLASS[b as usize]) != 0
 }
 
 /// A field whose name the request parser or the response writer acts on.
@@ -850,6 +857,20 @@ mod tests {
             assert_eq!(is_valid_value(s), value, "{b:#04x}");
         }
         assert!(is_valid_value("caf\u{e9} \u{1f600}"));
+        // A bad byte anywhere in a longer string, as the first or the last.
+        let (names, values) = ("Content-Type-Extra", "text/plain; q=1\t");
+        assert!(is_token(names) && is_valid_value(values) && is_valid_value(""));
+        assert!(!is_token(""));
+        for at in 0..names.len() {
+            let mut name = names.to_owned();
+            name.replace_range(at..=at, " ");
+            assert!(!is_token(&name), "{name:?}");
+        }
+        for at in 0..values.len() {
+            let mut value = values.to_owned();
+            value.replace_range(at..=at, "\n");
+            assert!(!is_valid_value(&value), "{value:?}");
+        }
     }
 
     #[test]
