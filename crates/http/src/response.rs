@@ -299,6 +299,12 @@ impl HttpResponse {
         }
     }
 
+    /// Whether the reason phrase is the standard one for the code (none was
+    /// set).
+    pub(crate) fn has_standard_reason(&self) -> bool {
+        self.reason.is_none()
+    }
+
     /// The reason phrase to put on the wire: never one that could split the line.
     pub(crate) fn wire_reason(&self) -> &str {
         match &self.reason {

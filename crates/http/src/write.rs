@@ -180,18 +180,23 @@ pub fn write_response_head(
                 .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
         });
 
-    // The code is 100..=999 (HttpResponse's invariant): three digits.
-    let digits = [
-        b'0' + (code / 100 % 10) as u8,
-        b'0' + (code / 10 % 10) as u8,
-        b'0' + (code % 10) as u8,
-        b' ',
-    ];
-    buf.extend_from_slice(resp.version().as_str().as_bytes());
-    buf.push(b' ');
-    buf.extend_from_slice(&digits);
-    buf.extend_from_slice(resp.wire_reason().as_bytes());
-    buf.extend_from_slice(b"\r\n");
+    if code == 200 && resp.version() == Version::Http11 && resp.has_standard_reason() {
+        // The usual status line, in one copy.
+        buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        // The code is 100..=999 (HttpResponse's invariant): three digits.
+        let digits = [
+            b'0' + (code / 100 % 10) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+            b' ',
+        ];
+        buf.extend_from_slice(resp.version().as_str().as_bytes());
+        buf.push(b' ');
+        buf.extend_from_slice(&digits);
+        buf.extend_from_slice(resp.wire_reason().as_bytes());
+        buf.extend_from_slice(b"\r\n");
+    }
 
     let tunnel = ctx.connect && (200..300).contains(&code);
     let (framing, length_header) = if status_has_no_body(code) || tunnel {
@@ -513,6 +518,20 @@ mod tests {
         );
         assert_eq!(written.framing(), BodyFraming::Length(13));
         assert!(written.keep_alive());
+    }
+
+    #[test]
+    fn status_lines() {
+        let line = |resp: HttpResponse| write(&resp, ctx11()).0[0].clone();
+        assert_eq!(line(HttpResponse::new(200)), "HTTP/1.1 200 OK");
+        assert_eq!(line(HttpResponse::new(201)), "HTTP/1.1 201 Created");
+        assert_eq!(line(HttpResponse::new(299)), "HTTP/1.1 299 ");
+        let fine = HttpResponse::new(200).with_reason("Fine");
+        assert_eq!(line(fine), "HTTP/1.1 200 Fine");
+        let split = HttpResponse::new(200).with_reason("A\r\nX: y");
+        assert_eq!(line(split), "HTTP/1.1 200 OK");
+        let old = HttpResponse::new(200).with_version(Version::Http10);
+        assert_eq!(line(old), "HTTP/1.0 200 OK");
     }
 
     #[test]
