@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 /// times ([`add`](Self::add) keeps duplicates, [`set`](Self::set) replaces them).
 ///
 /// All names and values live in one string buffer, so a request's headers cost two
-/// allocations however many there are, and a lookup allocates nothing.
+/// allocations however many there are, and a lookup allocates nothing. The
+/// memory of the last map dropped on a thread (up to 4 KiB) is kept for the
+/// next map that thread makes, so a server's maps rarely allocate at all.
 ///
 /// Names must be tokens and values must not hold CR, LF, NUL or other control
 /// bytes (a tab is fine), so a header can never split a response. The `try_`
@@ -292,6 +294,7 @@ impl HttpHeaders {
     /// Makes room for `fields` more fields of `bytes` more bytes in all, as
     /// `Vec::reserve_exact` does.
     pub(crate) fn reserve_exact(&mut self, fields: usize, bytes: usize) {
+        self.take_spare();
         self.data.reserve_exact(bytes);
         self.entries.reserve_exact(fields);
     }
@@ -337,6 +340,7 @@ impl HttpHeaders {
         if !is_token(name) {
             return Err(Error::InvalidHeaderName);
         }
+        self.take_spare();
         let start = self.data.len();
         self.data.reserve(name.len() + value.len_hint());
         self.data.push_str(name);
@@ -353,12 +357,24 @@ impl HttpHeaders {
     /// Appends a field that is known to be valid (from the parser).
     pub(crate) fn push_unchecked(&mut self, name: &str, value: &str) {
         debug_assert!(is_token(name), "{name:?}");
+        self.take_spare();
         let start = self.data.len();
         self.data.reserve(name.len() + value.len());
         self.data.push_str(name);
         let name_end = self.data.len();
         self.data.push_str(value);
         self.push_entry(start, name_end);
+    }
+
+    /// Before a map's first allocation: takes the memory of a map dropped
+    /// on this thread, if one was kept (see [`spare`]).
+    fn take_spare(&mut self) {
+        if self.data.capacity() == 0 && self.entries.capacity() == 0 {
+            if let Some((data, entries)) = spare::take() {
+                self.data = data;
+                self.entries = entries;
+            }
+        }
     }
 
     fn push_entry(&mut self, name_start: usize, name_end: usize) {
@@ -532,6 +548,53 @@ impl HttpHeaders {
         self.entries
             .iter()
             .position(|e| bytes_eq_ignore_case(e.name_bytes(&self.data), name.as_bytes()))
+    }
+}
+
+impl Drop for HttpHeaders {
+    fn drop(&mut self) {
+        if self.data.capacity() != 0 || self.entries.capacity() != 0 {
+            spare::keep(
+                std::mem::take(&mut self.data),
+                std::mem::take(&mut self.entries),
+            );
+        }
+    }
+}
+
+/// The memory of the last map dropped on this thread, kept for the next map
+/// made on it: a server drops a request's or a response's headers about as
+/// often as it makes new ones, and this spares each map its allocation and
+/// free of `data` and `entries`.
+mod spare {
+    use std::cell::Cell;
+
+    use super::Entry;
+
+    /// The most memory kept, in bytes: a larger map's is freed.
+    pub(super) const MAX_BYTES: usize = 4 << 10;
+
+    thread_local! {
+        static SPARE: Cell<Option<(String, Vec<Entry>)>> = const { Cell::new(None) };
+    }
+
+    /// Keeps a dropped map's memory, unless large or some is kept already.
+    pub(super) fn keep(mut data: String, mut entries: Vec<Entry>) {
+        if data.capacity() + entries.capacity() * std::mem::size_of::<Entry>() > MAX_BYTES {
+            return;
+        }
+        data.clear();
+        entries.clear();
+        // While the thread ends (its spare gone), the memory is freed.
+        let _ = SPARE.try_with(|spare| match spare.take() {
+            None => spare.set(Some((data, entries))),
+            kept => spare.set(kept),
+        });
+    }
+
+    /// The memory kept from a dropped map, empty, if there is some.
+    pub(super) fn take() -> Option<(String, Vec<Entry>)> {
+        SPARE.try_with(Cell::take).ok().flatten()
     }
 }
 
@@ -871,6 +934,30 @@ mod tests {
             value.replace_range(at..=at, "\n");
             assert!(!is_valid_value(&value), "{value:?}");
         }
+    }
+
+    #[test]
+    fn a_dropped_map_s_memory_serves_the_next_one_made() {
+        let mut first = HttpHeaders::new();
+        first.add("X-Long", "v".repeat(100));
+        let allocated = first.allocated();
+        drop(first);
+        let mut next = HttpHeaders::new();
+        next.add("A", "b");
+        assert_eq!(next.allocated(), allocated);
+        assert_eq!(next.iter().collect::<Vec<_>>(), [("A", "b")]);
+        // Only one map's memory is kept, and not a large one's.
+        let mut large = HttpHeaders::new();
+        large.add("X-Large", "v".repeat(spare::MAX_BYTES));
+        drop(large);
+        drop(next);
+        let mut after = HttpHeaders::new();
+        after.add("C", "d");
+        assert_eq!(after.allocated(), allocated);
+        let mut fresh = HttpHeaders::new();
+        fresh.add("E", "f");
+        assert!(fresh.allocated() < allocated);
+        assert_eq!(after, HttpHeaders::from([("C", "d")]));
     }
 
     #[test]
