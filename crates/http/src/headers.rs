@@ -6,6 +6,7 @@ use std::hash::BuildHasher;
 use std::ops::Index;
 
 use crate::error::{Error, Result};
+use crate::spare;
 
 /// An ordered, case-insensitive multimap from header name to value, as in monocle.
 ///
@@ -55,7 +56,7 @@ pub struct HttpHeaders {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Entry {
+pub(crate) struct Entry {
     name_start: usize,
     name_end: usize,
     value_end: usize,
@@ -370,7 +371,7 @@ impl HttpHeaders {
     /// on this thread, if one was kept (see [`spare`]).
     fn take_spare(&mut self) {
         if self.data.capacity() == 0 && self.entries.capacity() == 0 {
-            if let Some((data, entries)) = spare::take() {
+            if let Some((data, entries)) = spare::take_headers() {
                 self.data = data;
                 self.entries = entries;
             }
@@ -554,47 +555,11 @@ impl HttpHeaders {
 impl Drop for HttpHeaders {
     fn drop(&mut self) {
         if self.data.capacity() != 0 || self.entries.capacity() != 0 {
-            spare::keep(
+            spare::keep_headers(
                 std::mem::take(&mut self.data),
                 std::mem::take(&mut self.entries),
             );
         }
-    }
-}
-
-/// The memory of the last map dropped on this thread, kept for the next map
-/// made on it: a server drops a request's or a response's headers about as
-/// often as it makes new ones, and this spares each map its allocation and
-/// free of `data` and `entries`.
-mod spare {
-    use std::cell::Cell;
-
-    use super::Entry;
-
-    /// The most memory kept, in bytes: a larger map's is freed.
-    pub(super) const MAX_BYTES: usize = 4 << 10;
-
-    thread_local! {
-        static SPARE: Cell<Option<(String, Vec<Entry>)>> = const { Cell::new(None) };
-    }
-
-    /// Keeps a dropped map's memory, unless large or some is kept already.
-    pub(super) fn keep(mut data: String, mut entries: Vec<Entry>) {
-        if data.capacity() + entries.capacity() * std::mem::size_of::<Entry>() > MAX_BYTES {
-            return;
-        }
-        data.clear();
-        entries.clear();
-        // While the thread ends (its spare gone), the memory is freed.
-        let _ = SPARE.try_with(|spare| match spare.take() {
-            None => spare.set(Some((data, entries))),
-            kept => spare.set(kept),
-        });
-    }
-
-    /// The memory kept from a dropped map, empty, if there is some.
-    pub(super) fn take() -> Option<(String, Vec<Entry>)> {
-        SPARE.try_with(Cell::take).ok().flatten()
     }
 }
 

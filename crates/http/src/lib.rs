@@ -100,6 +100,7 @@ mod response;
 mod response_reader;
 mod router;
 mod server;
+mod spare;
 mod status;
 mod version;
 mod write;

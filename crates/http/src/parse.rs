@@ -16,7 +16,7 @@ use httparse::{Header, Status, EMPTY_HEADER};
 use crate::error::{Error, Result};
 use crate::headers::{is_tchar, is_token, HttpHeaders, KnownField};
 use crate::limits::Limits;
-use crate::request::is_scheme;
+use crate::request::{is_scheme, Uri};
 use crate::status::status_has_no_body;
 use crate::version::Version;
 
@@ -55,7 +55,7 @@ pub enum BodyFraming {
 #[derive(Debug, Clone)]
 pub struct RequestHead {
     pub(crate) method: Cow<'static, str>,
-    pub(crate) uri: String,
+    pub(crate) uri: Uri,
     pub(crate) version: Version,
     pub(crate) headers: HttpHeaders,
     framing: BodyFraming,
@@ -302,7 +302,7 @@ pub(crate) fn parse_request_head_into(
                         .any(|v| v.eq_ignore_ascii_case("100-continue"));
                 Ok(Some(RequestHead {
                     method: method_name(req.method.unwrap_or_default()),
-                    uri: uri.to_owned(),
+                    uri: Uri::copy_of(uri),
                     version,
                     headers,
                     framing,

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::headers::{GetAll, HttpHeaders, IntoHeaderValue};
 use crate::params::Params;
 use crate::parse::RequestHead;
+use crate::spare;
 use crate::version::Version;
 
 /// An HTTP request, with monocle's fields: method, uri, path, query,
@@ -41,7 +42,7 @@ use crate::version::Version;
 #[derive(Clone)]
 pub struct HttpRequest {
     method: Cow<'static, str>,
-    uri: String,
+    uri: Uri,
     form: Form,
     /// The path within `uri`.
     path: Range<usize>,
@@ -57,6 +58,43 @@ pub struct HttpRequest {
     /// cheap to move (an empty `HashMap` is 48 bytes inline, the box 8).
     #[allow(clippy::box_collection)]
     query_args: OnceCell<Box<HashMap<String, Vec<String>>>>,
+}
+
+/// A request target's text. Parsed ones are made in the memory of one
+/// dropped before on the thread, if it kept some (see [`spare`]): a request
+/// dropped by its handler lends its target's to the next request's.
+#[derive(Clone)]
+pub(crate) struct Uri(String);
+
+impl Uri {
+    /// A copy of `text`.
+    pub(crate) fn copy_of(text: &str) -> Uri {
+        let mut copy = spare::take_text().unwrap_or_default();
+        copy.push_str(text);
+        Uri(copy)
+    }
+}
+
+impl Drop for Uri {
+    fn drop(&mut self) {
+        if self.0.capacity() != 0 {
+            spare::keep_text(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl std::ops::Deref for Uri {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// The form of a request target (RFC 9112 §3.2).
@@ -117,7 +155,7 @@ impl HttpRequest {
         let (form, path, query) = split_target(&uri);
         HttpRequest {
             method: Cow::Owned(method.into()),
-            uri,
+            uri: Uri(uri),
             form,
             path,
             query,
@@ -656,6 +694,18 @@ mod tests {
         let abs = HttpRequest::new("GET", "ftp://u@h:21/a://b?c://d");
         assert_eq!((abs.scheme(), abs.host()), (Some("ftp"), Some("h:21")));
         assert_eq!((abs.path(), abs.query()), ("/a://b", "c://d"));
+    }
+
+    #[test]
+    fn a_parsed_target_is_made_in_a_dropped_one_s_memory() {
+        let limits = Limits::default();
+        let head = |buf: &[u8]| parse_request_head(buf, &limits).unwrap().unwrap();
+        let first = head(b"GET /a/long/target?with=a&query HTTP/1.1\r\nHost: x\r\n\r\n");
+        let capacity = first.uri.0.capacity();
+        drop(first);
+        let next = head(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!((next.uri(), next.uri.0.capacity()), ("/b", capacity));
+        assert!(crate::spare::take_text().is_none());
     }
 
     #[test]
