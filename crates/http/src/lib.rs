@@ -24,7 +24,10 @@
 //!
 //! A handler made with [`Handler::streaming`] reads the request body as it
 //! arrives, from a [`RequestBody`], so large uploads pass through in bounded
-//! memory.
+//! memory; [`HttpClient::get_reader`] reads a response body the same way, as
+//! a [`ResponseReader`]. A handler returning `Result<_, `[`HttpError`]`>` may
+//! use `?`: a refusal answers with its own status, any other error is a
+//! logged 500.
 //!
 //! The server's per-connection state machine and the client's exchange are
 //! generic over futures-io byte streams ([`HttpServer::serve_connection`]);
