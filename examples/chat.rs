@@ -52,14 +52,18 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use monocle::experimental::{first_of2, Channel, RecvStream, Winner};
 use monocle::stack::network::http::{
-    parse_response_head, BodyFraming, ChunkedDecoder, HttpClient, HttpError, HttpHeaders,
-    HttpRequest, HttpResponse, HttpServer, Limits, ServerConfig, Stream,
+    BodyFraming, HttpClient, HttpError, HttpHeaders, HttpRequest, HttpResponse, HttpServer,
+    ResponseReader, ServerConfig, Stream,
 };
 use monocle::stack::network::{add_service, connect, Connection, Service, ServiceHandle};
 use monocle::util::{sleep, timeout};
 use monocle::Callback;
+
+/// How long a write to a member may wait for it to read.
+const STALLED_WRITE: Duration = Duration::from_secs(30);
 
 /// Lines a member may have waiting before it counts as too slow.
 const OUTBOX: usize = 64;
@@ -348,7 +352,11 @@ impl Drop for Departure {
 /// A member's o-routine: reads its commands and writes its outbox, whichever
 /// is ready first, until it quits, goes away or is dropped.
 async fn member(chat: Shared, mut conn: Connection) {
-    conn.set_max_buffer(MAX_LINE);
+    // A member may stay quiet for as long as it likes, but a write it does
+    // not take in (in a room too quiet to fill its outbox) is bounded too.
+    conn.set_max_buffer(MAX_LINE)
+        .set_read_timeout(None)
+        .set_write_timeout(Some(STALLED_WRITE));
     let (id, outbox, cut) = chat.borrow_mut().connect();
     let _departure = Departure(chat.clone(), id);
     let mut reading = true;
@@ -387,7 +395,8 @@ async fn member(chat: Shared, mut conn: Connection) {
                     conn.buffer(more.as_bytes());
                 }
                 // A member that stopped reading blocks this flush once the
-                // socket's buffers are full; being cut off ends the wait.
+                // socket's buffers are full; being cut off ends the wait, and
+                // so does the write timeout in a room too quiet for that.
                 match first_of2(conn.flush(), cut.clone()).await {
                     Winner::First(Ok(())) => {}
                     _ => return,
@@ -638,54 +647,39 @@ impl Client {
     }
 }
 
-/// A watcher reading `GET /rooms/:room/stream` as it arrives, over a raw
-/// connection with the HTTP crate's parser and chunked decoder.
-struct Feed {
-    conn: Connection,
-    decoder: ChunkedDecoder,
-    body: Vec<u8>,
+/// A watcher reading `GET /rooms/:room/stream` as it arrives, through
+/// `HttpClient::get_reader`.
+struct Feed<'a> {
+    body: BufReader<ResponseReader<'a>>,
 }
 
-impl Feed {
-    async fn open(port: u16, room: &str) -> io::Result<Feed> {
-        let mut conn = connect("127.0.0.1", port).await?;
-        let request = format!("GET /rooms/{room}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        conn.write(request.as_bytes()).await?;
-        let limits = Limits::new();
-        let head = timeout(WAIT, conn.read_until(b"\r\n\r\n")).await??;
-        let head = parse_response_head(head, "GET", &limits)?.expect("a whole head");
-        assert_eq!(head.code(), 200);
-        assert_eq!(head.framing(), BodyFraming::Chunked);
+impl<'a> Feed<'a> {
+    async fn open(client: &'a mut HttpClient, port: u16, room: &str) -> io::Result<Feed<'a>> {
+        client.set_timeout(Some(WAIT));
+        let url = format!("http://127.0.0.1:{port}/rooms/{room}/stream");
+        let reader = client.get_reader(&url).await?;
+        assert_eq!(reader.code(), 200);
+        assert_eq!(reader.head().framing(), BodyFraming::Chunked);
         Ok(Feed {
-            conn,
-            decoder: ChunkedDecoder::new(&limits),
-            body: Vec::new(),
+            body: BufReader::new(reader),
         })
     }
 
     /// The next line of the body, without its `\n`.
     async fn line(&mut self) -> io::Result<String> {
-        loop {
-            if let Some(end) = self.body.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.body.drain(..=end).collect();
-                return Ok(String::from_utf8_lossy(&line).trim_end().to_owned());
-            }
-            let data = timeout(WAIT, self.conn.fill()).await??;
-            let used = self.decoder.decode(data, &mut self.body)?;
-            self.conn.consume(used);
-        }
+        let mut line = String::new();
+        self.body.read_line(&mut line).await?;
+        Ok(line.trim_end().to_owned())
     }
 
     /// The rest of the body's lines, until the server closes the connection,
-    /// and whether the body was complete (its last chunk came).
+    /// and whether the body was complete (its last chunk came: a body cut
+    /// short is an error to the reader).
     async fn until_closed(&mut self) -> io::Result<(Vec<String>, bool)> {
-        while timeout(WAIT, self.conn.fill()).await?.is_ok() {
-            let used = self.decoder.decode(self.conn.buffered(), &mut self.body)?;
-            self.conn.consume(used);
-        }
-        let text = String::from_utf8_lossy(&self.body);
-        let lines = text.lines().map(str::to_owned).collect();
-        Ok((lines, self.decoder.is_done()))
+        let mut rest = Vec::new();
+        let complete = self.body.read_to_end(&mut rest).await.is_ok();
+        let text = String::from_utf8_lossy(&rest);
+        Ok((text.lines().map(str::to_owned).collect(), complete))
     }
 }
 
@@ -805,7 +799,8 @@ async fn exercise(chat_port: u16, http_port: u16, servers: Servers) -> io::Resul
     // Two watchers: one reads the stream as it comes and then leaves
     // without a word; the other reads the whole response with HttpClient,
     // which ends only when the server stops.
-    let mut feed = Feed::open(http_port, "lobby").await?;
+    let mut watcher = HttpClient::new();
+    let mut feed = Feed::open(&mut watcher, http_port, "lobby").await?;
     let whole_stream = monocle::launch(async move {
         let mut client = HttpClient::new();
         client.set_timeout(Some(4 * WAIT));
@@ -859,7 +854,8 @@ async fn exercise(chat_port: u16, http_port: u16, servers: Servers) -> io::Resul
     slow.join("firehose").await?;
     let mut fast = Client::connect(chat_port, "fast").await?;
     fast.join("firehose").await?;
-    let mut slow_feed = Feed::open(http_port, "firehose").await?;
+    let mut slow_watcher = HttpClient::new();
+    let mut slow_feed = Feed::open(&mut slow_watcher, http_port, "firehose").await?;
     let reader = monocle::launch(async move {
         let mut got = Vec::new();
         loop {
