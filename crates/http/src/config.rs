@@ -9,7 +9,7 @@ use crate::limits::Limits;
 ///
 /// | setting | default | what happens |
 /// |---|---|---|
-/// | [`limits`](Self::limits) | [`Limits::default`] | 400/413/414/431 and close |
+/// | [`limits`](Self::limits) | [`Limits::default`] | the status [`Error::status`](crate::Error::status) gives (400, 413, 414, 431, 501, 505) and close |
 /// | [`header_timeout`](Self::header_timeout) | 10 s | a request head not complete this long after its first byte: 408 and close |
 /// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 60 s | an idle kept-alive connection is closed (between one and two timeouts after its last request: the timer is not re-armed per request) |
 /// | [`read_timeout`](Self::read_timeout) | 30 s | a body read or a response write that makes no progress this long: close (a [streaming handler](crate::Handler::streaming)'s read fails with `TimedOut`, and the connection closes after its answer) |

@@ -45,7 +45,8 @@ pub struct ResponseContext {
 impl ResponseContext {
     /// The context for a request of this version and method, on a connection the
     /// server would keep open (`keep_alive`) if the response allows. Methods are
-    /// case-sensitive (RFC 9110 §9.1): only `HEAD` gets a response without a body.
+    /// case-sensitive (RFC 9110 §9.1): `HEAD`, and a 2xx to `CONNECT` (which
+    /// also closes), get a response without a body.
     pub fn new(version: Version, method: &str, keep_alive: bool) -> Self {
         ResponseContext {
             version,
