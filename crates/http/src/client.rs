@@ -947,10 +947,11 @@ impl HttpClient {
     /// without a system call unless the loop saw the socket readable
     /// ([`check_idle`] says what it costs).
     fn close_if_stale(&mut self, origin: &Origin) {
-        if !self.is_connected() {
-            return;
-        }
-        let Some(conn) = self.conn.as_mut() else {
+        let Some(conn) = self
+            .conn
+            .as_mut()
+            .filter(|c| !c.is_closed() && !c.is_write_failed())
+        else {
             return;
         };
         // A look that does not wait arms no timer (the exchange sets the

@@ -47,11 +47,6 @@ const COPY_BODY_MAX: usize = 16 << 10;
 /// requests are waiting.
 const FLUSH_AT: usize = 64 << 10;
 
-/// A written response's header storage of at most this many bytes is kept
-/// for the next request's headers; a larger one is freed, so that an idle
-/// connection does not hold it.
-const SPARE_HEADERS_MAX: usize = 4 << 10;
-
 mod request_body;
 
 /// How a connection ends early.
@@ -406,7 +401,8 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     /// the next request's.
     fn keep_headers(&mut self, mut resp: HttpResponse) {
         let headers = resp.headers_mut();
-        if headers.allocated() <= SPARE_HEADERS_MAX {
+        // A larger one is freed, so that an idle connection does not hold it.
+        if headers.allocated() <= crate::spare::MAX_BYTES {
             headers.clear();
             self.spare_headers = std::mem::take(headers);
         }

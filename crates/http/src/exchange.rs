@@ -155,15 +155,16 @@ pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
     limits: &Limits,
     deadline: Deadline,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
-    match rest {
-        Rest::Connection => read_body(io, inbuf, head, req, limits, deadline).await,
-        Rest::WriteFailed(_) => read_body(io, inbuf, head, req, limits, deadline)
-            .await
-            .map(|(resp, _)| (resp, false)),
-        Rest::Buffer(mut end) => read_body(&mut end, inbuf, head, req, limits, Deadline::Never)
-            .await
-            .map(|(resp, _)| (resp, false)),
-    }
+    let reusable = rest.connection_reusable();
+    let read = match rest {
+        Rest::Buffer(mut end) => {
+            read_body(&mut end, inbuf, head, req, limits, Deadline::Never).await
+        }
+        Rest::Connection | Rest::WriteFailed(_) => {
+            read_body(io, inbuf, head, req, limits, deadline).await
+        }
+    };
+    read.map(|(resp, keep)| (resp, keep && reusable))
 }
 
 /// Sends `req`, and says how it went out (see [`Sent`]).
