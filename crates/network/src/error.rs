@@ -127,10 +127,7 @@ impl ConnectionLost {
         ConnectionLost {
             reason: self.reason,
             peer: self.peer.clone(),
-            source: self.source.as_ref().map(|e| match e.raw_os_error() {
-                Some(code) => io::Error::from_raw_os_error(code),
-                None => io::Error::new(e.kind(), e.to_string()),
-            }),
+            source: self.source.as_ref().map(copy_error),
         }
     }
 
@@ -351,6 +348,15 @@ impl From<Error> for io::Error {
 }
 
 pub(crate) use monocle_stack::diagnostics::format_duration as human;
+
+/// `e` again (`io::Error` is not `Clone`): from its OS error code, or its kind
+/// and message.
+pub(crate) fn copy_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
 
 #[cfg(test)]
 mod tests {

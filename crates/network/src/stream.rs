@@ -239,7 +239,7 @@ impl Stream {
         match self {
             Stream::Plain(_) => None,
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.write_error.as_ref().map(crate::tls::copy_error),
+            Stream::Tls(t) => t.write_error.as_ref().map(crate::error::copy_error),
         }
     }
 

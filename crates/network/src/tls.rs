@@ -57,7 +57,7 @@ use std::time::Duration;
 pub use rustls;
 
 use crate::connection::Connection;
-use crate::error::{ConnectionLost, Error, Reason};
+use crate::error::{copy_error, ConnectionLost, Error, Reason};
 use crate::stream::{cut_short, is_reset, Stream, Tcp};
 
 /// A TLS session over a registered TCP stream.
@@ -113,15 +113,6 @@ impl Write for Io<'_> {
 
 fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
-}
-
-/// `e` again (`io::Error` is not `Clone`): from its OS error code, or its kind
-/// and message.
-pub(crate) fn copy_error(e: &io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code),
-        None => io::Error::new(e.kind(), e.to_string()),
-    }
 }
 
 impl TlsStream {
