@@ -32,7 +32,7 @@ use crate::io::{
     InBuf, ReadEnd,
 };
 use crate::limits::Limits;
-use crate::parse::{parse_request_head, parse_request_head_into, BodyFraming, RequestHead};
+use crate::parse::{parse_request_head_into, BodyFraming, RequestHead};
 use crate::request::HttpRequest;
 use crate::response::{Body, BodyStream, HttpResponse};
 use crate::router::RouteMatch;
@@ -62,6 +62,10 @@ enum Stop {
 pub(crate) struct Conn<'a, IO> {
     app: &'a App,
     config: ServerConfig,
+    /// The configured limits but the body's, which is checked once routing
+    /// has chosen a handler: `max_body` for a buffered one, and
+    /// `max_streamed_body` for a streaming one.
+    head_limits: Limits,
     io: IO,
     inbuf: InBuf,
     out: Vec<u8>,
@@ -94,9 +98,13 @@ impl<IO> Drop for Conn<'_, IO> {
 
 impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     pub(crate) fn new(app: &'a App, io: IO, peer: Option<SocketAddr>) -> Self {
+        let config = app.config();
+        let mut head_limits = config.limits.clone();
+        head_limits.max_body = u64::MAX;
         Conn {
             app,
-            config: app.config(),
+            config,
+            head_limits,
             io,
             inbuf: InBuf::new(),
             out: Vec::with_capacity(8 << 10),
@@ -273,16 +281,14 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     || crossed(self.config.limits.head_limit());
                 if worth {
                     let spare = &mut self.spare_headers;
-                    match parse_request_head_into(data, &self.config.limits, spare) {
+                    match parse_request_head_into(data, &self.head_limits, spare) {
                         Ok(Some(head)) => return Ok(Ok(head)),
                         Ok(None) => parsed = data.len(),
-                        Err(e @ Error::BodyTooLarge { .. }) => {
-                            // Over max_body, it may still be for a streaming
-                            // handler: routing decides (read_body refuses it
-                            // for the others, as the parser would have).
-                            return Ok(
-                                parse_unbounded(data, &self.config.limits).ok_or(Stop::Reject(e))
-                            );
+                        // A length past any limit (past 64 bits): named
+                        // against the configured one.
+                        Err(Error::BodyTooLarge { .. }) => {
+                            let limit = self.config.limits.body_limit();
+                            return Ok(Err(Stop::Reject(Error::BodyTooLarge { limit })));
                         }
                         Err(e) => return Ok(Err(Stop::Reject(e))),
                     }
@@ -662,15 +668,6 @@ enum Piece {
     Next(Option<io::Result<Vec<u8>>>),
     /// The client went away first.
     Gone,
-}
-
-/// Parses a head again with no body limit, for a `Content-Length` over
-/// `Limits::max_body` that a streaming handler may accept.
-#[cold]
-fn parse_unbounded(data: &[u8], limits: &Limits) -> Option<RequestHead> {
-    let mut limits = limits.clone();
-    limits.max_body = u64::MAX;
-    parse_request_head(data, &limits).ok().flatten()
 }
 
 /// What routing found.
