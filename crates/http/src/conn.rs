@@ -358,15 +358,9 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     /// Routes a request without a body and calls its handler (a streaming
     /// one reads an empty body), or answers at once (404, 405).
     fn route_and_call(&self, mut req: HttpRequest) -> Routed {
-        let handler = match self.find(&mut req) {
-            Route::Handler(handler) => handler,
-            Route::Answer(answer) => return Routed::Answer(answer),
-        };
-        // A closure handler runs its synchronous part here: a panic there is
-        // a 500 too, like one while its future is polled.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
-            Ok(fut) => Routed::Handler(fut),
-            Err(panic) => Routed::Answer(handler_panicked(&*panic)),
+        match self.find(&mut req) {
+            Route::Handler(handler) => call(&handler, req),
+            Route::Answer(answer) => Routed::Answer(answer),
         }
     }
 
@@ -668,6 +662,16 @@ enum Piece {
     Next(Option<io::Result<Vec<u8>>>),
     /// The client went away first.
     Gone,
+}
+
+/// Starts `handler` on `req`. A closure handler runs its synchronous part
+/// here: a panic there is a 500 too, like one while its future is polled.
+#[inline]
+fn call(handler: &Handler, req: HttpRequest) -> Routed {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+        Ok(fut) => Routed::Handler(fut),
+        Err(panic) => Routed::Answer(handler_panicked(&*panic)),
+    }
 }
 
 /// What routing found.

@@ -9,7 +9,7 @@ use std::task::Poll;
 use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
-use super::{handler_panicked, poll_handler, Conn, PeerIp, Route, Routed, Stop};
+use super::{call, handler_panicked, poll_handler, Conn, PeerIp, Route, Routed, Stop};
 use crate::body::{After, BodyFeed};
 use crate::chunked::ChunkedDecoder;
 use crate::error::Error;
@@ -118,12 +118,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                     Err(stop) => return Ok(Err(stop)),
                 }
                 match route {
-                    Route::Handler(handler) => {
-                        match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
-                            Ok(fut) => Routed::Handler(fut),
-                            Err(panic) => Routed::Answer(handler_panicked(&*panic)),
-                        }
-                    }
+                    Route::Handler(handler) => call(&handler, req),
                     Route::Answer(answer) => Routed::Answer(answer),
                 }
             }
