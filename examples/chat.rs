@@ -52,8 +52,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use monocle::experimental::{first_of2, Channel, RecvStream, Winner};
+use monocle::futures_lite::io::BufReader;
+use monocle::prelude::*;
 use monocle::stack::network::http::{
     BodyFraming, HttpClient, HttpError, HttpHeaders, HttpRequest, HttpResponse, HttpServer,
     ResponseReader, ServerConfig, Stream,

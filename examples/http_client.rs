@@ -7,7 +7,8 @@
 
 use std::io;
 
-use futures_lite::{stream, AsyncReadExt};
+use monocle::futures_lite::stream;
+use monocle::prelude::*;
 use monocle::stack::eventloop;
 use monocle::stack::network::http::{
     HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer,

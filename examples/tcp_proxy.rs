@@ -2,7 +2,8 @@
 //! local echo service) and copies bytes both ways. A client talks to the backend
 //! through the proxy, then the program ends.
 
-use futures_lite::io::{copy, split, AsyncWriteExt};
+use monocle::futures_lite::io::{copy, split};
+use monocle::prelude::*;
 use monocle::stack::network::{add_service, connect, Connection, ConnectionLost, Error, Service};
 
 async fn echo(mut conn: Connection) -> Result<(), ConnectionLost> {
@@ -25,7 +26,7 @@ async fn proxy(client: Connection, port: u16) -> Result<(), Error> {
         copy(backend_in, &mut client_out).await?;
         client_out.close().await
     };
-    let (up, down) = futures_lite::future::zip(upstream, downstream).await;
+    let (up, down) = monocle::futures_lite::future::zip(upstream, downstream).await;
     up?;
     down?;
     Ok(())

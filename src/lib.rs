@@ -13,6 +13,7 @@
 //! | [`experimental`] | `Channel`, `first_of` | `monocle-core` |
 //! | `stack::network` | `Connection`, `Service`, `add_service`, `connect`, `ConnectionLost` | `monocle-network` |
 //! | `stack::network::http` | `HttpServer`, `HttpClient`, `HttpHeaders`, the router | `monocle-http` |
+//! | [`prelude`] | the extension traits behind `.read_to_end()`, `.write_all()`, `.next()`, `.race()` | `futures-lite` |
 //!
 //! ```
 //! use std::time::Duration;
@@ -75,6 +76,30 @@ pub mod stack {
             pub use monocle_http::*;
         }
     }
+}
+
+/// The futures-lite crate monocle is built on, so that its streams, futures and
+/// I/O helpers need no dependency of their own at a matching version.
+pub use futures_lite;
+
+/// The traits whose methods an o-routine calls on monocle's types: reading a
+/// `ResponseReader` or a `Connection` through `AsyncReadExt`, taking
+/// messages off a [`RecvStream`](experimental::RecvStream) with
+/// `StreamExt::next`, racing futures with `FutureExt::race`.
+///
+/// ```
+/// use monocle::experimental::Channel;
+/// use monocle::prelude::*;
+///
+/// let feed = Channel::new(4);
+/// feed.try_send(1).unwrap();
+/// feed.try_send(2).unwrap();
+/// feed.close();
+/// let all: Vec<i32> = monocle::block_on(feed.stream().collect());
+/// assert_eq!(all, [1, 2]);
+/// ```
+pub mod prelude {
+    pub use futures_lite::prelude::*;
 }
 
 /// Timers (monocle's `monocle.util`).
