@@ -1,0 +1,505 @@
+//! [`BodyFeed`]: the connection's side of a streamed request body, which
+//! reads from the socket while the [`RequestBody`] waits and hands it the
+//! decoded chunks one at a time, and [`After`]: what the connection does
+//! once the handler has answered.
+
+use std::cell::RefCell;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use monocle_stack::util::Sleep;
+
+use super::{End, RequestBody, Slot};
+use crate::chunked::ChunkedDecoder;
+use crate::error::Error;
+use crate::io::{poll_deadline, Deadline, IdleWrite, InBuf};
+use crate::limits::Limits;
+use crate::parse::BodyFraming;
+use crate::write::CONTINUE;
+
+/// The most bytes one read of a `Content-Length` body asks the socket for:
+/// the largest chunk a reader gets from such a body.
+pub(super) const STREAM_READ: usize = 64 << 10;
+
+/// A read that returns fewer bytes than this is copied into a chunk of its
+/// size, and the read buffer kept for the next read; a larger one is handed
+/// over as it is.
+const SMALL_READ: usize = 4 << 10;
+
+/// What the connection does after a handler answered, by how far the body
+/// got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// The body was read to its end: serve the next request.
+    KeepAlive,
+    /// Discard this many more body bytes after sending the response, then
+    /// serve the next request.
+    Drain(u64),
+    /// Send the response with `Connection: close` and close; `linger` when
+    /// the client may still be sending body bytes, which are read and
+    /// dropped for a moment so the client gets the answer, not a reset.
+    Close { linger: bool },
+}
+
+impl After {
+    pub(crate) fn keeps_alive(self) -> bool {
+        matches!(self, After::KeepAlive | After::Drain(_))
+    }
+
+    /// Whether the client may still be sending body bytes when the
+    /// connection closes.
+    pub(crate) fn lingers(self) -> bool {
+        matches!(self, After::Close { linger: true } | After::Drain(_))
+    }
+}
+
+/// How a body is framed, and how far the feed got.
+enum Framing {
+    /// This many bytes are still to come.
+    Length(u64),
+    Chunked(Box<ChunkedDecoder>),
+}
+
+/// Where the feed stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Reading,
+    Complete,
+    /// A malformed or oversized body.
+    Bad(Error),
+    /// The connection failed or timed out.
+    Broken,
+}
+
+/// The connection's side of a streamed body: reads from the socket when the
+/// reader waits, decodes, delivers one chunk at a time.
+pub(crate) struct BodyFeed {
+    slot: Rc<RefCell<Slot>>,
+    framing: Framing,
+    state: State,
+    /// The client sent `Expect: 100-continue`.
+    expect_continue: bool,
+    /// `100 Continue` is owed at the first read.
+    continue_owed: bool,
+    /// Whether `100 Continue` went out.
+    continue_sent: bool,
+    /// Body bytes delivered so far, and the `Content-Length`, for messages.
+    received: u64,
+    length: Option<u64>,
+    /// Reads of a `Content-Length` body go here, then to the reader.
+    readbuf: Vec<u8>,
+    /// Armed when a read waits; fires after `idle` without a byte.
+    timer: Option<Sleep>,
+    idle: Duration,
+}
+
+impl BodyFeed {
+    /// The reader and the feed of a body framed as `framing`, bounded by
+    /// `limits.max_streamed_body`; `expect_continue` when the client waits
+    /// for `100 Continue`; `idle` bounds each wait for the client's bytes.
+    pub(crate) fn new(
+        framing: BodyFraming,
+        expect_continue: bool,
+        limits: &Limits,
+        idle: Duration,
+    ) -> (RequestBody, BodyFeed) {
+        let slot = Rc::new(RefCell::new(Slot::default()));
+        let (framing, state, length) = match framing {
+            BodyFraming::Length(n) => (Framing::Length(n), State::Reading, Some(n)),
+            BodyFraming::Chunked => {
+                let mut limits = limits.clone();
+                limits.max_body = limits.max_streamed_body;
+                let decoder = Box::new(ChunkedDecoder::new(&limits));
+                (Framing::Chunked(decoder), State::Reading, None)
+            }
+            BodyFraming::Empty | BodyFraming::UntilClose => {
+                slot.borrow_mut().end = End::Complete;
+                (Framing::Length(0), State::Complete, Some(0))
+            }
+        };
+        let body = RequestBody {
+            buf: Vec::new(),
+            pos: 0,
+            slot: Some(Rc::clone(&slot)),
+        };
+        let feed = BodyFeed {
+            slot,
+            framing,
+            expect_continue,
+            continue_owed: expect_continue && state == State::Reading,
+            state,
+            continue_sent: false,
+            received: 0,
+            length,
+            readbuf: Vec::new(),
+            timer: None,
+            idle,
+        };
+        (body, feed)
+    }
+
+    /// Does the connection's share of the work while the handler is pending:
+    /// `Ready` once something was delivered to the reader (a chunk, the end,
+    /// an error), so the handler should be polled again; `Pending` while the
+    /// reader does not wait or the client sends nothing.
+    ///
+    /// `out` is the connection's output buffer, empty but for the
+    /// `100 Continue` this may add; `flushing` its write state.
+    pub(crate) fn poll<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut IO,
+        inbuf: &mut InBuf,
+        out: &mut Vec<u8>,
+        flushing: &mut IdleWrite,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        {
+            let mut s = self.slot.borrow_mut();
+            if self.state != State::Reading || !s.wanted || !s.chunk.is_empty() {
+                // Nobody waits: the next wait gets a clock of its own.
+                self.timer = None;
+                match &mut s.conn {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    conn => *conn = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+        }
+        if self.continue_owed {
+            self.continue_owed = false;
+            // RFC 9110 §10.1.1: no need once body bytes have arrived.
+            if inbuf.is_empty() {
+                out.extend_from_slice(CONTINUE);
+                self.continue_sent = true;
+            }
+        }
+        if !out.is_empty() {
+            let written = ready!(flushing.poll(io, &[out], self.idle, cx));
+            flushing.reset();
+            out.clear();
+            match written {
+                Ok(Some(())) => {}
+                Ok(None) => {
+                    let e = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("sending 100 Continue made no progress for {:?}", self.idle),
+                    );
+                    return self.fail(e, None, cx);
+                }
+                Err(e) => return self.fail(e, None, cx),
+            }
+        }
+        match &mut self.framing {
+            Framing::Length(remaining) => {
+                let remaining = *remaining;
+                if !inbuf.is_empty() {
+                    let k = inbuf
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX))
+                        .min(STREAM_READ);
+                    let chunk = inbuf.data()[..k].to_vec();
+                    inbuf.consume(k);
+                    return self.deliver(chunk, cx);
+                }
+                let want = usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(STREAM_READ);
+                if self.readbuf.len() < want {
+                    self.readbuf.resize(want, 0);
+                }
+                let n = match Pin::new(&mut *io).poll_read(cx, &mut self.readbuf[..want]) {
+                    Poll::Ready(Ok(n)) => n,
+                    Poll::Ready(Err(e)) => return self.fail(e, None, cx),
+                    Poll::Pending => return self.poll_idle(cx),
+                };
+                if n == 0 {
+                    return self.fail_eof(cx);
+                }
+                self.timer = None;
+                let chunk = if n < SMALL_READ {
+                    self.readbuf[..n].to_vec()
+                } else {
+                    let mut chunk = std::mem::take(&mut self.readbuf);
+                    chunk.truncate(n);
+                    chunk
+                };
+                self.deliver(chunk, cx)
+            }
+            Framing::Chunked(decoder) => loop {
+                if !inbuf.is_empty() {
+                    let mut chunk = Vec::new();
+                    let input = &inbuf.data()[..inbuf.len().min(STREAM_READ)];
+                    match decoder.decode(input, &mut chunk) {
+                        Ok(used) => inbuf.consume(used),
+                        Err(e) => {
+                            let e = match e {
+                                Error::BodyTooLarge { limit } => {
+                                    Error::StreamedBodyTooLarge { limit }
+                                }
+                                e => e,
+                            };
+                            // The bytes before the error come first, as they
+                            // would had the error arrived in a later read.
+                            self.received += chunk.len() as u64;
+                            self.slot.borrow_mut().chunk = chunk;
+                            return self.fail(e.clone().into(), Some(e), cx);
+                        }
+                    }
+                    if !chunk.is_empty() || decoder.is_done() {
+                        return self.deliver(chunk, cx);
+                    }
+                }
+                let spare = inbuf.spare();
+                let room = spare.len().min(STREAM_READ);
+                match Pin::new(&mut *io).poll_read(cx, &mut spare[..room]) {
+                    Poll::Ready(Ok(0)) => return self.fail_eof(cx),
+                    Poll::Ready(Ok(n)) => {
+                        inbuf.filled(n);
+                        self.timer = None;
+                    }
+                    Poll::Ready(Err(e)) => return self.fail(e, None, cx),
+                    Poll::Pending => return self.poll_idle(cx),
+                }
+            },
+        }
+    }
+
+    /// Hands `chunk` (possibly empty at the end) to the reader.
+    fn deliver(&mut self, chunk: Vec<u8>, cx: &Context<'_>) -> Poll<()> {
+        self.received += chunk.len() as u64;
+        let complete = match &mut self.framing {
+            Framing::Length(remaining) => {
+                *remaining -= chunk.len() as u64;
+                *remaining == 0
+            }
+            Framing::Chunked(decoder) => decoder.is_done(),
+        };
+        let mut s = self.slot.borrow_mut();
+        s.chunk = chunk;
+        s.wanted = false;
+        if complete {
+            self.state = State::Complete;
+            s.end = End::Complete;
+        }
+        let reader = s.reader.take();
+        drop(s);
+        wake_other(reader, cx);
+        Poll::Ready(())
+    }
+
+    /// Fails the body with `error` for the reader, after the chunk in the
+    /// slot if there is one; `bad` when the client's body itself was at
+    /// fault (the server then answers its status).
+    fn fail(&mut self, error: io::Error, bad: Option<Error>, cx: &Context<'_>) -> Poll<()> {
+        self.state = bad.map_or(State::Broken, State::Bad);
+        self.timer = None;
+        let mut s = self.slot.borrow_mut();
+        s.end = End::failed(error);
+        s.wanted = false;
+        let reader = s.reader.take();
+        drop(s);
+        wake_other(reader, cx);
+        Poll::Ready(())
+    }
+
+    fn fail_eof(&mut self, cx: &Context<'_>) -> Poll<()> {
+        let got = self.received;
+        let text = match self.length {
+            Some(n) => format!(
+                "the client closed the connection after {got} of the {n} bytes of the request body"
+            ),
+            None => format!(
+                "the client closed the connection after {got} bytes of a chunked request body, before its last chunk"
+            ),
+        };
+        let e = io::Error::new(io::ErrorKind::UnexpectedEof, text);
+        self.fail(e, None, cx)
+    }
+
+    /// The client sent nothing: wait, up to `idle`.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(poll_deadline(
+            &mut self.timer,
+            Deadline::After(self.idle),
+            cx
+        ));
+        let e = io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the client sent no byte of the request body for {:?} (after {} bytes); raise ServerConfig::read_timeout",
+                self.idle, self.received
+            ),
+        );
+        self.fail(e, None, cx)
+    }
+
+    /// Decides what follows the handler's answer, finishing the body from
+    /// what is already buffered when it can; reads after this fail. `Err`
+    /// when the client sent a malformed or oversized body: the server answers
+    /// that error in place of the handler's response, and closes.
+    pub(crate) fn settle(&mut self, inbuf: &mut InBuf, drain_max: u64) -> Result<After, Error> {
+        let after = match &self.state {
+            State::Complete => Ok(After::KeepAlive),
+            State::Bad(e) => Err(e.clone()),
+            State::Broken => Ok(After::Close { linger: false }),
+            State::Reading => Ok(match &mut self.framing {
+                Framing::Length(remaining) => {
+                    let k = inbuf
+                        .len()
+                        .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    inbuf.consume(k);
+                    *remaining -= k as u64;
+                    let arrived = self.received > 0 || k > 0;
+                    if *remaining == 0 {
+                        After::KeepAlive
+                    } else if self.expect_continue && !self.continue_sent && !arrived {
+                        // RFC 9110 §10.1.1: the client may never send it.
+                        After::Close { linger: true }
+                    } else if *remaining <= drain_max {
+                        After::Drain(*remaining)
+                    } else {
+                        After::Close { linger: true }
+                    }
+                }
+                Framing::Chunked(decoder) => {
+                    let mut sink = Vec::new();
+                    match decoder.decode(inbuf.data(), &mut sink) {
+                        Ok(used) if decoder.is_done() => {
+                            inbuf.consume(used);
+                            After::KeepAlive
+                        }
+                        // Where the body ends is not known: close.
+                        _ => After::Close { linger: true },
+                    }
+                }
+            }),
+        };
+        let mut s = self.slot.borrow_mut();
+        if s.end.is_open() {
+            s.chunk = Vec::new();
+            s.end = End::failed(io::Error::other(
+                "the handler answered before reading the whole request body; the rest is discarded",
+            ));
+        }
+        let reader = s.reader.take();
+        // The reader may outlive the connection: it must not keep the
+        // connection task's waker (and so its allocation) alive.
+        s.conn = None;
+        self.state = State::Broken;
+        drop(s);
+        if let Some(w) = reader {
+            w.wake();
+        }
+        after
+    }
+}
+
+impl Drop for BodyFeed {
+    /// The connection is gone (closed, or the server was killed): a reader
+    /// that outlives it fails.
+    fn drop(&mut self) {
+        let Ok(mut s) = self.slot.try_borrow_mut() else {
+            return;
+        };
+        s.conn = None;
+        if s.end.is_open() {
+            s.end = End::failed(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection closed before the request body was read",
+            ));
+            if let Some(w) = s.reader.take() {
+                drop(s);
+                w.wake();
+            }
+        }
+    }
+}
+
+/// Wakes `waker` unless it is the task of `cx`, which polls again anyway.
+fn wake_other(waker: Option<Waker>, cx: &Context<'_>) {
+    if let Some(w) = waker {
+        if !w.will_wake(cx.waker()) {
+            w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_lite::future::block_on;
+
+    use super::*;
+
+    #[test]
+    fn an_empty_framing_is_complete_at_once() {
+        let limits = Limits::default();
+        let (mut body, mut feed) =
+            BodyFeed::new(BodyFraming::Empty, true, &limits, Duration::from_secs(1));
+        assert!(!feed.continue_owed);
+        assert_eq!(block_on(body.next_chunk()).unwrap(), None);
+        assert_eq!(feed.settle(&mut InBuf::new(), 0), Ok(After::KeepAlive));
+    }
+
+    #[test]
+    fn a_reader_that_outlives_the_connection_fails() {
+        let limits = Limits::default();
+        let (mut body, feed) = BodyFeed::new(
+            BodyFraming::Length(10),
+            false,
+            &limits,
+            Duration::from_secs(1),
+        );
+        drop(feed);
+        let e = block_on(body.next_chunk()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
+        // And again, rebuilt from its kind and text.
+        let again = block_on(body.next_chunk()).unwrap_err();
+        assert_eq!((again.kind(), again.to_string()), (e.kind(), e.to_string()));
+    }
+
+    #[test]
+    fn settle_finishes_a_body_already_buffered() {
+        let limits = Limits::default();
+        let mut inbuf = InBuf::new();
+        let data = b"5\r\nhello\r\n0\r\n\r\nGET /";
+        inbuf.spare()[..data.len()].copy_from_slice(data);
+        inbuf.filled(data.len());
+        let (_body, mut feed) =
+            BodyFeed::new(BodyFraming::Chunked, false, &limits, Duration::from_secs(1));
+        assert_eq!(feed.settle(&mut inbuf, 0), Ok(After::KeepAlive));
+        assert_eq!(inbuf.data(), b"GET /");
+
+        let (_body, mut feed) = BodyFeed::new(
+            BodyFraming::Length(100),
+            false,
+            &limits,
+            Duration::from_secs(1),
+        );
+        assert_eq!(feed.settle(&mut inbuf, 1000), Ok(After::Drain(95)));
+        let (_body, mut feed) = BodyFeed::new(
+            BodyFraming::Length(100),
+            false,
+            &limits,
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            feed.settle(&mut inbuf, 10),
+            Ok(After::Close { linger: true })
+        );
+        // Owed a 100 Continue it never got, the client may never send.
+        let (_body, mut feed) = BodyFeed::new(
+            BodyFraming::Length(100),
+            true,
+            &limits,
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            feed.settle(&mut inbuf, 1000),
+            Ok(After::Close { linger: true })
+        );
+    }
+}
