@@ -21,7 +21,7 @@ use futures_lite::io::AsyncRead;
 
 mod feed;
 
-pub(crate) use feed::{After, BodyFeed};
+pub(crate) use feed::{After, BodyFeed, Continue};
 
 /// A request body read piece by piece as the client sends it: what a
 /// [streaming handler](crate::Handler::streaming) is given.

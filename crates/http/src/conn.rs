@@ -141,7 +141,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 _ => "GET",
             };
             let (ctx_version, head_keep_alive) = (head.version(), head.keep_alive());
-            let (framing, expect_continue) = (head.framing(), head.expect_continue());
+            let framing = head.framing();
             let log = log::log_enabled!(log::Level::Info).then(|| LogInfo::new(&head));
             self.served += 1;
             // A request with a body is routed before the body is read (a
@@ -161,7 +161,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     }
                 }
             } else {
-                match Box::pin(self.serve_body(head, framing, expect_continue)).await? {
+                match Box::pin(self.serve_body(head, framing)).await? {
                     Ok((resp, then)) => {
                         after = then;
                         resp

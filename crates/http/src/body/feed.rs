@@ -30,6 +30,62 @@ pub(super) const STREAM_READ: usize = 64 << 10;
 /// over as it is.
 const SMALL_READ: usize = 4 << 10;
 
+/// Whether a client that sent `Expect: 100-continue` is owed the interim
+/// `100 Continue` (RFC 9110 §10.1.1): the one place that decides it, for a
+/// body read in full before the handler runs and for a streamed one alike.
+///
+/// It is sent when the server first reads the body, at most once, and only
+/// if none of the body has arrived by then (a client that did not wait
+/// needs no go-ahead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Continue {
+    /// None is due: the client did not ask, or there is no body.
+    NotAsked,
+    /// The client asked, and the server has not started reading.
+    Owed,
+    /// Sent (written into the output buffer).
+    Sent,
+    /// Not needed: body bytes were in when the server started reading.
+    Skipped,
+}
+
+impl Continue {
+    /// What a request with this framing, whose client did or did not send
+    /// `Expect: 100-continue`, is owed.
+    pub(crate) fn new(expect_continue: bool, framing: BodyFraming) -> Continue {
+        let has_body = match framing {
+            BodyFraming::Length(n) => n > 0,
+            BodyFraming::Chunked => true,
+            BodyFraming::Empty | BodyFraming::UntilClose => false,
+        };
+        if expect_continue && has_body {
+            Continue::Owed
+        } else {
+            Continue::NotAsked
+        }
+    }
+
+    /// The server starts reading the body: writes `100 Continue` into `out`
+    /// when it is owed and nothing of the body is in `inbuf` yet. Later
+    /// calls write nothing.
+    pub(crate) fn before_reading(&mut self, inbuf: &InBuf, out: &mut Vec<u8>) {
+        if *self == Continue::Owed {
+            *self = if inbuf.is_empty() {
+                out.extend_from_slice(CONTINUE);
+                Continue::Sent
+            } else {
+                Continue::Skipped
+            };
+        }
+    }
+
+    /// Whether the client asked to be told to send its body and never was:
+    /// unless some of it arrived anyway, it may never send it.
+    pub(crate) fn unanswered(self) -> bool {
+        self == Continue::Owed
+    }
+}
+
 /// What the connection does after a handler answered, by how far the body
 /// got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +137,8 @@ pub(crate) struct BodyFeed {
     slot: Rc<RefCell<Slot>>,
     framing: Framing,
     state: State,
-    /// The client sent `Expect: 100-continue`.
-    expect_continue: bool,
-    /// `100 Continue` is owed at the first read.
-    continue_owed: bool,
-    /// Whether `100 Continue` went out.
-    continue_sent: bool,
+    /// The `100 Continue` owed at the first read.
+    cont: Continue,
     /// Body bytes delivered so far, and the `Content-Length`, for messages.
     received: u64,
     length: Option<u64>,
@@ -99,11 +151,11 @@ pub(crate) struct BodyFeed {
 
 impl BodyFeed {
     /// The reader and the feed of a body framed as `framing`, bounded by
-    /// `limits.max_streamed_body`; `expect_continue` when the client waits
-    /// for `100 Continue`; `idle` bounds each wait for the client's bytes.
+    /// `limits.max_streamed_body`; `cont` the `100 Continue` it is owed;
+    /// `idle` bounds each wait for the client's bytes.
     pub(crate) fn new(
         framing: BodyFraming,
-        expect_continue: bool,
+        cont: Continue,
         limits: &Limits,
         idle: Duration,
     ) -> (RequestBody, BodyFeed) {
@@ -129,10 +181,8 @@ impl BodyFeed {
         let feed = BodyFeed {
             slot,
             framing,
-            expect_continue,
-            continue_owed: expect_continue && state == State::Reading,
+            cont,
             state,
-            continue_sent: false,
             received: 0,
             length,
             readbuf: Vec::new(),
@@ -169,14 +219,7 @@ impl BodyFeed {
                 return Poll::Pending;
             }
         }
-        if self.continue_owed {
-            self.continue_owed = false;
-            // RFC 9110 §10.1.1: no need once body bytes have arrived.
-            if inbuf.is_empty() {
-                out.extend_from_slice(CONTINUE);
-                self.continue_sent = true;
-            }
-        }
+        self.cont.before_reading(inbuf, out);
         if !out.is_empty() {
             let written = ready!(flushing.poll(io, &[out], self.idle, cx));
             flushing.reset();
@@ -356,7 +399,7 @@ impl BodyFeed {
                     let arrived = self.received > 0 || k > 0;
                     if *remaining == 0 {
                         After::KeepAlive
-                    } else if self.expect_continue && !self.continue_sent && !arrived {
+                    } else if self.cont.unanswered() && !arrived {
                         // RFC 9110 §10.1.1: the client may never send it.
                         After::Close { linger: true }
                     } else if *remaining <= drain_max {
@@ -434,25 +477,65 @@ mod tests {
 
     use super::*;
 
+    /// The reader and feed of a body framed as `framing`, with default
+    /// limits; `expect` when the client sent `Expect: 100-continue`.
+    fn feed(framing: BodyFraming, expect: bool) -> (RequestBody, BodyFeed) {
+        let cont = Continue::new(expect, framing);
+        BodyFeed::new(framing, cont, &Limits::default(), Duration::from_secs(1))
+    }
+
+    fn inbuf(data: &[u8]) -> InBuf {
+        let mut inbuf = InBuf::new();
+        inbuf.spare()[..data.len()].copy_from_slice(data);
+        inbuf.filled(data.len());
+        inbuf
+    }
+
+    #[test]
+    fn continue_is_owed_only_for_a_body_asked_for() {
+        use BodyFraming::{Chunked, Empty, Length, UntilClose};
+        let table = [
+            // expect, framing, body bytes already in, what is written
+            (true, Length(5), false, Continue::Sent),
+            (true, Chunked, false, Continue::Sent),
+            (true, Length(5), true, Continue::Skipped),
+            (true, Chunked, true, Continue::Skipped),
+            (true, Length(0), false, Continue::NotAsked),
+            (true, Empty, false, Continue::NotAsked),
+            (true, UntilClose, false, Continue::NotAsked),
+            (false, Length(5), false, Continue::NotAsked),
+            (false, Chunked, false, Continue::NotAsked),
+        ];
+        for (expect, framing, arrived, want) in table {
+            let mut cont = Continue::new(expect, framing);
+            assert_eq!(cont.unanswered(), want != Continue::NotAsked);
+            let buffered = inbuf(if arrived { b"hel" } else { b"" });
+            let mut out = Vec::new();
+            cont.before_reading(&buffered, &mut out);
+            assert_eq!(cont, want, "{expect} {framing:?} {arrived}");
+            let sent = want == Continue::Sent;
+            assert_eq!(out, if sent { CONTINUE } else { b"" }, "{framing:?}");
+            assert!(!cont.unanswered());
+            // At most once.
+            cont.before_reading(&InBuf::new(), &mut out);
+            assert_eq!(
+                (cont, out.len()),
+                (want, if sent { CONTINUE.len() } else { 0 })
+            );
+        }
+    }
+
     #[test]
     fn an_empty_framing_is_complete_at_once() {
-        let limits = Limits::default();
-        let (mut body, mut feed) =
-            BodyFeed::new(BodyFraming::Empty, true, &limits, Duration::from_secs(1));
-        assert!(!feed.continue_owed);
+        let (mut body, mut feed) = feed(BodyFraming::Empty, true);
+        assert_eq!(feed.cont, Continue::NotAsked);
         assert_eq!(block_on(body.next_chunk()).unwrap(), None);
         assert_eq!(feed.settle(&mut InBuf::new(), 0), Ok(After::KeepAlive));
     }
 
     #[test]
     fn a_reader_that_outlives_the_connection_fails() {
-        let limits = Limits::default();
-        let (mut body, feed) = BodyFeed::new(
-            BodyFraming::Length(10),
-            false,
-            &limits,
-            Duration::from_secs(1),
-        );
+        let (mut body, feed) = feed(BodyFraming::Length(10), false);
         drop(feed);
         let e = block_on(body.next_chunk()).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
@@ -463,42 +546,22 @@ mod tests {
 
     #[test]
     fn settle_finishes_a_body_already_buffered() {
-        let limits = Limits::default();
-        let mut inbuf = InBuf::new();
-        let data = b"5\r\nhello\r\n0\r\n\r\nGET /";
-        inbuf.spare()[..data.len()].copy_from_slice(data);
-        inbuf.filled(data.len());
-        let (_body, mut feed) =
-            BodyFeed::new(BodyFraming::Chunked, false, &limits, Duration::from_secs(1));
-        assert_eq!(feed.settle(&mut inbuf, 0), Ok(After::KeepAlive));
+        let mut inbuf = inbuf(b"5\r\nhello\r\n0\r\n\r\nGET /");
+        let (_body, mut chunked) = feed(BodyFraming::Chunked, false);
+        assert_eq!(chunked.settle(&mut inbuf, 0), Ok(After::KeepAlive));
         assert_eq!(inbuf.data(), b"GET /");
 
-        let (_body, mut feed) = BodyFeed::new(
-            BodyFraming::Length(100),
-            false,
-            &limits,
-            Duration::from_secs(1),
-        );
-        assert_eq!(feed.settle(&mut inbuf, 1000), Ok(After::Drain(95)));
-        let (_body, mut feed) = BodyFeed::new(
-            BodyFraming::Length(100),
-            false,
-            &limits,
-            Duration::from_secs(1),
-        );
+        let (_body, mut length) = feed(BodyFraming::Length(100), false);
+        assert_eq!(length.settle(&mut inbuf, 1000), Ok(After::Drain(95)));
+        let (_body, mut length) = feed(BodyFraming::Length(100), false);
         assert_eq!(
-            feed.settle(&mut inbuf, 10),
+            length.settle(&mut inbuf, 10),
             Ok(After::Close { linger: true })
         );
         // Owed a 100 Continue it never got, the client may never send.
-        let (_body, mut feed) = BodyFeed::new(
-            BodyFraming::Length(100),
-            true,
-            &limits,
-            Duration::from_secs(1),
-        );
+        let (_body, mut length) = feed(BodyFraming::Length(100), true);
         assert_eq!(
-            feed.settle(&mut inbuf, 1000),
+            length.settle(&mut inbuf, 1000),
             Ok(After::Close { linger: true })
         );
     }

@@ -10,7 +10,7 @@ use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use super::{call, handler_panicked, poll_handler, Conn, PeerIp, Route, Routed, Stop};
-use crate::body::{After, BodyFeed};
+use crate::body::{After, BodyFeed, Continue};
 use crate::chunked::ChunkedDecoder;
 use crate::error::Error;
 use crate::handler::Handler;
@@ -18,7 +18,6 @@ use crate::io::{fill, is_disconnect, read_guarded, Deadline, ReadEnd};
 use crate::parse::{BodyFraming, RequestHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::write::CONTINUE;
 
 /// How much a Content-Length body buffer grows at a time (doubling past it).
 const BODY_GROWTH: usize = 64 << 10;
@@ -34,7 +33,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
     async fn read_body(
         &mut self,
         framing: BodyFraming,
-        expect_continue: bool,
+        mut cont: Continue,
     ) -> io::Result<Result<Vec<u8>, Stop>> {
         let deadline = Deadline::After(self.config.read_timeout);
         match framing {
@@ -45,9 +44,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                     Ok(n) if n as u64 <= limit => n,
                     _ => return Ok(Err(Stop::Reject(Error::BodyTooLarge { limit }))),
                 };
-                if expect_continue && self.inbuf.is_empty() && n > 0 {
-                    self.out.extend_from_slice(CONTINUE);
-                }
+                cont.before_reading(&self.inbuf, &mut self.out);
                 let have = n.min(self.inbuf.len());
                 // Memory follows the bytes that arrive, not the Content-Length a
                 // peer announces: a head alone must not reserve the body limit.
@@ -72,9 +69,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 Ok(Ok(body))
             }
             BodyFraming::Chunked => {
-                if expect_continue && self.inbuf.is_empty() {
-                    self.out.extend_from_slice(CONTINUE);
-                }
+                cont.before_reading(&self.inbuf, &mut self.out);
                 let mut decoder = ChunkedDecoder::new(&self.config.limits);
                 let mut body = Vec::new();
                 loop {
@@ -104,16 +99,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         &mut self,
         head: RequestHead,
         framing: BodyFraming,
-        expect_continue: bool,
     ) -> io::Result<Result<(HttpResponse, After), Stop>> {
+        let cont = Continue::new(head.expect_continue(), framing);
         let mut req = HttpRequest::from_head(head, Vec::new(), self.peer);
         let called = match self.find(&mut req) {
             Route::Handler(handler) if handler.is_streaming() => {
-                let streamed = self.serve_streaming(&handler, req, framing, expect_continue);
+                let streamed = self.serve_streaming(&handler, req, framing, cont);
                 return streamed.await;
             }
             route => {
-                match self.read_body(framing, expect_continue).await? {
+                match self.read_body(framing, cont).await? {
                     Ok(body) => *req.body_mut() = body,
                     Err(stop) => return Ok(Err(stop)),
                 }
@@ -143,7 +138,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         handler: &Handler,
         req: HttpRequest,
         framing: BodyFraming,
-        expect_continue: bool,
+        cont: Continue,
     ) -> io::Result<Result<(HttpResponse, After), Stop>> {
         let limits = &self.config.limits;
         if let BodyFraming::Length(n) = framing {
@@ -152,8 +147,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 return Ok(Err(Stop::Reject(Error::StreamedBodyTooLarge { limit })));
             }
         }
-        let (body, mut feed) =
-            BodyFeed::new(framing, expect_continue, limits, self.config.read_timeout);
+        let (body, mut feed) = BodyFeed::new(framing, cont, limits, self.config.read_timeout);
         let called =
             std::panic::catch_unwind(AssertUnwindSafe(|| handler.call_streaming(req, body)));
         let resp = match called {
