@@ -18,6 +18,7 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll, Waker};
 
 use futures_lite::io::AsyncRead;
+use futures_lite::Stream;
 
 mod feed;
 
@@ -42,10 +43,15 @@ pub(crate) use feed::{After, BodyFeed, Continue};
 /// ([`InvalidData`](io::ErrorKind::InvalidData), wrapping the
 /// [`Error`](crate::Error)). After an error every read fails again.
 ///
-/// It is `'static`, so it can move into another o-routine of the same loop;
-/// once the handler has answered, reading the rest of the body fails (the
-/// server has discarded it or closed the connection). It is not `Send`: it
-/// talks to the connection's o-routine on the same loop without locks.
+/// It is `'static`, so it can move into another o-routine of the same loop,
+/// or into the handler's streamed response, which may read it as it goes
+/// out ([full duplex](crate::Handler::streaming)); it is also a
+/// [`Stream`] of its chunks. The server feeds it until the handler answers,
+/// or, when the answer is a streamed response and the body is still held,
+/// until that response has been sent; reading the rest after that fails
+/// (the server has discarded it or closed the connection). It is not
+/// `Send`: it talks to the connection's o-routine on the same loop without
+/// locks.
 ///
 /// `RequestBody::from(bytes)` makes one from a body in memory, which is what
 /// [`Handler::call`](crate::Handler::call) gives a streaming handler: it
@@ -77,6 +83,9 @@ pub struct RequestBody {
     pos: usize,
     /// The connection feeding the body; `None` for a body in memory.
     slot: Option<Rc<RefCell<Slot>>>,
+    /// As a [`Stream`], it ended (at the end of the body, or after yielding
+    /// an error).
+    stream_ended: bool,
 }
 
 /// The state the reader and the connection share.
@@ -220,6 +229,7 @@ impl From<Vec<u8>> for RequestBody {
             buf: body,
             pos: 0,
             slot: None,
+            stream_ended: false,
         }
     }
 }
@@ -269,13 +279,57 @@ impl AsyncRead for RequestBody {
     }
 }
 
+/// The body's chunks, as [`next_chunk`](RequestBody::next_chunk) gives them,
+/// so that a handler's response can stream them back out (see [full
+/// duplex](crate::Handler::streaming)). An error is the last
+/// item: the stream ends after it.
+///
+/// # Examples
+///
+/// ```
+/// use futures_lite::StreamExt;
+/// use monocle_http::{Handler, HttpRequest, HttpResponse, RequestBody};
+///
+/// // Echoes the body, upper-cased, as it arrives.
+/// let shout = Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+///     HttpResponse::new(200).with_stream(body.map(|chunk| {
+///         chunk.map(|c| c.to_ascii_uppercase())
+///     }))
+/// });
+/// # let _ = shout;
+///
+/// let pieces: Vec<_> = futures_lite::future::block_on(RequestBody::from("hi").collect());
+/// assert_eq!(pieces.len(), 1);
+/// assert_eq!(pieces[0].as_ref().unwrap(), b"hi");
+/// ```
+impl Stream for RequestBody {
+    type Item = io::Result<Vec<u8>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.stream_ended {
+            return Poll::Ready(None);
+        }
+        let item = ready!(this.poll_chunk(cx)).transpose();
+        this.stream_ended = !matches!(item, Some(Ok(_)));
+        Poll::Ready(item)
+    }
+}
+
 impl Drop for RequestBody {
     fn drop(&mut self) {
         if let Some(slot) = &self.slot {
-            // Nobody waits any more: the connection stops reading.
+            // Nobody waits any more: the connection stops reading for the
+            // body, and is told (a response still going out then watches
+            // the connection itself).
             if let Ok(mut s) = slot.try_borrow_mut() {
                 s.wanted = false;
                 s.reader = None;
+                let conn = s.conn.take();
+                drop(s);
+                if let Some(w) = conn {
+                    w.wake();
+                }
             }
         }
     }
@@ -311,6 +365,35 @@ mod tests {
             assert_eq!(body.next_chunk().await.unwrap(), None);
             let mut empty = RequestBody::default();
             assert_eq!(empty.next_chunk().await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn as_a_stream_it_ends_after_the_body_or_an_error() {
+        use futures_lite::StreamExt;
+        block_on(async {
+            let mut body = RequestBody::from("ab");
+            assert_eq!(body.next().await.unwrap().unwrap(), b"ab");
+            assert!(body.next().await.is_none());
+            assert!(body.next().await.is_none());
+            // A body whose connection is gone fails once, then ends; its
+            // reads go on failing.
+            let slot = Rc::new(RefCell::new(Slot {
+                end: End::failed(io::Error::other("gone")),
+                ..Slot::default()
+            }));
+            let mut failed = RequestBody {
+                buf: Vec::new(),
+                pos: 0,
+                slot: Some(slot),
+                stream_ended: false,
+            };
+            assert_eq!(
+                failed.next().await.unwrap().unwrap_err().to_string(),
+                "gone"
+            );
+            assert!(failed.next().await.is_none());
+            assert!(failed.next_chunk().await.is_err());
         });
     }
 

@@ -5,7 +5,8 @@
 //! route it, read the body by its framing, call the handler (catching panics),
 //! write the response into the output buffer. A streaming handler is called
 //! before the body is read, and the loop feeds it the body (see `body.rs`)
-//! while it runs. Responses to pipelined requests pile up in
+//! while it runs, and on while its streamed response goes out if that still
+//! holds the body (full duplex). Responses to pipelined requests pile up in
 //! that buffer and go out in one write once no complete request is left
 //! buffered (or before anything would wait).
 
@@ -21,7 +22,7 @@ use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use monocle_stack::util::{sleep, Sleep};
 
-use crate::body::After;
+use crate::body::{After, BodyFeed};
 use crate::chunked::{encode_chunk, LAST_CHUNK};
 use crate::config::ServerConfig;
 use crate::error::Error;
@@ -86,6 +87,9 @@ pub(crate) struct Conn<'a, IO> {
     /// This connection's registration with the server's stop signal, kept for
     /// the connection's life.
     stop_key: Option<usize>,
+    /// The body of the request being answered, while the response's stream
+    /// may still read it (full duplex, [`After::Reading`]).
+    duplex: Option<Box<BodyFeed>>,
 }
 
 impl<IO> Drop for Conn<'_, IO> {
@@ -115,6 +119,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             served: 0,
             served_at_arm: 0,
             stop_key: None,
+            duplex: None,
         }
     }
 
@@ -473,6 +478,12 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                         }
                     }
                 }
+                // A request body found malformed or oversized while the
+                // stream read it: the exchange failed, and the response must
+                // not look complete.
+                if self.duplex.as_ref().is_some_and(|feed| feed.went_bad()) {
+                    complete = false;
+                }
                 match framing {
                     BodyFraming::Length(n) if sent < n => complete = false,
                     BodyFraming::Chunked if complete => self.out.extend_from_slice(LAST_CHUNK),
@@ -493,12 +504,32 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     ///
     /// A client that only shut down its sending side cannot be told from one
     /// that left: its streamed response ends too.
+    ///
+    /// While the request body may still be read (full duplex), the client is
+    /// read only for it, as its reader asks, so that the body keeps its
+    /// backpressure; a client that leaves is then noticed by that reader, or
+    /// by the next write.
     async fn next_piece(&mut self, stream: &mut BodyStream) -> io::Result<Piece> {
         let keep = self.config.limits.head_limit();
-        let Conn { io, inbuf, .. } = self;
-        std::future::poll_fn(|cx| {
+        let Conn {
+            io,
+            inbuf,
+            out,
+            flushing,
+            duplex,
+            ..
+        } = self;
+        std::future::poll_fn(|cx| loop {
             if let Poll::Ready(piece) = stream.as_mut().poll_next(cx) {
                 return Poll::Ready(Ok(Piece::Next(piece)));
+            }
+            if let Some(feed) = duplex.as_mut().filter(|feed| feed.is_read()) {
+                if feed.poll(io, inbuf, out, flushing, cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // Something was delivered to the reader: the stream may have
+                // a piece now.
+                continue;
             }
             while inbuf.len() < keep {
                 match Pin::new(&mut *io).poll_read(cx, inbuf.spare()) {
@@ -511,7 +542,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     Poll::Pending => break,
                 }
             }
-            Poll::Pending
+            return Poll::Pending;
         })
         .await
     }

@@ -169,6 +169,69 @@ impl Handler {
     /// handler that does not stream, and [`HttpRequest`] stays `Send` and
     /// `Clone` (the body talks to the connection on its own loop).
     ///
+    /// # Full duplex
+    ///
+    /// A handler may also answer *while* it reads: a response whose body is
+    /// a stream ([`HttpResponse::with_stream`]) may hold the `RequestBody`
+    /// and go on reading it as the response goes out. Its head is sent at
+    /// once; the server then feeds the body to its reader while it sends
+    /// the stream's pieces, so an upload can be echoed, transformed or
+    /// answered piece by piece as it arrives. `RequestBody` is itself a
+    /// [`Stream`](futures_lite::Stream) of its chunks, so
+    /// `HttpResponse::new(200).with_stream(body)` echoes it.
+    ///
+    /// * A client that sent `Expect: 100-continue` gets `100 Continue`
+    ///   before such a response's head (the handler kept the body to read
+    ///   it), once, unless some of the body had already arrived.
+    /// * The rules above apply once the response has been sent: a rest of
+    ///   up to 64 KiB of a `Content-Length` body is read and dropped, and
+    ///   otherwise the connection closes after the response (its head went
+    ///   out without `Connection: close`). The body can no longer be read
+    ///   then.
+    /// * `read_timeout` and `max_streamed_body` still bound the body. A body
+    ///   that turns out malformed or oversized cannot be answered 400 or
+    ///   413 any more: the reader gets the error, the response is cut short
+    ///   (no last chunk, even if its stream ends as if all went well), and
+    ///   the connection closes.
+    /// * While the body may still be read, the server reads from the
+    ///   client only as the reader asks (the backpressure above), so a
+    ///   client that goes away is noticed by that read or by the next write.
+    /// * HTTP/1.1 does not promise that a client reads the response before
+    ///   it has sent its whole request: curl does, and so does a client
+    ///   that reads and writes in two threads. One that does not stalls both
+    ///   sides once the socket buffers fill, until `read_timeout` closes the
+    ///   connection.
+    ///
+    /// A response whose body is in memory ends the reading: the body is
+    /// settled as above as soon as the handler returns.
+    ///
+    /// ```
+    /// use futures_lite::stream;
+    /// use monocle_http::{Handler, HttpRequest, HttpResponse, HttpServer, RequestBody};
+    ///
+    /// let mut server = HttpServer::new(0, |_req: HttpRequest| async { 404 });
+    /// // The upload, sent back as it arrives.
+    /// server.post(
+    ///     "/echo",
+    ///     Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+    ///         HttpResponse::new(200).with_stream(body)
+    ///     }),
+    /// );
+    /// // The head at once (a client may act on it), the total once read.
+    /// server.post(
+    ///     "/count",
+    ///     Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+    ///         HttpResponse::new(202).with_stream(stream::once_future(async move {
+    ///             let mut n = 0;
+    ///             while let Some(chunk) = body.next_chunk().await? {
+    ///                 n += chunk.len();
+    ///             }
+    ///             Ok(format!("{n} bytes\n").into_bytes())
+    ///         }))
+    ///     }),
+    /// );
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```

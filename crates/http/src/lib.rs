@@ -24,7 +24,9 @@
 //!
 //! A handler made with [`Handler::streaming`] reads the request body as it
 //! arrives, from a [`RequestBody`], so large uploads pass through in bounded
-//! memory; [`HttpClient::get_reader`] reads a response body the same way, as
+//! memory, and may answer with a streamed response that goes on reading it
+//! ([full duplex](Handler::streaming): an echo is
+//! `HttpResponse::new(200).with_stream(body)`); [`HttpClient::get_reader`] reads a response body the same way, as
 //! a [`ResponseReader`]. A handler returning `Result<_, `[`HttpError`]`>` may
 //! use `?`: a refusal answers with its own status, any other error is a
 //! logged 500.

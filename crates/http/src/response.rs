@@ -24,6 +24,13 @@ use crate::version::Version;
 /// away (or shuts down its sending side) ends the response there and then.
 /// The server drops the stream, so its producer learns that nobody listens
 /// anymore from a failed send or a drop guard of its own.
+///
+/// The stream of a [streaming handler](crate::Handler::streaming)'s response
+/// may read the request body as it goes out ([full
+/// duplex](crate::Handler::streaming)): while that body is
+/// unfinished and held, the server reads from the client only for it, and
+/// notices a client that went away when the body is next read or the
+/// response next written.
 pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Vec<u8>>>>>;
 
 /// The body of a response: bytes in memory, or a stream.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::{find, raw, read_response, start};
+use common::{body_of, data, find, fnv, raw, read_response, read_until_close, start, FNV_START};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use monocle_http::{
     Handler, HttpClient, HttpError, HttpHeaders, HttpRequest, HttpServer, RequestBody,
@@ -25,29 +25,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The largest chunk a reader may get (`Content-Length` reads of 64 KiB).
 const CHUNK_BOUND: usize = 64 << 10;
-
-const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// FNV-1a (64 bits) over `bytes`, continuing from `hash`.
-fn fnv(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// `len` pseudo-random bytes, different for each `seed`.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// Reads a body to its end: "BYTES HASH LARGEST-CHUNK".
 async fn summarize(body: &mut RequestBody) -> io::Result<String> {
@@ -121,21 +98,6 @@ fn app() -> HttpServer {
     server
 }
 
-/// Reads until the peer closes (or resets after it closed); returns the text.
-fn read_until_close(s: &mut TcpStream) -> String {
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        match s.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && !out.is_empty() => break,
-            Err(e) => panic!("read failed: {e}; have {:?}", String::from_utf8_lossy(&out)),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Asserts that nothing has arrived on `s` yet.
 fn assert_nothing_arrived(s: &mut TcpStream) {
     s.set_nonblocking(true).unwrap();
@@ -145,10 +107,6 @@ fn assert_nothing_arrived(s: &mut TcpStream) {
         other => panic!("expected nothing yet, got {other:?} {:?}", byte),
     }
     s.set_nonblocking(false).unwrap();
-}
-
-fn body_of(response: &str) -> &str {
-    &response[response.find("\r\n\r\n").expect("a complete head") + 4..]
 }
 
 #[test]

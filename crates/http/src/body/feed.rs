@@ -92,6 +92,11 @@ impl Continue {
 pub(crate) enum After {
     /// The body was read to its end: serve the next request.
     KeepAlive,
+    /// The response's stream may still read the body (full duplex): the
+    /// connection keeps feeding it while the response goes out, and decides
+    /// with [`BodyFeed::settle`] once it has. Counts as keeping the
+    /// connection until then.
+    Reading,
     /// Discard this many more body bytes after sending the response, then
     /// serve the next request.
     Drain(u64),
@@ -103,7 +108,7 @@ pub(crate) enum After {
 
 impl After {
     pub(crate) fn keeps_alive(self) -> bool {
-        matches!(self, After::KeepAlive | After::Drain(_))
+        matches!(self, After::KeepAlive | After::Reading | After::Drain(_))
     }
 
     /// Whether the client may still be sending body bytes when the
@@ -177,6 +182,7 @@ impl BodyFeed {
             buf: Vec::new(),
             pos: 0,
             slot: Some(Rc::clone(&slot)),
+            stream_ended: false,
         };
         let feed = BodyFeed {
             slot,
@@ -380,10 +386,32 @@ impl BodyFeed {
         self.fail(e, None, cx)
     }
 
-    /// Decides what follows the handler's answer, finishing the body from
-    /// what is already buffered when it can; reads after this fail. `Err`
-    /// when the client sent a malformed or oversized body: the server answers
-    /// that error in place of the handler's response, and closes.
+    /// Whether the body may still be read: it is not finished and its
+    /// reader is alive (held by the response's stream, say, or by another
+    /// o-routine), so the connection goes on feeding it.
+    pub(crate) fn is_read(&self) -> bool {
+        self.state == State::Reading && Rc::strong_count(&self.slot) > 1
+    }
+
+    /// Whether the client's body turned out malformed or oversized.
+    pub(crate) fn went_bad(&self) -> bool {
+        matches!(self.state, State::Bad(_))
+    }
+
+    /// The handler answered with a response that goes out while the body is
+    /// still read (full duplex): the `100 Continue` owed is written into
+    /// `out` now, before the response's head, as the server is to read the
+    /// body (interim responses precede the final one).
+    pub(crate) fn before_response(&mut self, inbuf: &InBuf, out: &mut Vec<u8>) {
+        self.cont.before_reading(inbuf, out);
+    }
+
+    /// Decides what follows the handler's answer, or the end of a response
+    /// that went on reading the body, finishing the body from what is
+    /// already buffered when it can; reads after this fail. `Err` when the
+    /// client sent a malformed or oversized body: the server answers that
+    /// error in place of the handler's response (or, that response being
+    /// out, has cut it short), and closes.
     pub(crate) fn settle(&mut self, inbuf: &mut InBuf, drain_max: u64) -> Result<After, Error> {
         let after = match &self.state {
             State::Complete => Ok(After::KeepAlive),
@@ -425,7 +453,7 @@ impl BodyFeed {
         if s.end.is_open() {
             s.chunk = Vec::new();
             s.end = End::failed(io::Error::other(
-                "the handler answered before reading the whole request body; the rest is discarded",
+                "the request was answered before its body was read to the end; the rest is discarded",
             ));
         }
         let reader = s.reader.take();

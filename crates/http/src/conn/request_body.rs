@@ -178,6 +178,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         if !self.out.is_empty() {
             self.flush().await?;
         }
+        if resp.body().is_stream() && feed.is_read() {
+            // Full duplex: the body is still to be read (by the response's
+            // stream, say) while the response goes out.
+            feed.before_response(&self.inbuf, &mut self.out);
+            self.duplex = Some(Box::new(feed));
+            return Ok(Ok((resp, After::Reading)));
+        }
         match feed.settle(&mut self.inbuf, DRAIN_MAX) {
             Ok(after) => Ok(Ok((resp, after))),
             Err(e) => {
@@ -192,10 +199,27 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
     }
 
     /// Ends a response to a streaming handler that did not read its whole
-    /// body: closes the connection (lingering if the client may still be
-    /// sending) unless `open`, else drains what is left of the body. Returns
-    /// whether the connection serves another request.
-    pub(super) async fn after_body(&mut self, after: After, open: bool) -> io::Result<bool> {
+    /// body, or that went on reading it while the response went out
+    /// ([`After::Reading`], decided now): closes the connection (lingering if
+    /// the client may still be sending) unless `open`, else drains what is
+    /// left of the body. Returns whether the connection serves another
+    /// request.
+    pub(super) async fn after_body(&mut self, mut after: After, open: bool) -> io::Result<bool> {
+        if let Some(mut feed) = self.duplex.take() {
+            debug_assert_eq!(after, After::Reading);
+            after = match feed.settle(&mut self.inbuf, DRAIN_MAX) {
+                Ok(after) => after,
+                Err(e) => {
+                    // The response is out: it was cut short, and the
+                    // connection closes.
+                    log::info!(
+                        "[{}] bad request body while the response was streamed, closing: {e}",
+                        PeerIp(self.peer)
+                    );
+                    After::Close { linger: true }
+                }
+            };
+        }
         if !open || !after.keeps_alive() {
             if after.lingers() {
                 self.finish_lingering().await?;

@@ -91,7 +91,8 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
     }
 }
 
-fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
+/// Reads what arrives next on `s` into `buf`; the peer closing fails the test.
+pub fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
     let mut chunk = [0u8; 8192];
     let n = s.read(&mut chunk).unwrap();
     assert!(
@@ -100,6 +101,50 @@ fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
         String::from_utf8_lossy(buf)
     );
     buf.extend_from_slice(&chunk[..n]);
+}
+
+/// The start of an FNV-1a hash.
+pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a (64 bits) over `bytes`, continuing from `hash`.
+pub fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `len` pseudo-random bytes, different for each `seed`.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Reads until the peer closes (or resets after it closed); returns the text.
+pub fn read_until_close(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !out.is_empty() => break,
+            Err(e) => panic!("read failed: {e}; have {:?}", String::from_utf8_lossy(&out)),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The body of a whole response, after its head.
+pub fn body_of(response: &str) -> &str {
+    &response[response.find("\r\n\r\n").expect("a complete head") + 4..]
 }
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1,0 +1,446 @@
+//! Full duplex: a streaming handler answers with a streamed response that
+//! goes on reading the request body, over loopback sockets (raw std sockets
+//! sending and reading at once, and curl).
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{
+    body_of, data, find, fnv, raw, read_more, read_response, read_until_close, start, FNV_START,
+};
+use futures_lite::stream;
+use monocle_http::{
+    ChunkedDecoder, Handler, HttpRequest, HttpResponse, HttpServer, Limits, RequestBody,
+};
+
+/// How long a test waits for an event before failing.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Reads the body as it arrives until `take` bytes are in (whole chunks),
+/// then stops reading and yields how many it read.
+fn prefix(
+    mut body: RequestBody,
+    take: usize,
+) -> impl futures_lite::Stream<Item = std::io::Result<Vec<u8>>> {
+    stream::once_future(async move {
+        let mut got = 0;
+        while got < take {
+            match body.next_chunk().await? {
+                Some(chunk) => got += chunk.len(),
+                None => break,
+            }
+        }
+        Ok(got.to_string().into_bytes())
+    })
+}
+
+fn app() -> HttpServer {
+    let mut server = HttpServer::new(0, |_req: HttpRequest| async { "Hello, World!" });
+    // The body, sent back as it arrives.
+    server.post(
+        "/echo",
+        Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+            HttpResponse::new(200).with_stream(body)
+        }),
+    );
+    // The head at once, then what the body came to.
+    server.post(
+        "/count",
+        Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+            HttpResponse::new(200)
+                .with_header("X-Early", "yes")
+                .with_stream(stream::once_future(async move {
+                    let mut n = 0;
+                    while let Some(chunk) = body.next_chunk().await? {
+                        n += chunk.len();
+                    }
+                    Ok(format!("{n} bytes").into_bytes())
+                }))
+        }),
+    );
+    // Reads the first `?take=` bytes only.
+    server.post(
+        "/prefix",
+        Handler::streaming(async |req: HttpRequest, body: RequestBody| {
+            let take = req.query_arg("take").unwrap().parse().unwrap();
+            HttpResponse::new(200).with_stream(prefix(body, take))
+        }),
+    );
+    // Reads to the end, error or not, and ends its response as if all went
+    // well: "ok N" or "failed after N".
+    server.post(
+        "/swallow",
+        Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+            HttpResponse::new(200).with_stream(stream::once_future(async move {
+                let mut n = 0;
+                let end = loop {
+                    match body.next_chunk().await {
+                        Ok(Some(chunk)) => n += chunk.len(),
+                        Ok(None) => break format!("ok {n}"),
+                        Err(_) => break format!("failed after {n}"),
+                    }
+                };
+                Ok(end.into_bytes())
+            }))
+        }),
+    );
+    server
+}
+
+/// Reads a response head from `s`; what follows it stays in `buf`.
+fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
+    loop {
+        if let Some(end) = find(buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end + 4]).into_owned();
+            buf.drain(..end + 4);
+            return head;
+        }
+        read_more(s, buf);
+    }
+}
+
+/// Reads a chunked body from `s` to its last chunk, handing `sink` the
+/// bytes of each read that brought some. What follows the body stays in
+/// `buf`.
+fn read_chunked_with(s: &mut TcpStream, buf: &mut Vec<u8>, mut sink: impl FnMut(&[u8])) {
+    let mut limits = Limits::new();
+    limits.max_body(u64::MAX);
+    let mut decoder = ChunkedDecoder::new(&limits);
+    let mut out = Vec::new();
+    loop {
+        let used = decoder
+            .decode(buf, &mut out)
+            .expect("a well-formed chunked body");
+        buf.drain(..used);
+        if !out.is_empty() {
+            sink(&out);
+            out.clear();
+        }
+        if decoder.is_done() {
+            return;
+        }
+        read_more(s, buf);
+    }
+}
+
+/// Reads a chunked body as [`read_chunked_with`]; returns its length and
+/// hash, and calls `arrived` after each read that brought body bytes.
+fn read_chunked(s: &mut TcpStream, buf: &mut Vec<u8>, mut arrived: impl FnMut()) -> (u64, u64) {
+    let (mut len, mut hash) = (0u64, FNV_START);
+    read_chunked_with(s, buf, |bytes| {
+        len += bytes.len() as u64;
+        hash = fnv(hash, bytes);
+        arrived();
+    });
+    (len, hash)
+}
+
+/// Reads a chunked body of text as [`read_chunked_with`].
+fn read_chunked_text(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
+    let mut text = Vec::new();
+    read_chunked_with(s, buf, |bytes| text.extend_from_slice(bytes));
+    String::from_utf8(text).unwrap()
+}
+
+/// The chunked body of a whole response, decoded; `None` when it lacks its
+/// last chunk (the response was cut short).
+fn dechunk(response: &str) -> Option<String> {
+    let mut limits = Limits::new();
+    limits.max_body(u64::MAX);
+    let mut decoder = ChunkedDecoder::new(&limits);
+    let mut out = Vec::new();
+    decoder
+        .decode(body_of(response).as_bytes(), &mut out)
+        .ok()?;
+    decoder.is_done().then(|| String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn a_32_mib_chunked_upload_is_echoed_as_it_arrives_and_the_connection_kept() {
+    const PIECE: usize = 1 << 20;
+    const PIECES: u64 = 32;
+    let srv = start(app);
+    let expected = (0..PIECES).fold(FNV_START, |h, i| fnv(h, &data(PIECE, i)));
+    let mut s = raw(srv.port);
+    let mut writer = s.try_clone().unwrap();
+    let (echoing, echo_seen) = mpsc::channel::<()>();
+    let sending = std::thread::spawn(move || -> std::io::Result<()> {
+        writer
+            .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+        for i in 0..PIECES {
+            writer.write_all(format!("{PIECE:x}\r\n").as_bytes())?;
+            writer.write_all(&data(PIECE, i))?;
+            writer.write_all(b"\r\n")?;
+            if i == 0 {
+                // The rest goes only once the echo has begun: a server
+                // that answered only after the whole body never would.
+                echo_seen
+                    .recv_timeout(WAIT)
+                    .expect("the echo began while the upload went on");
+            }
+        }
+        writer.write_all(b"0\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+    });
+    let mut buf = Vec::new();
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(!head.contains("Connection: close"), "{head}");
+    let mut echoing = Some(echoing);
+    let (len, hash) = read_chunked(&mut s, &mut buf, || {
+        if let Some(tx) = echoing.take() {
+            tx.send(()).unwrap();
+        }
+    });
+    sending.join().unwrap().unwrap();
+    assert_eq!(len, PIECES * PIECE as u64);
+    assert_eq!(hash, expected, "the echo differs from the upload");
+    // The body was read to its end: the connection serves the next request.
+    let next = read_response(&mut s, &mut buf);
+    assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
+    assert_eq!(body_of(&next), "Hello, World!");
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+#[test]
+fn curl_gets_its_upload_echoed() {
+    if !std::path::Path::new("/usr/bin/curl").exists() {
+        eprintln!("curl not installed; skipping");
+        return;
+    }
+    let srv = start(app);
+    let body = data(16 << 20, 21);
+    let dir = std::env::temp_dir();
+    let sent = dir.join(format!("monocle-duplex-up-{}", std::process::id()));
+    let got = dir.join(format!("monocle-duplex-down-{}", std::process::id()));
+    std::fs::write(&sent, &body).unwrap();
+    let url = format!("http://127.0.0.1:{}/echo", srv.port);
+    let file = format!("@{}", sent.display());
+    let runs: [&[&str]; 2] = [
+        // Chunked, after `100 Continue`.
+        &[
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-H",
+            "Expect: 100-continue",
+        ],
+        // With a Content-Length, not waiting.
+        &["-H", "Expect:"],
+    ];
+    for extra in runs {
+        let out = std::process::Command::new("/usr/bin/curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "60",
+                "-w",
+                "%{http_code} %{num_connects}",
+            ])
+            .args(extra)
+            .args(["--data-binary", &file, "-o"])
+            .arg(&got)
+            .arg(&url)
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200 1", "{extra:?}");
+        let echoed = std::fs::read(&got).unwrap();
+        assert_eq!(echoed.len(), body.len(), "{extra:?}");
+        assert_eq!(fnv(FNV_START, &echoed), fnv(FNV_START, &body), "{extra:?}");
+    }
+    let _ = std::fs::remove_file(&sent);
+    let _ = std::fs::remove_file(&got);
+}
+
+#[test]
+fn continue_goes_out_once_before_the_head_of_a_duplex_response() {
+    let srv = start(app);
+    let mut s = raw(srv.port);
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    // The handler kept the body to read: the client is told to send it,
+    // before the final response's head.
+    assert_eq!(read_head(&mut s, &mut buf), "HTTP/1.1 100 Continue\r\n\r\n");
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    s.write_all(b"hello world").unwrap();
+    let (len, hash) = read_chunked(&mut s, &mut buf, || {});
+    assert_eq!((len, hash), (11, fnv(FNV_START, b"hello world")));
+    // Once only, and the body was read whole: the connection is kept.
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let next = read_response(&mut s, &mut buf);
+    assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
+    assert!(!next.contains("100 Continue"), "{next}");
+}
+
+#[test]
+fn the_head_goes_out_before_the_body_is_in() {
+    let srv = start(app);
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+        .unwrap();
+    let mut buf = Vec::new();
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.contains("\r\nX-Early: yes\r\n"), "{head}");
+    // Half the body is still to come.
+    s.write_all(b"world").unwrap();
+    assert_eq!(read_chunked_text(&mut s, &mut buf), "10 bytes");
+}
+
+#[test]
+fn a_response_that_stops_reading_leaves_a_small_rest_drained() {
+    let srv = start(app);
+    let mut s = raw(srv.port);
+    let mut request =
+        b"POST /prefix?take=40000 HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    request.extend_from_slice(&data(100_000, 3));
+    request.extend_from_slice(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write_all(&request).unwrap();
+    let mut buf = Vec::new();
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    read_chunked(&mut s, &mut buf, || {});
+    // At most 60,000 bytes were left: read and dropped, not taken for a
+    // request, and the connection kept.
+    let next = read_response(&mut s, &mut buf);
+    assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
+    assert_eq!(body_of(&next), "Hello, World!");
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+#[test]
+fn a_response_that_stops_reading_a_large_or_chunked_rest_closes() {
+    let srv = start(app);
+    // 4 MiB of Content-Length body, of which a thousand bytes are read.
+    let mut s = raw(srv.port);
+    let mut writer = s.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let mut request =
+            b"POST /prefix?take=1000 HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n"
+                .to_vec();
+        request.extend_from_slice(&data(4 << 20, 5));
+        request.extend_from_slice(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+        // The server stops reading part way: the write may fail.
+        let _ = writer.write_all(&request);
+    });
+    let out = read_until_close(&mut s);
+    sending.join().unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    let read: usize = dechunk(&out).expect("a complete response").parse().unwrap();
+    assert!((1000..4 << 20).contains(&read), "{out}");
+    assert!(!out.contains("Hello, World!"), "only one answer: {out}");
+
+    // A chunked body whose end has not come: where it ends is unknown.
+    let mut s = raw(srv.port);
+    let mut request =
+        b"POST /prefix?take=1000 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n"
+            .to_vec();
+    request.extend_from_slice(&data(2000, 6));
+    request.extend_from_slice(b"\r\n");
+    s.write_all(&request).unwrap();
+    let out = read_until_close(&mut s);
+    assert_eq!(dechunk(&out).as_deref(), Some("2000"), "{out}");
+}
+
+#[test]
+fn a_body_over_max_streamed_body_cuts_the_response_short() {
+    let srv = start(|| {
+        let mut server = app();
+        let mut config = server.config();
+        config.limits_mut().max_streamed_body(100_000);
+        server.set_config(config);
+        server
+    });
+    for path in ["/echo", "/swallow"] {
+        let mut s = raw(srv.port);
+        let mut writer = s.try_clone().unwrap();
+        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let sending = std::thread::spawn(move || {
+            let mut request = head.into_bytes();
+            for i in 0..20 {
+                request.extend_from_slice(b"2710\r\n");
+                request.extend_from_slice(&data(10_000, i));
+                request.extend_from_slice(b"\r\n");
+            }
+            request.extend_from_slice(b"0\r\n\r\n");
+            let _ = writer.write_all(&request);
+        });
+        let out = read_until_close(&mut s);
+        sending.join().unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {out}");
+        // The head was out when the body went over: the response has no
+        // last chunk (whether the stream failed or ended), and the
+        // connection closed.
+        assert_eq!(dechunk(&out), None, "{path}: {out}");
+        if path == "/swallow" {
+            assert!(out.contains("failed after 100000"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn a_stalled_body_fails_the_duplex_response() {
+    let srv = start(|| {
+        let mut server = app();
+        let mut config = server.config();
+        config.read_timeout(Duration::from_millis(300));
+        server.set_config(config);
+        server
+    });
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .unwrap();
+    // ...and nothing more, with the connection open: the reader times out,
+    // the echo fails, and its response is cut short.
+    let out = read_until_close(&mut s);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.ends_with("\r\na\r\n0123456789\r\n"), "{out}");
+}
+
+#[test]
+fn a_body_read_in_another_oroutine_is_fed_while_the_response_streams() {
+    let srv = start(|| {
+        let mut server = app();
+        server.post(
+            "/elsewhere",
+            Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+                // The body is read by an o-routine of its own, which the
+                // response's stream waits for.
+                let counted = monocle_stack::launch(async move {
+                    let mut hash = FNV_START;
+                    while let Some(chunk) = body.next_chunk().await? {
+                        hash = fnv(hash, &chunk);
+                    }
+                    std::io::Result::Ok(format!("{hash:016x}").into_bytes())
+                });
+                HttpResponse::new(200).with_stream(stream::once_future(counted))
+            }),
+        );
+        server
+    });
+    let body = data(1 << 20, 8);
+    let mut s = raw(srv.port);
+    let mut request =
+        b"POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n".to_vec();
+    request.extend_from_slice(&body);
+    s.write_all(&request).unwrap();
+    let mut buf = Vec::new();
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let expected = format!("{:016x}", fnv(FNV_START, &body));
+    assert_eq!(read_chunked_text(&mut s, &mut buf), expected);
+}
