@@ -21,8 +21,10 @@ use futures_lite::io::AsyncRead;
 use futures_lite::Stream;
 
 mod feed;
+mod pace;
 
 pub(crate) use feed::{After, BodyFeed, Continue};
+pub(crate) use pace::{Pace, ReadClock};
 
 /// A request body read piece by piece as the client sends it: what a
 /// [streaming handler](crate::Handler::streaming) is given.
@@ -37,8 +39,12 @@ pub(crate) use feed::{After, BodyFeed, Continue};
 /// ([`UnexpectedEof`](io::ErrorKind::UnexpectedEof),
 /// [`ConnectionReset`](io::ErrorKind::ConnectionReset)), no byte for
 /// [`ServerConfig::read_timeout`](crate::ServerConfig::read_timeout) while
-/// the handler waits ([`TimedOut`](io::ErrorKind::TimedOut)), a malformed
-/// chunked body or one over
+/// the handler waits ([`TimedOut`](io::ErrorKind::TimedOut)), a body that
+/// arrives more slowly than
+/// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
+/// allows ([`TimedOut`](io::ErrorKind::TimedOut), wrapping
+/// [`Error::BodyTooSlow`](crate::Error::BodyTooSlow)), a malformed chunked
+/// body or one over
 /// [`Limits::max_streamed_body`](crate::Limits::max_streamed_body)
 /// ([`InvalidData`](io::ErrorKind::InvalidData), wrapping the
 /// [`Error`](crate::Error)). After an error every read fails again.

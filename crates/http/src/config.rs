@@ -13,6 +13,7 @@ use crate::limits::Limits;
 /// | [`header_timeout`](Self::header_timeout) | 10 s | a request head not complete this long after its first byte: 408 and close |
 /// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 60 s | an idle kept-alive connection is closed (between one and two timeouts after its last request: the timer is not re-armed per request) |
 /// | [`read_timeout`](Self::read_timeout) | 30 s | a body read or a response write that makes no progress this long: close (a [streaming handler](crate::Handler::streaming)'s read fails with `TimedOut`, and the connection closes after its answer) |
+/// | [`min_body_rate`](Self::min_body_rate) | 500 bytes/s after 20 s | a request body that arrives more slowly: 408 and close (a streaming handler's read fails with `TimedOut`, and the server answers 408 in its place) |
 /// | [`max_connections`](Self::max_connections) | 10,000 (per event loop) | connections past it get 503 and are closed |
 /// | [`drain_timeout`](Self::drain_timeout) | 10 s | after `stop()`, connections still busy this long are closed |
 ///
@@ -33,6 +34,9 @@ pub struct ServerConfig {
     pub(crate) header_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) read_timeout: Duration,
+    /// Bytes per second; 0 for none.
+    pub(crate) min_body_rate: u64,
+    pub(crate) body_grace: Duration,
     pub(crate) max_connections: usize,
     pub(crate) drain_timeout: Duration,
 }
@@ -45,6 +49,8 @@ impl ServerConfig {
             header_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
             read_timeout: Duration::from_secs(30),
+            min_body_rate: 500,
+            body_grace: Duration::from_secs(20),
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(10),
         }
@@ -85,6 +91,48 @@ impl ServerConfig {
         self
     }
 
+    /// Sets the least rate a request body must arrive at: the server waits
+    /// for a body up to `grace`, plus one second for every
+    /// `bytes_per_second` bytes received (the rule of Apache's
+    /// `mod_reqtimeout`, `body=20,MinRate=500`, whose numbers are the
+    /// default). A body that falls behind is answered
+    /// `408 Request Timeout`, and the connection closes. `bytes_per_second`
+    /// 0 turns it off, leaving only [`read_timeout`](Self::read_timeout)
+    /// and the body limits.
+    ///
+    /// [`read_timeout`](Self::read_timeout) bounds each wait for a byte,
+    /// but a client that sends one byte just before each would hold the
+    /// connection for as long as it likes; this bounds the whole body by
+    /// its size, so a large upload at any usable speed passes (500 bytes/s
+    /// is 4 kbit/s) while a trickle is cut off.
+    ///
+    /// Only the time the server waits for body bytes counts: all of it for
+    /// a body read before the handler runs, and for a [streaming
+    /// handler](crate::Handler::streaming) only the waits while it asks for
+    /// the next chunk, so a handler that is slow to read holds the client
+    /// back without counting against it. Its read then fails with
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut), wrapping
+    /// [`Error::BodyTooSlow`](crate::Error::BodyTooSlow), and the server
+    /// answers 408 in place of its response (or, the response being
+    /// already out, cuts it short).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monocle_http::ServerConfig;
+    ///
+    /// let mut config = ServerConfig::new();
+    /// // At least 10 KiB/s after 5 s (a 1 MiB body then has 107 s).
+    /// config.min_body_rate(10 << 10, Duration::from_secs(5));
+    /// assert_eq!(config.min_body_rate_value(), (10 << 10, Duration::from_secs(5)));
+    /// ```
+    pub fn min_body_rate(&mut self, bytes_per_second: u64, grace: Duration) -> &mut Self {
+        self.min_body_rate = bytes_per_second;
+        self.body_grace = grace;
+        self
+    }
+
     /// Sets the most connections served at once on each event loop; a
     /// connection past it is answered `503 Service Unavailable` and closed
     /// (it does not wait).
@@ -117,6 +165,12 @@ impl ServerConfig {
     /// The body-read and write timeout.
     pub fn read_timeout_value(&self) -> Duration {
         self.read_timeout
+    }
+
+    /// The least rate of a request body, in bytes per second (0: none), and
+    /// the grace before it applies.
+    pub fn min_body_rate_value(&self) -> (u64, Duration) {
+        (self.min_body_rate, self.body_grace)
     }
 
     /// The connection limit per event loop.

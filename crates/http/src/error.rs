@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::time::Duration;
 
 /// A specialized [`Result`](std::result::Result) whose error is [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
@@ -93,6 +94,15 @@ pub enum Error {
         /// The limit in bytes ([`Limits::max_streamed_body`](crate::Limits::max_streamed_body)).
         limit: u64,
     },
+    /// A request body that arrived more slowly than
+    /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
+    /// allows.
+    BodyTooSlow {
+        /// The least rate, in bytes per second.
+        bytes_per_second: u64,
+        /// The wait allowed on top of one second per `bytes_per_second` bytes.
+        grace: Duration,
+    },
     /// A chunk size that is empty or holds a byte other than a hex digit.
     BadChunkSize,
     /// A chunk size too large to represent (more than 16 hex digits).
@@ -127,9 +137,10 @@ pub enum Error {
 impl Error {
     /// The status code a server should answer with.
     ///
-    /// 400 for malformed messages, 413 for a body over the limit, 414 for a long
-    /// target, 431 for a large head or trailer, 501 for an unsupported transfer
-    /// coding, 505 for an unsupported version. Errors that do not come from a peer
+    /// 400 for malformed messages, 408 for a body that arrives too slowly, 413
+    /// for a body over the limit, 414 for a long target, 431 for a large head
+    /// or trailer, 501 for an unsupported transfer coding, 505 for an
+    /// unsupported version. Errors that do not come from a peer
     /// (an invalid header given by the program, a bad route pattern) give 500.
     ///
     /// # Examples
@@ -139,6 +150,7 @@ impl Error {
     /// ```
     pub fn status(&self) -> u16 {
         match self {
+            Error::BodyTooSlow { .. } => 408,
             Error::UriTooLong { .. } => 414,
             Error::HeadTooLarge { .. }
             | Error::TooManyHeaders { .. }
@@ -207,6 +219,13 @@ impl fmt::Display for Error {
                 f,
                 "streamed body longer than {limit} bytes; raise it with Limits::max_streamed_body"
             ),
+            Error::BodyTooSlow {
+                bytes_per_second,
+                grace,
+            } => write!(
+                f,
+                "request body arrived slower than {bytes_per_second} bytes/s (after a grace of {grace:?}); lower or turn off ServerConfig::min_body_rate"
+            ),
             Error::BadChunkSize => f.write_str("invalid chunk size"),
             Error::ChunkSizeOverflow => f.write_str("chunk size too large"),
             Error::BadChunkLineEnding => f.write_str("chunk line not ended by CRLF"),
@@ -265,6 +284,13 @@ mod tests {
             (Error::TrailersTooLarge { limit: 1 }, 431),
             (Error::BodyTooLarge { limit: 1 }, 413),
             (Error::StreamedBodyTooLarge { limit: 1 }, 413),
+            (
+                Error::BodyTooSlow {
+                    bytes_per_second: 1,
+                    grace: Duration::ZERO,
+                },
+                408,
+            ),
             (Error::UnsupportedTransferEncoding, 501),
             (Error::UnsupportedVersion, 505),
             (Error::InvalidHeaderValue, 500),

@@ -158,11 +158,14 @@ impl Handler {
     ///
     /// A body the client cuts short or stalls fails the handler's read
     /// ([`RequestBody`] lists the errors), and the connection closes after
-    /// the handler's answer. A malformed chunked body, or one past
+    /// the handler's answer. A malformed chunked body, one past
     /// [`Limits::max_streamed_body`](crate::Limits::max_streamed_body)
     /// (unlimited unless set; [`Limits::max_body`](crate::Limits::max_body)
-    /// does not apply), is answered 400 or 413 by the server, in place of the
-    /// handler's response, as it would be for a buffered handler.
+    /// does not apply), or one that arrives more slowly than
+    /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
+    /// (counted only while the handler waits for a chunk) is answered 400,
+    /// 413 or 408 by the server, in place of the handler's response, as it
+    /// would be for a buffered handler.
     ///
     /// Why the body comes as a second argument and not inside the request:
     /// every streaming handler gets one, it cannot be taken twice or by a
@@ -188,9 +191,10 @@ impl Handler {
     ///   otherwise the connection closes after the response (its head went
     ///   out without `Connection: close`). The body can no longer be read
     ///   then.
-    /// * `read_timeout` and `max_streamed_body` still bound the body. A body
-    ///   that turns out malformed or oversized cannot be answered 400 or
-    ///   413 any more: the reader gets the error, the response is cut short
+    /// * `read_timeout`, `min_body_rate` and `max_streamed_body` still bound
+    ///   the body. A body that turns out malformed, oversized or too slow
+    ///   cannot be answered 400, 413 or 408 any more: the reader gets the
+    ///   error, the response is cut short
     ///   (no last chunk, even if its stream ends as if all went well), and
     ///   the connection closes.
     /// * While the body may still be read, the server reads from the

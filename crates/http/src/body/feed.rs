@@ -4,20 +4,21 @@
 //! once the handler has answered.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use monocle_stack::util::Sleep;
+use monocle_stack::util::{sleep, sleep_until, Sleep};
 
-use super::{End, RequestBody, Slot};
+use super::{End, Pace, RequestBody, Slot};
 use crate::chunked::ChunkedDecoder;
+use crate::config::ServerConfig;
 use crate::error::Error;
-use crate::io::{poll_deadline, Deadline, IdleWrite, InBuf};
-use crate::limits::Limits;
+use crate::io::{IdleWrite, InBuf};
 use crate::parse::BodyFraming;
 use crate::write::CONTINUE;
 
@@ -130,7 +131,7 @@ enum Framing {
 enum State {
     Reading,
     Complete,
-    /// A malformed or oversized body.
+    /// A body the server refuses: malformed, oversized or too slow.
     Bad(Error),
     /// The connection failed or timed out.
     Broken,
@@ -149,21 +150,67 @@ pub(crate) struct BodyFeed {
     length: Option<u64>,
     /// Reads of a `Content-Length` body go here, then to the reader.
     readbuf: Vec<u8>,
-    /// Armed when a read waits; fires after `idle` without a byte.
+    clock: WaitClock,
+}
+
+/// The clock of a feed's waits for the client's bytes: each is bounded by
+/// `idle` (the read timeout), or sooner by the [`Pace`] the whole body must
+/// keep.
+struct WaitClock {
+    /// Armed when a read waits; fires after `idle` without a byte, or
+    /// sooner when the body would fall below `pace` (then `paced`).
     timer: Option<Sleep>,
     idle: Duration,
+    pace: Pace,
+    paced: bool,
+    /// The time spent waiting, but the wait in progress, which started at
+    /// `wait_start`.
+    waited: Duration,
+    wait_start: Option<Instant>,
+}
+
+impl WaitClock {
+    /// Polls the wait in progress (starting it if none is), `received` body
+    /// bytes in: `Ready(paced)` when it ran out, `paced` when that was the
+    /// pace's doing rather than the read timeout's.
+    fn poll(&mut self, received: u64, cx: &mut Context<'_>) -> Poll<bool> {
+        let timer = match &mut self.timer {
+            Some(timer) => timer,
+            None => {
+                let (wait, paced) = self.pace.next_wait(self.idle, received, self.waited);
+                let now = Instant::now();
+                self.wait_start = Some(now);
+                self.paced = paced;
+                self.timer.insert(match now.checked_add(wait) {
+                    Some(at) => sleep_until(at),
+                    None => sleep(wait),
+                })
+            }
+        };
+        ready!(Pin::new(timer).poll(cx));
+        Poll::Ready(self.paced)
+    }
+
+    /// The wait is over (bytes came, or the reader no longer asks): its
+    /// time counts against the pace, and the next wait starts afresh.
+    fn end_wait(&mut self) {
+        self.timer = None;
+        if let Some(start) = self.wait_start.take() {
+            self.waited += start.elapsed();
+        }
+    }
 }
 
 impl BodyFeed {
-    /// The reader and the feed of a body framed as `framing`, bounded by
-    /// `limits.max_streamed_body`; `cont` the `100 Continue` it is owed;
-    /// `idle` bounds each wait for the client's bytes.
+    /// The reader and the feed of a body framed as `framing`, owed `cont`,
+    /// bounded by `config`'s `max_streamed_body`, `read_timeout` (each wait
+    /// for the client's bytes) and `min_body_rate`.
     pub(crate) fn new(
         framing: BodyFraming,
         cont: Continue,
-        limits: &Limits,
-        idle: Duration,
+        config: &ServerConfig,
     ) -> (RequestBody, BodyFeed) {
+        let limits = &config.limits;
         let slot = Rc::new(RefCell::new(Slot::default()));
         let (framing, state, length) = match framing {
             BodyFraming::Length(n) => (Framing::Length(n), State::Reading, Some(n)),
@@ -192,8 +239,14 @@ impl BodyFeed {
             received: 0,
             length,
             readbuf: Vec::new(),
-            timer: None,
-            idle,
+            clock: WaitClock {
+                timer: None,
+                idle: config.read_timeout,
+                pace: Pace::of(config),
+                paced: false,
+                waited: Duration::ZERO,
+                wait_start: None,
+            },
         };
         (body, feed)
     }
@@ -216,8 +269,8 @@ impl BodyFeed {
         {
             let mut s = self.slot.borrow_mut();
             if self.state != State::Reading || !s.wanted || !s.chunk.is_empty() {
-                // Nobody waits: the next wait gets a clock of its own.
-                self.timer = None;
+                // Nobody waits.
+                self.clock.end_wait();
                 match &mut s.conn {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     conn => *conn = Some(cx.waker().clone()),
@@ -227,7 +280,7 @@ impl BodyFeed {
         }
         self.cont.before_reading(inbuf, out);
         if !out.is_empty() {
-            let written = ready!(flushing.poll(io, &[out], self.idle, cx));
+            let written = ready!(flushing.poll(io, &[out], self.clock.idle, cx));
             flushing.reset();
             out.clear();
             match written {
@@ -235,7 +288,10 @@ impl BodyFeed {
                 Ok(None) => {
                     let e = io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("sending 100 Continue made no progress for {:?}", self.idle),
+                        format!(
+                            "sending 100 Continue made no progress for {:?}",
+                            self.clock.idle
+                        ),
                     );
                     return self.fail(e, None, cx);
                 }
@@ -268,7 +324,7 @@ impl BodyFeed {
                 if n == 0 {
                     return self.fail_eof(cx);
                 }
-                self.timer = None;
+                self.clock.end_wait();
                 let chunk = if n < SMALL_READ {
                     self.readbuf[..n].to_vec()
                 } else {
@@ -308,7 +364,7 @@ impl BodyFeed {
                     Poll::Ready(Ok(0)) => return self.fail_eof(cx),
                     Poll::Ready(Ok(n)) => {
                         inbuf.filled(n);
-                        self.timer = None;
+                        self.clock.end_wait();
                     }
                     Poll::Ready(Err(e)) => return self.fail(e, None, cx),
                     Poll::Pending => return self.poll_idle(cx),
@@ -345,7 +401,7 @@ impl BodyFeed {
     /// fault (the server then answers its status).
     fn fail(&mut self, error: io::Error, bad: Option<Error>, cx: &Context<'_>) -> Poll<()> {
         self.state = bad.map_or(State::Broken, State::Bad);
-        self.timer = None;
+        self.clock.end_wait();
         let mut s = self.slot.borrow_mut();
         s.end = End::failed(error);
         s.wanted = false;
@@ -369,18 +425,19 @@ impl BodyFeed {
         self.fail(e, None, cx)
     }
 
-    /// The client sent nothing: wait, up to `idle`.
+    /// The client sent nothing: wait, up to the read timeout, or less when
+    /// the body would fall below its [`Pace`] first.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        ready!(poll_deadline(
-            &mut self.timer,
-            Deadline::After(self.idle),
-            cx
-        ));
+        if ready!(self.clock.poll(self.received, cx)) {
+            let e = self.clock.pace.error();
+            let error = io::Error::new(io::ErrorKind::TimedOut, e.clone());
+            return self.fail(error, Some(e), cx);
+        }
         let e = io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
                 "the client sent no byte of the request body for {:?} (after {} bytes); raise ServerConfig::read_timeout",
-                self.idle, self.received
+                self.clock.idle, self.received
             ),
         );
         self.fail(e, None, cx)
@@ -393,7 +450,7 @@ impl BodyFeed {
         self.state == State::Reading && Rc::strong_count(&self.slot) > 1
     }
 
-    /// Whether the client's body turned out malformed or oversized.
+    /// Whether the client's body turned out malformed, oversized or too slow.
     pub(crate) fn went_bad(&self) -> bool {
         matches!(self.state, State::Bad(_))
     }
@@ -509,7 +566,7 @@ mod tests {
     /// limits; `expect` when the client sent `Expect: 100-continue`.
     fn feed(framing: BodyFraming, expect: bool) -> (RequestBody, BodyFeed) {
         let cont = Continue::new(expect, framing);
-        BodyFeed::new(framing, cont, &Limits::default(), Duration::from_secs(1))
+        BodyFeed::new(framing, cont, &ServerConfig::new())
     }
 
     fn inbuf(data: &[u8]) -> InBuf {

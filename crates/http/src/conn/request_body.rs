@@ -10,11 +10,11 @@ use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use super::{call, handler_panicked, poll_handler, Conn, PeerIp, Route, Routed, Stop};
-use crate::body::{After, BodyFeed, Continue};
+use crate::body::{After, BodyFeed, Continue, ReadClock};
 use crate::chunked::ChunkedDecoder;
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::io::{fill, is_disconnect, read_guarded, Deadline, ReadEnd};
+use crate::io::{fill, is_disconnect, read_guarded, ReadEnd};
 use crate::parse::{BodyFraming, RequestHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
@@ -35,7 +35,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         framing: BodyFraming,
         mut cont: Continue,
     ) -> io::Result<Result<Vec<u8>, Stop>> {
-        let deadline = Deadline::After(self.config.read_timeout);
         match framing {
             BodyFraming::Empty | BodyFraming::UntilClose => Ok(Ok(Vec::new())),
             BodyFraming::Length(n) => {
@@ -53,13 +52,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 self.inbuf.consume(have);
                 if have < n {
                     self.flush().await?;
+                    let clock = ReadClock::start(&self.config);
                     let mut got = have;
                     while got < n {
                         if body.len() == got {
                             body.resize(n.min(got + BODY_GROWTH.max(got)), 0);
                         }
+                        let (deadline, paced) = clock.next_read(got as u64);
                         match read_guarded(&mut self.io, &mut body[got..], deadline, None).await {
                             Ok(ReadEnd::Data(k)) => got += k,
+                            Ok(ReadEnd::TimedOut) if paced => {
+                                return Ok(Err(Stop::Reject(clock.error())))
+                            }
                             Ok(_) => return Ok(Err(Stop::Close)),
                             Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
                             Err(e) => return Err(e),
@@ -72,6 +76,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 cont.before_reading(&self.inbuf, &mut self.out);
                 let mut decoder = ChunkedDecoder::new(&self.config.limits);
                 let mut body = Vec::new();
+                let mut clock = None;
                 loop {
                     match decoder.decode(self.inbuf.data(), &mut body) {
                         Ok(used) => self.inbuf.consume(used),
@@ -81,8 +86,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                         return Ok(Ok(body));
                     }
                     self.flush().await?;
+                    let clock = clock.get_or_insert_with(|| ReadClock::start(&self.config));
+                    let (deadline, paced) = clock.next_read(body.len() as u64);
                     match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
                         Ok(ReadEnd::Data(_)) => {}
+                        Ok(ReadEnd::TimedOut) if paced => {
+                            return Ok(Err(Stop::Reject(clock.error())))
+                        }
                         Ok(_) => return Ok(Err(Stop::Close)),
                         Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
                         Err(e) => return Err(e),
@@ -147,7 +157,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 return Ok(Err(Stop::Reject(Error::StreamedBodyTooLarge { limit })));
             }
         }
-        let (body, mut feed) = BodyFeed::new(framing, cont, limits, self.config.read_timeout);
+        let (body, mut feed) = BodyFeed::new(framing, cont, &self.config);
         let called =
             std::panic::catch_unwind(AssertUnwindSafe(|| handler.call_streaming(req, body)));
         let resp = match called {
@@ -239,10 +249,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
 
     /// Reads and drops the `left` bytes of a body a streaming handler did not
     /// read, after sending what is pending; `false` if the client did not send
-    /// them (the connection then closes).
+    /// them, or not at the pace of `ServerConfig::min_body_rate` (the
+    /// connection then closes).
     async fn drain(&mut self, mut left: u64) -> io::Result<bool> {
         self.flush().await?;
-        let deadline = Deadline::After(self.config.read_timeout);
+        let clock = ReadClock::start(&self.config);
+        let mut drained = 0;
         loop {
             let k = self
                 .inbuf
@@ -250,9 +262,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 .min(usize::try_from(left).unwrap_or(usize::MAX));
             self.inbuf.consume(k);
             left -= k as u64;
+            drained += k as u64;
             if left == 0 {
                 return Ok(true);
             }
+            // A client too slow for the pace is not waited for: it is closed.
+            let (deadline, _) = clock.next_read(drained);
             match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
                 Ok(ReadEnd::Data(_)) => {}
                 Ok(_) => return Ok(false),
