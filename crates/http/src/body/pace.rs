@@ -55,7 +55,6 @@ impl Pace {
     pub(crate) fn error(self) -> Error {
         Error::BodyTooSlow {
             bytes_per_second: self.bytes_per_second,
-            grace: self.grace,
         }
     }
 }
@@ -151,7 +150,7 @@ mod tests {
     #[test]
     fn the_default_is_apache_s() {
         let p = Pace::of(&ServerConfig::new());
-        assert_eq!(p.error().to_string(), "request body arrived slower than 500 bytes/s (after a grace of 20s); lower or turn off ServerConfig::min_body_rate");
+        assert_eq!(p.error().to_string(), "request body arrived slower than 500 bytes/s; lower or turn off ServerConfig::min_body_rate");
         assert_eq!(p.error().status(), 408);
     }
 }
