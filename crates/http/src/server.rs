@@ -404,15 +404,52 @@ impl HttpServer {
         bind: Option<IpAddr>,
         make: impl Fn() -> HttpServer + Send + Sync + 'static,
     ) -> io::Result<LoopsServer> {
+        Self::start_on_with(
+            loops,
+            port,
+            bind,
+            Box::new(make),
+            #[cfg(feature = "tls")]
+            None,
+        )
+    }
+
+    /// Starts serving HTTPS with `config` on every loop of `loops` (feature
+    /// `tls`); otherwise as [`start_on`](Self::start_on).
+    ///
+    /// # Errors
+    ///
+    /// As [`start_on`](Self::start_on).
+    #[cfg(feature = "tls")]
+    pub fn start_tls_on(
+        loops: &Loops,
+        port: u16,
+        bind: Option<IpAddr>,
+        config: std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
+        make: impl Fn() -> HttpServer + Send + Sync + 'static,
+    ) -> io::Result<LoopsServer> {
+        Self::start_on_with(loops, port, bind, Box::new(make), Some(config))
+    }
+
+    fn start_on_with(
+        loops: &Loops,
+        port: u16,
+        bind: Option<IpAddr>,
+        make: Box<dyn Fn() -> HttpServer + Send + Sync>,
+        #[cfg(feature = "tls")] tls: Option<
+            std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
+        >,
+    ) -> io::Result<LoopsServer> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let per_loop = PerLoop {
-            id,
-            make: Box::new(make),
-        };
+        let per_loop = PerLoop { id, make };
         let mut service = Service::new(move |conn: Connection| per_loop.serve(conn), port);
         if let Some(ip) = bind {
             service = service.bind_addr(ip);
+        }
+        #[cfg(feature = "tls")]
+        if let Some(config) = tls {
+            service = service.tls(config);
         }
         let service = add_service_on(loops, service)?;
         Ok(LoopsServer {
