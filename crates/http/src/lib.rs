@@ -102,6 +102,7 @@ mod params;
 mod parse;
 mod request;
 mod response;
+mod response_body;
 mod response_reader;
 mod router;
 mod server;

@@ -1,0 +1,492 @@
+//! A response body read by its framing (`Content-Length`, chunked, or until
+//! the server closes), piece by piece over any byte source: the one framing
+//! implementation of the client, behind [`ResponseReader`](crate::ResponseReader)
+//! and the whole bodies of [`HttpClient::request`](crate::HttpClient::request).
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use futures_lite::io::AsyncRead;
+use monocle_stack::util::Sleep;
+
+use crate::chunked::ChunkedDecoder;
+use crate::io::{is_disconnect, is_reset, poll_deadline, Deadline, InBuf};
+use crate::limits::Limits;
+use crate::parse::BodyFraming;
+
+/// A read into a buffer at least this long goes straight into it, when the
+/// client's input buffer is empty and the body is not chunked; a shorter one
+/// fills the input buffer first, so that tiny reads do not each cost a
+/// system call.
+const DIRECT_READ_MIN: usize = 4 << 10;
+
+/// Why a body could not be read to its end.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// No byte came for the idle timeout.
+    TimedOut,
+    /// The source ended (EOF) before the body did.
+    Cut,
+    /// The chunked coding is malformed or past its limits.
+    Chunked(crate::Error),
+    /// Reading failed.
+    Io(io::Error),
+}
+
+/// Where a body read piece by piece is, over any byte source: its framing
+/// and the idle timer of the read waiting for bytes.
+pub(crate) struct BodyReader {
+    state: BodyState,
+    /// The length announced by `Content-Length`, for messages.
+    total: Option<u64>,
+    /// Body bytes handed out so far.
+    pub(crate) read: u64,
+    /// The longest wait for bytes; `None`, forever.
+    pub(crate) idle: Option<Duration>,
+    /// Armed when a read has to wait; disarmed whenever bytes come.
+    timer: Option<Sleep>,
+}
+
+enum BodyState {
+    /// This many bytes are still to come.
+    Length(u64),
+    Chunked(Box<ChunkedDecoder>),
+    /// Until the source ends.
+    UntilClose,
+    Done,
+}
+
+impl BodyReader {
+    /// The reader of a body framed as `framing`; a chunked body is held to
+    /// the extension and trailer limits of `limits`, never to its body limit.
+    pub(crate) fn new(framing: BodyFraming, idle: Option<Duration>, limits: &Limits) -> Self {
+        let state = match framing {
+            BodyFraming::Empty | BodyFraming::Length(0) => BodyState::Done,
+            BodyFraming::Length(n) => BodyState::Length(n),
+            BodyFraming::Chunked => {
+                let mut limits = limits.clone();
+                limits.max_body(u64::MAX);
+                BodyState::Chunked(Box::new(ChunkedDecoder::new(&limits)))
+            }
+            BodyFraming::UntilClose => BodyState::UntilClose,
+        };
+        let total = match framing {
+            BodyFraming::Length(n) => Some(n),
+            _ => None,
+        };
+        BodyReader {
+            state,
+            total,
+            read: 0,
+            idle,
+            timer: None,
+        }
+    }
+
+    /// Whether the body has ended.
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.state, BodyState::Done)
+    }
+
+    /// How much of the body came, for messages.
+    pub(crate) fn progress(&self) -> String {
+        match self.total {
+            Some(total) => format!("{} of {total} bytes", self.read),
+            None => format!("{} bytes read", self.read),
+        }
+    }
+
+    /// Reads body bytes into `buf`: first what `inbuf` holds, then from
+    /// `io`. `Ok(0)` once the body has ended (or for an empty `buf`).
+    pub(crate) fn poll_read<IO: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut IO,
+        inbuf: &mut InBuf,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, BodyError>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            // What came already.
+            let (used, written) = match &mut self.state {
+                BodyState::Done => return Poll::Ready(Ok(0)),
+                BodyState::Length(left) => {
+                    let n = inbuf.len().min(buf.len()).min(clamp(*left));
+                    buf[..n].copy_from_slice(&inbuf.data()[..n]);
+                    *left -= n as u64;
+                    if *left == 0 {
+                        self.state = BodyState::Done;
+                    }
+                    (n, n)
+                }
+                BodyState::Chunked(decoder) => {
+                    let (used, written) = decoder
+                        .decode_into(inbuf.data(), buf)
+                        .map_err(BodyError::Chunked)?;
+                    if decoder.is_done() {
+                        self.state = BodyState::Done;
+                    }
+                    (used, written)
+                }
+                BodyState::UntilClose => {
+                    let n = inbuf.len().min(buf.len());
+                    buf[..n].copy_from_slice(&inbuf.data()[..n]);
+                    (n, n)
+                }
+            };
+            inbuf.consume(used);
+            self.read += written as u64;
+            if written > 0 || self.is_done() {
+                return Poll::Ready(Ok(written));
+            }
+            // All that came is used (a chunked body's framing, say): more.
+            debug_assert!(inbuf.is_empty());
+            let direct = match self.state {
+                BodyState::Length(left) if buf.len() >= DIRECT_READ_MIN => Some(clamp(left)),
+                BodyState::UntilClose if buf.len() >= DIRECT_READ_MIN => Some(usize::MAX),
+                _ => None,
+            };
+            let into = match direct {
+                Some(max) => {
+                    let len = buf.len().min(max);
+                    &mut buf[..len]
+                }
+                None => inbuf.spare(),
+            };
+            match Pin::new(&mut *io).poll_read(cx, into) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(match self.state {
+                        BodyState::UntilClose => {
+                            self.state = BodyState::Done;
+                            Ok(0)
+                        }
+                        _ => Err(BodyError::Cut),
+                    })
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.timer = None;
+                    if direct.is_none() {
+                        inbuf.filled(n);
+                        continue;
+                    }
+                    if let BodyState::Length(left) = &mut self.state {
+                        *left -= n as u64;
+                        if *left == 0 {
+                            self.state = BodyState::Done;
+                        }
+                    }
+                    self.read += n as u64;
+                    return Poll::Ready(Ok(n));
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A close that shows as an error ends a body read until
+                // close; a reset never does: what came of it must not pass
+                // for all of it (as when the whole body is read).
+                Poll::Ready(Err(e))
+                    if matches!(self.state, BodyState::UntilClose)
+                        && is_disconnect(&e)
+                        && !is_reset(&e) =>
+                {
+                    self.state = BodyState::Done;
+                    return Poll::Ready(Ok(0));
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(BodyError::Io(e))),
+                Poll::Pending => {
+                    let Some(idle) = self.idle else {
+                        return Poll::Pending;
+                    };
+                    ready!(poll_deadline(&mut self.timer, Deadline::After(idle), cx));
+                    return Poll::Ready(Err(BodyError::TimedOut));
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("done", &self.is_done())
+            .field("read", &self.read)
+            .field("idle", &self.idle)
+            .finish()
+    }
+}
+
+/// `n` as a length in memory, at most `usize::MAX`.
+fn clamp(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunked::{encode_chunk, LAST_CHUNK};
+    use std::time::Instant;
+
+    /// A byte source giving `data` at most `step` bytes per read, then
+    /// ending with `end` (`None`: EOF; `Some(kind)`: that error).
+    struct Source {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+        end: Option<io::ErrorKind>,
+        /// The longest read asked for, to check reads stay in bounds.
+        largest_ask: usize,
+    }
+
+    impl Source {
+        fn new(data: &[u8], step: usize, end: Option<io::ErrorKind>) -> Source {
+            Source {
+                data: data.to_vec(),
+                at: 0,
+                step,
+                end,
+                largest_ask: 0,
+            }
+        }
+    }
+
+    impl AsyncRead for Source {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            self.largest_ask = self.largest_ask.max(buf.len());
+            let n = buf.len().min(self.step).min(self.data.len() - self.at);
+            if n == 0 {
+                return Poll::Ready(match self.end {
+                    None => Ok(0),
+                    Some(kind) => Err(kind.into()),
+                });
+            }
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    /// A source that never has anything.
+    struct Silent;
+
+    impl AsyncRead for Silent {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            _buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    /// An input buffer holding `bytes`, as after the head was read.
+    fn inbuf_with(bytes: &[u8]) -> InBuf {
+        let mut inbuf = InBuf::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let spare = inbuf.spare();
+            let n = spare.len().min(bytes.len() - at);
+            spare[..n].copy_from_slice(&bytes[at..at + n]);
+            inbuf.filled(n);
+            at += n;
+        }
+        inbuf
+    }
+
+    /// Reads the body to its end (or error) with reads of `room` bytes.
+    fn read_all<IO: AsyncRead + Unpin>(
+        body: &mut BodyReader,
+        io: &mut IO,
+        inbuf: &mut InBuf,
+        room: usize,
+    ) -> (Vec<u8>, Result<(), BodyError>) {
+        let mut got = Vec::new();
+        let mut buf = vec![0; room];
+        monocle_stack::block_on(async {
+            loop {
+                let read = std::future::poll_fn(|cx| body.poll_read(io, inbuf, cx, &mut buf));
+                match read.await {
+                    Ok(0) => return (got, Ok(())),
+                    Ok(n) => {
+                        assert!(n <= room);
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    Err(e) => return (got, Err(e)),
+                }
+            }
+        })
+    }
+
+    fn chunked(pieces: &[&[u8]]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for p in pieces {
+            encode_chunk(p, &mut wire);
+        }
+        wire.extend_from_slice(LAST_CHUNK);
+        wire
+    }
+
+    #[test]
+    fn bodies_split_anywhere_and_read_in_any_size() {
+        let body: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut wire_chunked = chunked(&[&body[..1], &body[1..4100], &body[4100..]]);
+        // A trailer, dropped.
+        wire_chunked.truncate(wire_chunked.len() - 2);
+        wire_chunked.extend_from_slice(b"X-Sum: 1\r\n\r\n");
+        let next = b"HTTP/1.1 200 OK\r\n";
+        let cases: [(BodyFraming, Vec<u8>); 3] = [
+            (BodyFraming::Length(body.len() as u64), body.clone()),
+            (BodyFraming::Chunked, wire_chunked),
+            (BodyFraming::UntilClose, body.clone()),
+        ];
+        for (framing, wire) in cases {
+            // What follows the body stays unread (there is none after a body
+            // read until close).
+            let after: &[u8] = if framing == BodyFraming::UntilClose {
+                b""
+            } else {
+                next
+            };
+            let input = [&wire[..], after].concat();
+            for (pre, step, room) in [
+                (0, 1, 1),
+                (0, 7, 3),
+                (3, 1000, 1000),
+                (10, 64 << 10, 4 << 10),
+                (0, 64 << 10, 64 << 10),
+                (wire.len(), 1, 5),
+                (input.len(), 1, 64 << 10),
+                (100, 13, 8 << 10),
+            ] {
+                let what = format!("{framing:?}, {pre} buffered, steps of {step}, reads of {room}");
+                let mut inbuf = inbuf_with(&input[..pre]);
+                let mut io = Source::new(&input[pre..], step, None);
+                let mut reader = BodyReader::new(framing, None, &Limits::new());
+                let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
+                assert!(end.is_ok(), "{what}: {end:?}");
+                assert!(reader.is_done(), "{what}");
+                assert_eq!(got, body, "{what}");
+                assert_eq!(reader.read, body.len() as u64, "{what}");
+                // Nothing of the next message was taken as body.
+                let left = [inbuf.data(), &io.data[io.at..]].concat();
+                assert_eq!(left, after, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_cut_short_is_an_error_not_a_short_body() {
+        let body = vec![b'b'; 3000];
+        let wire = chunked(&[&body]);
+        let cases: [(BodyFraming, &[u8], usize); 4] = [
+            (BodyFraming::Length(3000), &body, 2999),
+            (BodyFraming::Chunked, &wire, wire.len() - 1),
+            (BodyFraming::Chunked, &wire, 5 + 3000),
+            (BodyFraming::Chunked, &wire, 2),
+        ];
+        for (framing, wire, cut) in cases {
+            for room in [1, 100, 8 << 10] {
+                let mut inbuf = InBuf::new();
+                let mut io = Source::new(&wire[..cut], 500, None);
+                let mut reader = BodyReader::new(framing, None, &Limits::new());
+                let (_, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
+                assert!(
+                    matches!(end, Err(BodyError::Cut)),
+                    "{framing:?} cut at {cut}, reads of {room}: {end:?}"
+                );
+                assert!(!reader.is_done());
+            }
+        }
+        // Read until close: the server closing is the end, a reset is not.
+        for (end, ok) in [
+            (None, true),
+            (Some(io::ErrorKind::BrokenPipe), true),
+            (Some(io::ErrorKind::ConnectionReset), false),
+            (Some(io::ErrorKind::ConnectionAborted), false),
+            (Some(io::ErrorKind::PermissionDenied), false),
+        ] {
+            let mut inbuf = InBuf::new();
+            let mut io = Source::new(&body, 700, end);
+            let mut reader = BodyReader::new(BodyFraming::UntilClose, None, &Limits::new());
+            let (got, result) = read_all(&mut reader, &mut io, &mut inbuf, 1000);
+            assert_eq!(got, body, "{end:?}");
+            assert_eq!(result.is_ok(), ok, "{end:?}: {result:?}");
+            assert_eq!(reader.is_done(), ok, "{end:?}");
+        }
+        // A chunked coding gone wrong.
+        let mut inbuf = InBuf::new();
+        let mut io = Source::new(b"5\r\nhello\r\nzz\r\n", 100, None);
+        let mut reader = BodyReader::new(BodyFraming::Chunked, None, &Limits::new());
+        let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, 100);
+        // What was decoded in the read that failed is not handed out.
+        assert!(b"hello".starts_with(&got), "{got:?}");
+        assert!(
+            matches!(end, Err(BodyError::Chunked(crate::Error::BadChunkSize))),
+            "{end:?}"
+        );
+    }
+
+    /// A body much larger than the input buffer goes through it without
+    /// growing it, in large chunks and small reads alike; a large read of a
+    /// body with a length goes straight into the caller's buffer.
+    #[test]
+    fn the_input_buffer_stays_bounded() {
+        let piece: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+        let pieces = [&piece[..]; 6];
+        let wire = chunked(&pieces);
+        let whole = pieces.concat();
+        for (framing, input) in [
+            (BodyFraming::Chunked, &wire),
+            (BodyFraming::Length(whole.len() as u64), &whole),
+            (BodyFraming::UntilClose, &whole),
+        ] {
+            for room in [100, 64 << 10] {
+                let mut inbuf = InBuf::new();
+                let capacity = inbuf.capacity();
+                let mut io = Source::new(input, 256 << 10, None);
+                let mut reader = BodyReader::new(framing, None, &Limits::new());
+                let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
+                assert!(end.is_ok(), "{framing:?} {room}: {end:?}");
+                assert!(got == whole, "{framing:?} {room}: the body differs");
+                assert_eq!(inbuf.capacity(), capacity, "{framing:?} {room}");
+                // No read asked for more than the larger of the two buffers.
+                assert!(io.largest_ask <= capacity.max(room), "{framing:?} {room}");
+            }
+        }
+        // The body limit does not apply to a chunked body read piece by piece.
+        let mut limits = Limits::new();
+        limits.max_body(1000);
+        let mut inbuf = InBuf::new();
+        let mut io = Source::new(&wire, 64 << 10, None);
+        let mut reader = BodyReader::new(BodyFraming::Chunked, None, &limits);
+        let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, 64 << 10);
+        assert!(end.is_ok() && got.len() == whole.len(), "{end:?}");
+    }
+
+    #[test]
+    fn a_read_waiting_past_the_idle_timeout_fails_and_none_waits_forever() {
+        let idle = Duration::from_millis(50);
+        let mut reader = BodyReader::new(BodyFraming::Length(10), Some(idle), &Limits::new());
+        let mut inbuf = inbuf_with(b"0123");
+        let start = Instant::now();
+        let (got, end) = read_all(&mut reader, &mut Silent, &mut inbuf, 100);
+        assert_eq!(got, b"0123");
+        assert!(matches!(end, Err(BodyError::TimedOut)), "{end:?}");
+        assert!(start.elapsed() >= idle, "{:?}", start.elapsed());
+        // Without a timeout the read is still waiting when a longer one ends.
+        let mut reader = BodyReader::new(BodyFraming::Length(10), None, &Limits::new());
+        let mut inbuf = InBuf::new();
+        let mut buf = [0u8; 10];
+        let waited = monocle_stack::block_on(monocle_stack::util::timeout(
+            Duration::from_millis(100),
+            std::future::poll_fn(|cx| reader.poll_read(&mut Silent, &mut inbuf, cx, &mut buf)),
+        ));
+        assert!(waited.is_err(), "the read ended: {waited:?}");
+    }
+}
