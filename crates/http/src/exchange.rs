@@ -9,7 +9,7 @@ use std::time::Instant;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 
-use crate::chunked::{chunk_header, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
+use crate::chunked::{chunk_header, CHUNK_END, LAST_CHUNK};
 use crate::io::{
     fill, is_disconnect, is_reset, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd,
 };
@@ -17,6 +17,7 @@ use crate::limits::Limits;
 use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
+use crate::response_body::{BodyError, BodyReader};
 use crate::write::{write_request_head, write_request_head_chunked, TargetForm};
 
 /// A body at most this long is copied after the head; a longer one goes out
@@ -284,8 +285,9 @@ async fn read_head<IO: AsyncRead + Unpin>(
 }
 
 /// Reads the whole body of the response whose `head` was read, bounded by
-/// the body limit. Returns the response and whether the connection may carry
-/// another request.
+/// the body limit, with the client's one reading of a body by its framing
+/// ([`BodyReader`]). Returns the response and whether the connection may
+/// carry another request.
 async fn read_body<IO: AsyncRead + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
@@ -295,68 +297,40 @@ async fn read_body<IO: AsyncRead + Unpin>(
     deadline: Deadline,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
     let framing = head.framing();
-    let mut reusable = keeps_alive(&head);
-    let mut body = Vec::new();
-    match framing {
-        BodyFraming::Empty => {}
-        BodyFraming::Length(n) => {
-            let n = usize::try_from(n).map_err(|_| too_large(limits))?;
-            body.reserve_exact(n);
-            loop {
-                let take = (n - body.len()).min(inbuf.len());
-                body.extend_from_slice(&inbuf.data()[..take]);
-                inbuf.consume(take);
-                if body.len() == n {
-                    break;
-                }
-                read_more(io, inbuf, deadline, "body").await?;
-            }
-        }
-        BodyFraming::Chunked => {
-            let mut decoder = ChunkedDecoder::new(limits);
-            loop {
-                let used = decoder
-                    .decode(inbuf.data(), &mut body)
-                    .map_err(io::Error::from)?;
-                inbuf.consume(used);
-                if decoder.is_done() {
-                    break;
-                }
-                read_more(io, inbuf, deadline, "chunked body").await?;
-            }
-        }
-        BodyFraming::UntilClose => {
-            reusable = false;
-            loop {
-                let data = inbuf.data();
-                if (body.len() + data.len()) as u64 > limits.body_limit() {
-                    return Err(too_large(limits).into());
-                }
-                body.extend_from_slice(data);
-                let n = data.len();
-                inbuf.consume(n);
-                match fill(io, inbuf, deadline, None).await {
-                    Ok(ReadEnd::Data(_)) => {}
-                    Ok(ReadEnd::TimedOut) => return Err(ExchangeError::TimedOut),
-                    Ok(_) => break,
-                    // A reset is no close: the body was cut short, and what
-                    // came of it must not pass for all of it.
-                    Err(e) if is_reset(&e) => {
-                        return Err(ExchangeError::Other(io::Error::new(
-                            e.kind(),
-                            format!(
-                                "the server reset the connection before the end of the body: {e}"
-                            ),
-                        )))
-                    }
-                    Err(e) if is_disconnect(&e) => break,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-    }
-    let reusable = reusable && reusable_after(inbuf, req);
+    let mut reader = BodyReader::new(framing, limits, deadline);
+    let body = reader
+        .read_to_end(io, inbuf)
+        .await
+        .map_err(|e| body_error(e, framing, limits))?;
+    let reusable = keeps_alive(&head) && reusable_after(inbuf, req);
     Ok((HttpResponse::from_head(head, body), reusable))
+}
+
+/// The error of a whole body framed as `framing` that could not be read.
+fn body_error(e: BodyError, framing: BodyFraming, limits: &Limits) -> ExchangeError {
+    let e = match e {
+        BodyError::TimedOut => return ExchangeError::TimedOut,
+        BodyError::Cut => {
+            let what = match framing {
+                BodyFraming::Chunked => "chunked body",
+                _ => "body",
+            };
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the server closed the connection before the end of the {what}"),
+            )
+        }
+        BodyError::Chunked(e) => e.into(),
+        BodyError::TooLarge => too_large(limits),
+        // A reset is no close: the body was cut short, and what came of it
+        // must not pass for all of it.
+        BodyError::Io(e) if is_reset(&e) => io::Error::new(
+            e.kind(),
+            format!("the server reset the connection before the end of the body: {e}"),
+        ),
+        BodyError::Io(e) => e,
+    };
+    ExchangeError::Other(e)
 }
 
 /// Whether the connection may carry another request once the body of the
@@ -587,22 +561,6 @@ async fn write_chunks<IO: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     write_all_vectored(io, &[LAST_CHUNK]).await
-}
-
-async fn read_more<IO: AsyncRead + Unpin>(
-    io: &mut IO,
-    inbuf: &mut InBuf,
-    deadline: Deadline,
-    what: &str,
-) -> Result<(), ExchangeError> {
-    match fill(io, inbuf, deadline, None).await? {
-        ReadEnd::Data(_) => Ok(()),
-        ReadEnd::TimedOut => Err(ExchangeError::TimedOut),
-        _ => Err(ExchangeError::Other(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("the server closed the connection before the end of the {what}"),
-        ))),
-    }
 }
 
 fn too_large(limits: &Limits) -> io::Error {

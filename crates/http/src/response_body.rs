@@ -7,7 +7,6 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
 
 use futures_lite::io::AsyncRead;
 use monocle_stack::util::Sleep;
@@ -23,29 +22,48 @@ use crate::parse::BodyFraming;
 /// system call.
 const DIRECT_READ_MIN: usize = 4 << 10;
 
+/// A whole body read into memory grows by what it already holds, at least
+/// this much (the size of the client's input buffer)...
+const GROW_MIN: usize = 8 << 10;
+
+/// ...and at most this much at a time, so that the room zeroed and never
+/// filled stays small.
+const GROW_MAX: usize = 64 << 10;
+
 /// Why a body could not be read to its end.
 #[derive(Debug)]
 pub(crate) enum BodyError {
-    /// No byte came for the idle timeout.
+    /// No byte came before the deadline.
     TimedOut,
     /// The source ended (EOF) before the body did.
     Cut,
     /// The chunked coding is malformed or past its limits.
     Chunked(crate::Error),
+    /// A body read until the server closes grew past the body limit.
+    TooLarge,
     /// Reading failed.
     Io(io::Error),
 }
 
-/// Where a body read piece by piece is, over any byte source: its framing
-/// and the idle timer of the read waiting for bytes.
+/// Where a body is, read piece by piece over any byte source: its framing,
+/// what came of it, and the timer of a read waiting for bytes.
+///
+/// It is the client's one reading of a body by its framing: a
+/// [`ResponseReader`](crate::ResponseReader) hands each piece on, and
+/// [`read_to_end`](Self::read_to_end) keeps them all, for
+/// [`HttpClient::request`](crate::HttpClient::request).
 pub(crate) struct BodyReader {
     state: BodyState,
     /// The length announced by `Content-Length`, for messages.
     total: Option<u64>,
     /// Body bytes handed out so far.
-    pub(crate) read: u64,
-    /// The longest wait for bytes; `None`, forever.
-    pub(crate) idle: Option<Duration>,
+    read: u64,
+    /// The largest body read until the server closes; a chunked body's
+    /// decoder is held to it too.
+    limit: u64,
+    /// When a read waiting for bytes gives up: [`Deadline::After`] starts
+    /// over whenever bytes come (an idle timeout), [`Deadline::At`] does not.
+    deadline: Deadline,
     /// Armed when a read has to wait; disarmed whenever bytes come.
     timer: Option<Sleep>,
 }
@@ -60,17 +78,16 @@ enum BodyState {
 }
 
 impl BodyReader {
-    /// The reader of a body framed as `framing`; a chunked body is held to
-    /// the extension and trailer limits of `limits`, never to its body limit.
-    pub(crate) fn new(framing: BodyFraming, idle: Option<Duration>, limits: &Limits) -> Self {
+    /// The reader of a body framed as `framing`, held to `limits`: a
+    /// chunked body to its body, extension and trailer limits, a body read
+    /// until the server closes to its body limit (a `Content-Length` is
+    /// held to it when the head is parsed). Each wait for bytes ends at
+    /// `deadline`.
+    pub(crate) fn new(framing: BodyFraming, limits: &Limits, deadline: Deadline) -> Self {
         let state = match framing {
             BodyFraming::Empty | BodyFraming::Length(0) => BodyState::Done,
             BodyFraming::Length(n) => BodyState::Length(n),
-            BodyFraming::Chunked => {
-                let mut limits = limits.clone();
-                limits.max_body(u64::MAX);
-                BodyState::Chunked(Box::new(ChunkedDecoder::new(&limits)))
-            }
+            BodyFraming::Chunked => BodyState::Chunked(Box::new(ChunkedDecoder::new(limits))),
             BodyFraming::UntilClose => BodyState::UntilClose,
         };
         let total = match framing {
@@ -81,7 +98,8 @@ impl BodyReader {
             state,
             total,
             read: 0,
-            idle,
+            limit: limits.body_limit(),
+            deadline,
             timer: None,
         }
     }
@@ -89,6 +107,16 @@ impl BodyReader {
     /// Whether the body has ended.
     pub(crate) fn is_done(&self) -> bool {
         matches!(self.state, BodyState::Done)
+    }
+
+    /// Body bytes handed out so far.
+    pub(crate) fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// The largest body read until the server closes (see [`new`](Self::new)).
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
     }
 
     /// How much of the body came, for messages.
@@ -108,6 +136,16 @@ impl BodyReader {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<Result<usize, BodyError>> {
+        // A body read until close takes at most one byte past its limit:
+        // enough to know it is too large.
+        let buf = match self.state {
+            BodyState::UntilClose => {
+                let room = clamp(self.limit.saturating_sub(self.read)).saturating_add(1);
+                let len = buf.len().min(room);
+                &mut buf[..len]
+            }
+            _ => buf,
+        };
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -140,9 +178,8 @@ impl BodyReader {
                 }
             };
             inbuf.consume(used);
-            self.read += written as u64;
             if written > 0 || self.is_done() {
-                return Poll::Ready(Ok(written));
+                return Poll::Ready(self.handed_out(written));
             }
             // All that came is used (a chunked body's framing, say): more.
             debug_assert!(inbuf.is_empty());
@@ -180,13 +217,12 @@ impl BodyReader {
                             self.state = BodyState::Done;
                         }
                     }
-                    self.read += n as u64;
-                    return Poll::Ready(Ok(n));
+                    return Poll::Ready(self.handed_out(n));
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 // A close that shows as an error ends a body read until
                 // close; a reset never does: what came of it must not pass
-                // for all of it (as when the whole body is read).
+                // for all of it.
                 Poll::Ready(Err(e))
                     if matches!(self.state, BodyState::UntilClose)
                         && is_disconnect(&e)
@@ -197,14 +233,61 @@ impl BodyReader {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(BodyError::Io(e))),
                 Poll::Pending => {
-                    let Some(idle) = self.idle else {
-                        return Poll::Pending;
-                    };
-                    ready!(poll_deadline(&mut self.timer, Deadline::After(idle), cx));
+                    ready!(poll_deadline(&mut self.timer, self.deadline, cx));
                     return Poll::Ready(Err(BodyError::TimedOut));
                 }
             }
         }
+    }
+
+    /// Counts `n` bytes handed out; a body read until close past its
+    /// limit fails instead.
+    fn handed_out(&mut self, n: usize) -> Result<usize, BodyError> {
+        self.read += n as u64;
+        if matches!(self.state, BodyState::UntilClose) && self.read > self.limit {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(n)
+    }
+
+    /// Reads the rest of the body into memory, as [`HttpClient::request`]
+    /// keeps it.
+    ///
+    /// A body of known length goes into a buffer of its size, straight from
+    /// `io` once `inbuf` is drained; any other grows as it comes, by what it
+    /// holds (at least [`GROW_MIN`], at most [`GROW_MAX`] at a time).
+    ///
+    /// [`HttpClient::request`]: crate::HttpClient::request
+    pub(crate) async fn read_to_end<IO: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut IO,
+        inbuf: &mut InBuf,
+    ) -> Result<Vec<u8>, BodyError> {
+        let mut body = match self.state {
+            // Only where memory is narrower than a `Content-Length` the
+            // body limit allows.
+            BodyState::Length(left) => {
+                vec![0; usize::try_from(left).map_err(|_| BodyError::TooLarge)?]
+            }
+            _ => Vec::new(),
+        };
+        let mut len = 0;
+        std::future::poll_fn(|cx| loop {
+            if len == body.len() {
+                if self.is_done() {
+                    return Poll::Ready(Ok(()));
+                }
+                body.resize(len + len.clamp(GROW_MIN, GROW_MAX), 0);
+            }
+            match ready!(self.poll_read(io, inbuf, cx, &mut body[len..])) {
+                Ok(0) => return Poll::Ready(Ok(())),
+                Ok(n) => len += n,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        })
+        .await?;
+        body.truncate(len);
+        Ok(body)
     }
 }
 
@@ -213,7 +296,8 @@ impl fmt::Debug for BodyReader {
         f.debug_struct("BodyReader")
             .field("done", &self.is_done())
             .field("read", &self.read)
-            .field("idle", &self.idle)
+            .field("limit", &self.limit)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -227,7 +311,7 @@ fn clamp(n: u64) -> usize {
 mod tests {
     use super::*;
     use crate::chunked::{encode_chunk, LAST_CHUNK};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     /// A byte source giving `data` at most `step` bytes per read, then
     /// ending with `end` (`None`: EOF; `Some(kind)`: that error).
@@ -299,13 +383,24 @@ mod tests {
         inbuf
     }
 
-    /// Reads the body to its end (or error) with reads of `room` bytes.
+    /// A `room` meaning the body is read whole, with
+    /// [`BodyReader::read_to_end`].
+    const WHOLE: usize = usize::MAX;
+
+    /// Reads the body to its end (or error) with reads of `room` bytes, or
+    /// whole; a whole read that fails gives nothing.
     fn read_all<IO: AsyncRead + Unpin>(
         body: &mut BodyReader,
         io: &mut IO,
         inbuf: &mut InBuf,
         room: usize,
     ) -> (Vec<u8>, Result<(), BodyError>) {
+        if room == WHOLE {
+            return match monocle_stack::block_on(body.read_to_end(io, inbuf)) {
+                Ok(got) => (got, Ok(())),
+                Err(e) => (Vec::new(), Err(e)),
+            };
+        }
         let mut got = Vec::new();
         let mut buf = vec![0; room];
         monocle_stack::block_on(async {
@@ -321,6 +416,12 @@ mod tests {
                 }
             }
         })
+    }
+
+    /// A reader of a body framed as `framing`, held to `limits`, waiting
+    /// forever.
+    fn body_reader(framing: BodyFraming, limits: &Limits) -> BodyReader {
+        BodyReader::new(framing, limits, Deadline::Never)
     }
 
     fn chunked(pieces: &[&[u8]]) -> Vec<u8> {
@@ -363,16 +464,20 @@ mod tests {
                 (wire.len(), 1, 5),
                 (input.len(), 1, 64 << 10),
                 (100, 13, 8 << 10),
+                (0, 7, WHOLE),
+                (10, 64 << 10, WHOLE),
+                (wire.len(), 1, WHOLE),
+                (input.len(), 1, WHOLE),
             ] {
                 let what = format!("{framing:?}, {pre} buffered, steps of {step}, reads of {room}");
                 let mut inbuf = inbuf_with(&input[..pre]);
                 let mut io = Source::new(&input[pre..], step, None);
-                let mut reader = BodyReader::new(framing, None, &Limits::new());
+                let mut reader = body_reader(framing, &Limits::new());
                 let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
                 assert!(end.is_ok(), "{what}: {end:?}");
                 assert!(reader.is_done(), "{what}");
                 assert_eq!(got, body, "{what}");
-                assert_eq!(reader.read, body.len() as u64, "{what}");
+                assert_eq!(reader.read(), body.len() as u64, "{what}");
                 // Nothing of the next message was taken as body.
                 let left = [inbuf.data(), &io.data[io.at..]].concat();
                 assert_eq!(left, after, "{what}");
@@ -391,10 +496,10 @@ mod tests {
             (BodyFraming::Chunked, &wire, 2),
         ];
         for (framing, wire, cut) in cases {
-            for room in [1, 100, 8 << 10] {
+            for room in [1, 100, 8 << 10, WHOLE] {
                 let mut inbuf = InBuf::new();
                 let mut io = Source::new(&wire[..cut], 500, None);
-                let mut reader = BodyReader::new(framing, None, &Limits::new());
+                let mut reader = body_reader(framing, &Limits::new());
                 let (_, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
                 assert!(
                     matches!(end, Err(BodyError::Cut)),
@@ -411,25 +516,82 @@ mod tests {
             (Some(io::ErrorKind::ConnectionAborted), false),
             (Some(io::ErrorKind::PermissionDenied), false),
         ] {
-            let mut inbuf = InBuf::new();
-            let mut io = Source::new(&body, 700, end);
-            let mut reader = BodyReader::new(BodyFraming::UntilClose, None, &Limits::new());
-            let (got, result) = read_all(&mut reader, &mut io, &mut inbuf, 1000);
-            assert_eq!(got, body, "{end:?}");
-            assert_eq!(result.is_ok(), ok, "{end:?}: {result:?}");
-            assert_eq!(reader.is_done(), ok, "{end:?}");
+            for room in [1000, WHOLE] {
+                let mut inbuf = InBuf::new();
+                let mut io = Source::new(&body, 700, end);
+                let mut reader = body_reader(BodyFraming::UntilClose, &Limits::new());
+                let (got, result) = read_all(&mut reader, &mut io, &mut inbuf, room);
+                if room != WHOLE || ok {
+                    assert_eq!(got, body, "{end:?}");
+                }
+                assert_eq!(result.is_ok(), ok, "{end:?}: {result:?}");
+                if let (Some(kind), Err(BodyError::Io(e))) = (end, &result) {
+                    assert_eq!(e.kind(), kind);
+                }
+                assert_eq!(reader.is_done(), ok, "{end:?}");
+            }
         }
         // A chunked coding gone wrong.
-        let mut inbuf = InBuf::new();
-        let mut io = Source::new(b"5\r\nhello\r\nzz\r\n", 100, None);
-        let mut reader = BodyReader::new(BodyFraming::Chunked, None, &Limits::new());
-        let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, 100);
-        // What was decoded in the read that failed is not handed out.
-        assert!(b"hello".starts_with(&got), "{got:?}");
-        assert!(
-            matches!(end, Err(BodyError::Chunked(crate::Error::BadChunkSize))),
-            "{end:?}"
-        );
+        for room in [100, WHOLE] {
+            let mut inbuf = InBuf::new();
+            let mut io = Source::new(b"5\r\nhello\r\nzz\r\n", 100, None);
+            let mut reader = body_reader(BodyFraming::Chunked, &Limits::new());
+            let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
+            // What was decoded in the read that failed is not handed out.
+            assert!(b"hello".starts_with(&got), "{got:?}");
+            assert!(
+                matches!(end, Err(BodyError::Chunked(crate::Error::BadChunkSize))),
+                "{end:?}"
+            );
+        }
+    }
+
+    /// The body limit bounds a chunked body (its decoder refuses a chunk
+    /// that would pass it) and one read until close (at most one byte past
+    /// it is taken); at the limit both pass.
+    #[test]
+    fn the_body_limit_bounds_chunked_bodies_and_bodies_read_until_close() {
+        let body = vec![b'x'; 3000];
+        let wire = chunked(&[&body[..1000], &body[1000..]]);
+        let long = vec![b'x'; 20 << 10];
+        for limit in [2999, 3000] {
+            let mut limits = Limits::new();
+            limits.max_body(limit);
+            for room in [1, 1000, 8 << 10, WHOLE] {
+                let what = format!("limit {limit}, reads of {room}");
+                let mut inbuf = InBuf::new();
+                let mut io = Source::new(&wire, 500, None);
+                let mut chunked = body_reader(BodyFraming::Chunked, &limits);
+                let (got, end) = read_all(&mut chunked, &mut io, &mut inbuf, room);
+                let until_close_input = if limit == 3000 { &body } else { &long };
+                let mut io = Source::new(until_close_input, 64 << 10, None);
+                let mut until_close = body_reader(BodyFraming::UntilClose, &limits);
+                let mut inbuf = InBuf::new();
+                let (got_uc, end_uc) = read_all(&mut until_close, &mut io, &mut inbuf, room);
+                if limit == 3000 {
+                    assert!(end.is_ok() && got == body, "{what}: {end:?}");
+                    assert!(end_uc.is_ok() && got_uc == body, "{what}: {end_uc:?}");
+                    continue;
+                }
+                // Refused as the second chunk's size is read.
+                assert!(
+                    matches!(
+                        end,
+                        Err(BodyError::Chunked(crate::Error::BodyTooLarge {
+                            limit: 2999
+                        }))
+                    ),
+                    "{what}: {end:?}"
+                );
+                assert!(got.len() <= 1000, "{what}: {}", got.len());
+                assert!(
+                    matches!(end_uc, Err(BodyError::TooLarge)),
+                    "{what}: {end_uc:?}"
+                );
+                assert!(got_uc.len() <= 2999, "{what}: {}", got_uc.len());
+                assert!(until_close.read() <= 3000, "{what}: {}", until_close.read());
+            }
+        }
     }
 
     /// A body much larger than the input buffer goes through it without
@@ -446,33 +608,100 @@ mod tests {
             (BodyFraming::Length(whole.len() as u64), &whole),
             (BodyFraming::UntilClose, &whole),
         ] {
-            for room in [100, 64 << 10] {
+            let mut limits = Limits::new();
+            limits.max_body(u64::MAX);
+            for room in [100, 64 << 10, WHOLE] {
                 let mut inbuf = InBuf::new();
                 let capacity = inbuf.capacity();
                 let mut io = Source::new(input, 256 << 10, None);
-                let mut reader = BodyReader::new(framing, None, &Limits::new());
+                let mut reader = body_reader(framing, &limits);
                 let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
                 assert!(end.is_ok(), "{framing:?} {room}: {end:?}");
                 assert!(got == whole, "{framing:?} {room}: the body differs");
                 assert_eq!(inbuf.capacity(), capacity, "{framing:?} {room}");
-                // No read asked for more than the larger of the two buffers.
-                assert!(io.largest_ask <= capacity.max(room), "{framing:?} {room}");
+                if room == WHOLE {
+                    // Read whole, a body with a length takes a buffer of
+                    // its size, and reads go straight into it.
+                    if let BodyFraming::Length(_) = framing {
+                        assert_eq!(got.capacity(), whole.len());
+                        assert!(io.largest_ask > capacity, "{}", io.largest_ask);
+                    }
+                } else {
+                    // No read asked for more than the larger of the two
+                    // buffers.
+                    assert!(io.largest_ask <= capacity.max(room), "{framing:?} {room}");
+                }
             }
         }
-        // The body limit does not apply to a chunked body read piece by piece.
-        let mut limits = Limits::new();
-        limits.max_body(1000);
-        let mut inbuf = InBuf::new();
-        let mut io = Source::new(&wire, 64 << 10, None);
-        let mut reader = BodyReader::new(BodyFraming::Chunked, None, &limits);
-        let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, 64 << 10);
-        assert!(end.is_ok() && got.len() == whole.len(), "{end:?}");
+    }
+
+    /// A source giving one byte each `every`, `len` of them, then the end.
+    struct Trickle {
+        len: usize,
+        every: Duration,
+        due: Option<Instant>,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.len == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            match self.due {
+                Some(due) if Instant::now() >= due => {
+                    self.due = None;
+                    self.len -= 1;
+                    buf[0] = b't';
+                    Poll::Ready(Ok(1))
+                }
+                Some(_) => Poll::Pending,
+                None => {
+                    let every = self.every;
+                    self.due = Some(Instant::now() + every);
+                    let waker = cx.waker().clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(every);
+                        waker.wake();
+                    });
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// A deadline at an instant bounds the whole body, however the bytes
+    /// come; one after a wait starts over whenever bytes come.
+    #[test]
+    fn a_deadline_at_an_instant_bounds_the_whole_body_an_idle_one_each_wait() {
+        let every = Duration::from_millis(30);
+        let trickle = || Trickle {
+            len: 10,
+            every,
+            due: None,
+        };
+        let limits = Limits::new();
+        for room in [4, WHOLE] {
+            let framing = BodyFraming::Length(10);
+            let deadline = Deadline::At(Instant::now() + 4 * every);
+            let mut reader = BodyReader::new(framing, &limits, deadline);
+            let (got, end) = read_all(&mut reader, &mut trickle(), &mut InBuf::new(), room);
+            assert!(matches!(end, Err(BodyError::TimedOut)), "{room}: {end:?}");
+            assert!(reader.read() < 10 && got.len() < 10, "{room}");
+            let mut reader = BodyReader::new(framing, &limits, Deadline::After(4 * every));
+            let (got, end) = read_all(&mut reader, &mut trickle(), &mut InBuf::new(), room);
+            assert!(end.is_ok() && got == b"tttttttttt", "{room}: {end:?}");
+        }
     }
 
     #[test]
     fn a_read_waiting_past_the_idle_timeout_fails_and_none_waits_forever() {
         let idle = Duration::from_millis(50);
-        let mut reader = BodyReader::new(BodyFraming::Length(10), Some(idle), &Limits::new());
+        let limits = Limits::new();
+        let mut reader = BodyReader::new(BodyFraming::Length(10), &limits, Deadline::After(idle));
         let mut inbuf = inbuf_with(b"0123");
         let start = Instant::now();
         let (got, end) = read_all(&mut reader, &mut Silent, &mut inbuf, 100);
@@ -480,7 +709,7 @@ mod tests {
         assert!(matches!(end, Err(BodyError::TimedOut)), "{end:?}");
         assert!(start.elapsed() >= idle, "{:?}", start.elapsed());
         // Without a timeout the read is still waiting when a longer one ends.
-        let mut reader = BodyReader::new(BodyFraming::Length(10), None, &Limits::new());
+        let mut reader = body_reader(BodyFraming::Length(10), &limits);
         let mut inbuf = InBuf::new();
         let mut buf = [0u8; 10];
         let waited = monocle_stack::block_on(monocle_stack::util::timeout(

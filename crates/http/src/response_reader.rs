@@ -10,6 +10,7 @@ use futures_lite::io::AsyncRead;
 use crate::client::HttpClient;
 use crate::exchange::{keeps_alive, reusable_after, Rest};
 use crate::headers::HttpHeaders;
+use crate::io::Deadline;
 use crate::limits::Limits;
 use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
@@ -159,7 +160,8 @@ impl<'a> ResponseReader<'a> {
         rest: Rest,
         limits: &Limits,
     ) -> Self {
-        let body = BodyReader::new(head.framing(), client.timeout(), limits);
+        let idle = client.timeout().map_or(Deadline::Never, Deadline::After);
+        let body = BodyReader::new(head.framing(), limits, idle);
         let mut reader = ResponseReader {
             client,
             req,
@@ -238,7 +240,7 @@ impl<'a> ResponseReader<'a> {
                 format!(
                     "{what} timed out after {:?} waiting for more of the body ({progress}); \
                      raise it with HttpClient::set_timeout",
-                    self.body.idle.unwrap_or_default()
+                    self.client.timeout().unwrap_or_default()
                 ),
             ),
             BodyError::Cut => (
@@ -251,6 +253,13 @@ impl<'a> ResponseReader<'a> {
             BodyError::Chunked(e) => (
                 io::ErrorKind::InvalidData,
                 format!("{what}: bad chunked body ({progress}): {e}"),
+            ),
+            BodyError::TooLarge => (
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{what}: the body is longer than {} bytes ({progress})",
+                    self.body.limit()
+                ),
             ),
             BodyError::Io(e) => (
                 e.kind(),
@@ -313,7 +322,7 @@ impl fmt::Debug for ResponseReader<'_> {
             .field("code", &self.head.code())
             .field("reason", &self.head.reason())
             .field("framing", &self.head.framing())
-            .field("read", &self.body.read)
+            .field("read", &self.body.read())
             .field("finished", &self.body.is_done())
             .field("failed", &self.failure.is_some())
             .finish()

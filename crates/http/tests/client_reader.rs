@@ -253,7 +253,8 @@ enum After {
 
 /// One answer of a raw server: its bytes, sent in one write, or if paced,
 /// its head (up to the blank line) in one write and the rest in pieces of
-/// `pace.0` bytes, each `pace.1` after the one before; then what it does.
+/// `pace.0` bytes, each `pace.1` after the one before (until the client
+/// goes away); then what it does.
 struct Reply {
     bytes: Vec<u8>,
     pace: Option<(usize, Duration)>,
@@ -295,7 +296,10 @@ fn raw_server(replies: Vec<Reply>) -> (u16, JoinHandle<Vec<(usize, String)>>) {
                         s.write_all(head).unwrap();
                         for piece in body.chunks(size) {
                             std::thread::sleep(gap);
-                            s.write_all(piece).unwrap();
+                            // A client that refused the body has closed.
+                            if s.write_all(piece).is_err() {
+                                break;
+                            }
                         }
                     }
                 }
@@ -616,4 +620,262 @@ fn a_get_reader_dropped_before_the_head_closes_the_connection() {
     })
     .unwrap();
     assert_eq!(server.join().unwrap(), seen(&[(0, "/slow"), (1, "/next")]));
+}
+
+/// How one way of reading a body ended: the body, and whether the
+/// connection was kept after it; or the kind of error.
+type Outcome = Result<(Vec<u8>, bool), io::ErrorKind>;
+
+/// Sends `method /` to a raw server giving `reply` (with `pace`, then
+/// `after`) twice: once read whole by `request`, once through a
+/// `ResponseReader` read to its end, each on a client of its own with a
+/// body limit of `max_body`. Returns how each ended.
+fn whole_and_read(
+    method: &'static str,
+    reply: &[u8],
+    pace: Option<(usize, Duration)>,
+    after: After,
+    max_body: u64,
+) -> (Outcome, Outcome) {
+    let replies = (0..2)
+        .map(|_| Reply {
+            bytes: reply.to_vec(),
+            pace,
+            after,
+        })
+        .collect();
+    let (port, server) = raw_server(replies);
+    let outcomes = block_on(async move {
+        let mut whole_client = client(port).await?;
+        whole_client.limits_mut().max_body(max_body);
+        let whole = whole_client
+            .request("/", HttpHeaders::new(), method, "")
+            .await
+            .map(|resp| {
+                let body = resp.body().as_bytes().expect("a body in memory").to_vec();
+                (body, whole_client.is_connected())
+            })
+            .map_err(|e| e.kind());
+        drop(whole_client);
+        let mut reading_client = client(port).await?;
+        reading_client.limits_mut().max_body(max_body);
+        let mut body = Vec::new();
+        let read = match reading_client
+            .request_reader("/", HttpHeaders::new(), method, "")
+            .await
+        {
+            Ok(mut reader) => reader.read_to_end(&mut body).await.map(|_| drop(reader)),
+            Err(e) => Err(e),
+        };
+        let read = read
+            .map(|()| (body, reading_client.is_connected()))
+            .map_err(|e| e.kind());
+        io::Result::Ok((whole, read))
+    })
+    .unwrap();
+    server.join().unwrap();
+    outcomes
+}
+
+/// `request` reads a whole body as a `ResponseReader` does, framing by
+/// framing, arriving in pieces or at once: the same bytes, the same
+/// connection kept or not, the same errors for bodies cut short, reset or
+/// malformed, and none after `HEAD`, 204 and 304.
+#[test]
+fn request_reads_every_body_as_the_reader_does() {
+    let body = pattern_bytes(0, 5000);
+    let len_head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
+    let chunked_head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let until_close_head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+    let mut chunked = chunked_head.clone();
+    for piece in [&body[..1], &body[1..4100], &body[4100..]] {
+        monocle_http::encode_chunk(piece, &mut chunked);
+    }
+    chunked.extend_from_slice(b"0\r\nX-Sum: 1\r\n\r\n");
+    let paced = Some((700, Duration::from_millis(1)));
+    let cut = |head: &[u8], rest: &[u8]| [head, rest].concat();
+    use io::ErrorKind::{ConnectionReset, InvalidData, UnexpectedEof};
+    #[allow(clippy::type_complexity)] // a test table
+    let cases: Vec<(
+        &str,
+        &str,
+        Vec<u8>,
+        Option<(usize, Duration)>,
+        After,
+        Outcome,
+    )> = vec![
+        (
+            "length",
+            "GET",
+            cut(&len_head, &body),
+            paced,
+            After::Keep,
+            Ok((body.clone(), true)),
+        ),
+        (
+            "length at once",
+            "GET",
+            cut(&len_head, &body),
+            None,
+            After::Keep,
+            Ok((body.clone(), true)),
+        ),
+        (
+            "chunked",
+            "GET",
+            chunked.clone(),
+            paced,
+            After::Keep,
+            Ok((body.clone(), true)),
+        ),
+        (
+            "until close",
+            "GET",
+            cut(&until_close_head, &body),
+            paced,
+            After::Close,
+            Ok((body.clone(), false)),
+        ),
+        (
+            "HEAD",
+            "GET",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec(),
+            None,
+            After::Keep,
+            Err(UnexpectedEof),
+        ),
+        (
+            "HEAD",
+            "HEAD",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec(),
+            None,
+            After::Keep,
+            Ok((Vec::new(), true)),
+        ),
+        (
+            "204",
+            "GET",
+            b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            None,
+            After::Keep,
+            Ok((Vec::new(), true)),
+        ),
+        (
+            "304",
+            "GET",
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5000\r\n\r\n".to_vec(),
+            None,
+            After::Keep,
+            Ok((Vec::new(), true)),
+        ),
+        (
+            "length cut",
+            "GET",
+            cut(&len_head, &body[..4999]),
+            paced,
+            After::Close,
+            Err(UnexpectedEof),
+        ),
+        (
+            "chunked cut",
+            "GET",
+            chunked[..chunked.len() - 2].to_vec(),
+            paced,
+            After::Close,
+            Err(UnexpectedEof),
+        ),
+        (
+            "length reset",
+            "GET",
+            cut(&len_head, &body[..3000]),
+            None,
+            After::Reset,
+            Err(ConnectionReset),
+        ),
+        (
+            "until close reset",
+            "GET",
+            cut(&until_close_head, &body[..3000]),
+            None,
+            After::Reset,
+            Err(ConnectionReset),
+        ),
+        (
+            "chunked malformed",
+            "GET",
+            cut(&chunked_head, b"5\r\nhello\r\nzz\r\n"),
+            None,
+            After::Close,
+            Err(InvalidData),
+        ),
+    ];
+    for (name, method, reply, pace, after, want) in cases {
+        // A 200 to GET whose body never comes: cut short.
+        let after = if name == "HEAD" && method == "GET" {
+            After::Close
+        } else {
+            after
+        };
+        let (whole, read) = whole_and_read(method, &reply, pace, after, 1 << 20);
+        let whole = whole.map_err(|kind| match kind {
+            // A reset may show as an abort.
+            io::ErrorKind::ConnectionAborted => ConnectionReset,
+            kind => kind,
+        });
+        let read = read.map_err(|kind| match kind {
+            io::ErrorKind::ConnectionAborted => ConnectionReset,
+            kind => kind,
+        });
+        assert_eq!(whole, want, "{name} {method}: request");
+        assert_eq!(read, want, "{name} {method}: reader");
+    }
+}
+
+/// A whole body is held to the body limit whatever its framing: at the
+/// limit it is read, one byte past it is refused with `InvalidData` and a
+/// message naming the setter. A reader is not held to it.
+#[test]
+fn a_whole_body_is_held_to_the_body_limit_whatever_its_framing() {
+    let body = pattern_bytes(0, 3000);
+    let length = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n",
+        &body[..],
+    ]
+    .concat();
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for piece in body.chunks(1000) {
+        monocle_http::encode_chunk(piece, &mut chunked);
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let until_close = [&b"HTTP/1.1 200 OK\r\n\r\n"[..], &body].concat();
+    for (name, reply, after) in [
+        ("length", &length, After::Keep),
+        ("chunked", &chunked, After::Keep),
+        ("until close", &until_close, After::Close),
+    ] {
+        let kept = after == After::Keep;
+        let pace = Some((500, Duration::from_millis(1)));
+        let (whole, read) = whole_and_read("GET", reply, pace, after, 3000);
+        assert_eq!(whole, Ok((body.clone(), kept)), "{name}");
+        assert_eq!(read, Ok((body.clone(), kept)), "{name}");
+        let (whole, read) = whole_and_read("GET", reply, pace, after, 2999);
+        assert_eq!(whole, Err(io::ErrorKind::InvalidData), "{name}");
+        assert_eq!(read, Ok((body.clone(), kept)), "{name}");
+    }
+    // The message names the request, the limit and how to raise it.
+    let (port, server) = raw_server(vec![reply(until_close, After::Close)]);
+    block_on(async move {
+        let mut client = client(port).await?;
+        client.limits_mut().max_body(2999);
+        let err = client.get("/big").await.expect_err("past the limit");
+        let want = format!(
+            "GET http://127.0.0.1:{port}/big: response body larger than 2999 bytes; \
+             raise it with HttpClient::limits_mut().max_body"
+        );
+        assert_eq!(err.to_string(), want);
+        assert!(!client.is_connected());
+        io::Result::Ok(())
+    })
+    .unwrap();
+    server.join().unwrap();
 }
