@@ -275,7 +275,11 @@ impl HttpClient {
         }
     }
 
-    /// The limits responses are held to (head size, body size...).
+    /// The limits responses are held to (head size, body size...): a body
+    /// read whole ([`request`](Self::request)) to
+    /// [`max_body`](Limits::max_body), one read piece by piece
+    /// ([`request_reader`](Self::request_reader)) to
+    /// [`max_streamed_body`](Limits::max_streamed_body).
     pub fn limits_mut(&mut self) -> &mut Limits {
         &mut self.limits
     }
@@ -645,8 +649,9 @@ impl HttpClient {
     }
 
     /// `GET url`, returning once the head of the response is read: the body
-    /// is read from the [`ResponseReader`] piece by piece, as it arrives. See
-    /// [`request_reader`](Self::request_reader).
+    /// is read from the [`ResponseReader`] piece by piece, as it arrives,
+    /// held to [`Limits::max_streamed_body`] (unlimited by default) rather
+    /// than [`Limits::max_body`]. See [`request_reader`](Self::request_reader).
     ///
     /// # Errors
     ///
@@ -665,7 +670,8 @@ impl HttpClient {
     /// The reader borrows the client: no other request can go out until it
     /// is dropped. Read to its end, it leaves the connection for the next
     /// request as [`request`](Self::request) would; dropped before that, it
-    /// closes it. The body is not bounded by [`Limits::max_body`]; the
+    /// closes it. The body is bounded by [`Limits::max_streamed_body`]
+    /// (unlimited by default), not by [`Limits::max_body`]; the
     /// [timeout](Self::set_timeout) bounds sending the request and reading
     /// the head, then each wait for body bytes. [`ResponseReader`] says more.
     ///
@@ -676,8 +682,10 @@ impl HttpClient {
     ///
     /// # Errors
     ///
-    /// As [`request`](Self::request), for the request and the head; errors
-    /// reading the body come from the reader's reads.
+    /// As [`request`](Self::request), for the request and the head, and
+    /// `InvalidData` for a `Content-Length` past
+    /// [`max_streamed_body`](Limits::max_streamed_body) (the connection is
+    /// closed); errors reading the body come from the reader's reads.
     ///
     /// # Examples
     ///
@@ -726,19 +734,14 @@ impl HttpClient {
             req = req.with_body(body);
         }
         let deadline = self.timeout.map(|t| Instant::now() + t);
-        // A body read piece by piece is not bounded by the body limit, nor
-        // is a `Content-Length` announcing one past it refused.
-        let mut limits = self.limits.clone();
-        limits.max_body(u64::MAX);
-        let (head, rest) = self
-            .send_head(&req, None, connects, deadline, limits.clone())
-            .await?;
+        let (head, rest) = self.send_head(&req, None, connects, deadline).await?;
         // The reader times each wait for the body itself, with a message
         // saying so; the connection's own timer would race it.
         if let Some(conn) = self.conn.as_mut() {
             conn.set_timeout(None);
         }
-        Ok(ResponseReader::new(self, req, head, rest, &limits))
+        let limits = self.limits;
+        ResponseReader::new(self, req, head, rest, &limits)
     }
 
     /// The connection (if open) and the input buffer, which holds what was
@@ -821,9 +824,7 @@ impl HttpClient {
         connects: u64,
     ) -> io::Result<HttpResponse> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
-        let (head, rest) = self
-            .send_head(req, stream, connects, deadline, self.limits.clone())
-            .await?;
+        let (head, rest) = self.send_head(req, stream, connects, deadline).await?;
         // As while the head was read: a body read half way is closed with
         // its connection.
         let in_flight = CloseOnDrop(&mut self.conn);
@@ -847,8 +848,7 @@ impl HttpClient {
     /// connection (reconnecting if the server closed it), and reads the head
     /// of the response; its body is next in `inbuf`, then where the [`Rest`]
     /// returned says. `connects` is as for
-    /// [`send_inner`](Self::send_inner); `deadline` bounds the whole; the
-    /// head is held to `limits`.
+    /// [`send_inner`](Self::send_inner); `deadline` bounds the whole.
     ///
     /// Dropping the future before it finishes closes the connection, as for
     /// [`request`](Self::request).
@@ -858,7 +858,6 @@ impl HttpClient {
         mut stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
         connects: u64,
         deadline: Option<Instant>,
-        limits: Limits,
     ) -> io::Result<(ResponseHead, Rest)> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
@@ -914,12 +913,11 @@ impl HttpClient {
                     polled: &mut polled,
                 },
             };
-            let inbuf = &mut self.inbuf;
+            let (inbuf, out, limits) = (&mut self.inbuf, &mut self.out, &self.limits);
             let result = async {
-                let sent =
-                    send_request(conn, inbuf, &mut self.out, req, body, form, deadline).await?;
+                let sent = send_request(conn, inbuf, out, req, body, form, deadline).await?;
                 let deadline = deadline.map_or(Deadline::Never, Deadline::At);
-                read_answer_head(sent, conn, inbuf, req, &limits, deadline).await
+                read_answer_head(sent, conn, inbuf, req, limits, deadline).await
             }
             .await;
             in_flight.disarm();

@@ -103,7 +103,7 @@ impl<IO> Drop for Conn<'_, IO> {
 impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     pub(crate) fn new(app: &'a App, io: IO, peer: Option<SocketAddr>) -> Self {
         let config = app.config();
-        let mut head_limits = config.limits.clone();
+        let mut head_limits = config.limits;
         head_limits.max_body = u64::MAX;
         Conn {
             app,

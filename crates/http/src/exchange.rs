@@ -17,7 +17,7 @@ use crate::limits::Limits;
 use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::response_body::{BodyError, BodyReader};
+use crate::response_body::{BodyError, BodyLimit, BodyReader};
 use crate::write::{write_request_head, write_request_head_chunked, TargetForm};
 
 /// A body at most this long is copied after the head; a longer one goes out
@@ -234,6 +234,10 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
 /// Reads the head of the response to `req`, starting with what `inbuf`
 /// holds, past any interim (1xx) responses but a 101; the body, if any,
 /// starts at the front of `inbuf`.
+///
+/// The head is held to `limits` but for the body limit: which one bounds
+/// the body depends on how it is read ([`BodyLimit`]), and [`BodyReader`]
+/// holds it to that one, a `Content-Length` included.
 async fn read_head<IO: AsyncRead + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
@@ -242,11 +246,15 @@ async fn read_head<IO: AsyncRead + Unpin>(
     deadline: Deadline,
 ) -> Result<ResponseHead, ExchangeError> {
     let method = req.method();
+    let limits = Limits {
+        max_body: u64::MAX,
+        ..*limits
+    };
     // Bytes read while the request went out count.
     let mut received_any = !inbuf.is_empty();
     let head = loop {
         if !inbuf.is_empty() {
-            match parse_response_head(inbuf.data(), method, limits).map_err(io::Error::from)? {
+            match parse_response_head(inbuf.data(), method, &limits).map_err(io::Error::from)? {
                 // After a 101 the connection speaks another protocol: the
                 // 101 is the answer, and nothing after it is read as HTTP.
                 Some(head) if head.is_interim() && head.code() != 101 => {
@@ -285,9 +293,9 @@ async fn read_head<IO: AsyncRead + Unpin>(
 }
 
 /// Reads the whole body of the response whose `head` was read, bounded by
-/// the body limit, with the client's one reading of a body by its framing
-/// ([`BodyReader`]). Returns the response and whether the connection may
-/// carry another request.
+/// [`Limits::max_body`], with the client's one reading of a body by its
+/// framing ([`BodyReader`]). Returns the response and whether the
+/// connection may carry another request.
 async fn read_body<IO: AsyncRead + Unpin>(
     io: &mut IO,
     inbuf: &mut InBuf,
@@ -297,17 +305,18 @@ async fn read_body<IO: AsyncRead + Unpin>(
     deadline: Deadline,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
     let framing = head.framing();
-    let mut reader = BodyReader::new(framing, limits, deadline);
-    let body = reader
-        .read_to_end(io, inbuf)
-        .await
-        .map_err(|e| body_error(e, framing, limits))?;
+    let whole = BodyLimit::Whole;
+    let read = match BodyReader::new(framing, limits, whole, deadline) {
+        Ok(mut reader) => reader.read_to_end(io, inbuf).await,
+        Err(e) => Err(BodyError::TooLarge(e)),
+    };
+    let body = read.map_err(|e| body_error(e, framing))?;
     let reusable = keeps_alive(&head) && reusable_after(inbuf, req);
     Ok((HttpResponse::from_head(head, body), reusable))
 }
 
 /// The error of a whole body framed as `framing` that could not be read.
-fn body_error(e: BodyError, framing: BodyFraming, limits: &Limits) -> ExchangeError {
+fn body_error(e: BodyError, framing: BodyFraming) -> ExchangeError {
     let e = match e {
         BodyError::TimedOut => return ExchangeError::TimedOut,
         BodyError::Cut => {
@@ -321,7 +330,7 @@ fn body_error(e: BodyError, framing: BodyFraming, limits: &Limits) -> ExchangeEr
             )
         }
         BodyError::Chunked(e) => e.into(),
-        BodyError::TooLarge => too_large(limits),
+        BodyError::TooLarge(e) => e.into(),
         // A reset is no close: the body was cut short, and what came of it
         // must not pass for all of it.
         BodyError::Io(e) if is_reset(&e) => io::Error::new(
@@ -561,16 +570,6 @@ async fn write_chunks<IO: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     write_all_vectored(io, &[LAST_CHUNK]).await
-}
-
-fn too_large(limits: &Limits) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "response body larger than {} bytes; raise it with HttpClient::limits_mut().max_body",
-            limits.body_limit()
-        ),
-    )
 }
 
 #[cfg(test)]

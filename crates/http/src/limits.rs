@@ -3,13 +3,19 @@
 /// Size limits for parsing, with safe defaults; each is enforced with the status
 /// code named below, and every error message names the setter that raises it.
 ///
+/// A server holds requests to its [`ServerConfig`](crate::ServerConfig)'s
+/// limits, a client responses to its own
+/// ([`HttpClient::limits_mut`](crate::HttpClient::limits_mut)); the status
+/// codes are the server's answers, a client fails the request instead.
+/// `Limits` is plain data, and `Copy`.
+///
 /// | limit | default | status when exceeded |
 /// |---|---|---|
 /// | [`max_head`](Self::max_head): request line plus headers | 64 KiB | 431 |
 /// | [`max_uri`](Self::max_uri): request target | 8 KiB | 414 |
 /// | [`max_headers`](Self::max_headers): header lines | 100 | 431 |
 /// | [`max_body`](Self::max_body): body, from `Content-Length` or chunked | 16 MiB | 413 |
-/// | [`max_streamed_body`](Self::max_streamed_body): body read by a [streaming handler](crate::Handler::streaming) | unlimited | 413 |
+/// | [`max_streamed_body`](Self::max_streamed_body): body read by a [streaming handler](crate::Handler::streaming), or by a client's [`ResponseReader`](crate::ResponseReader) | unlimited | 413 |
 /// | [`max_chunk_extensions`](Self::max_chunk_extensions): chunk extensions of a body, in all | 16 KiB | 400 |
 /// | [`max_trailers`](Self::max_trailers): trailer section of a chunked body | 16 KiB | 431 |
 ///
@@ -22,7 +28,7 @@
 /// limits.max_body(100 << 20).max_uri(2048);
 /// assert_eq!(limits.body_limit(), 100 << 20);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub(crate) max_head: usize,
     pub(crate) max_uri: usize,
@@ -73,15 +79,23 @@ impl Limits {
     }
 
     /// Sets the largest body a [streaming handler](crate::Handler::streaming)
-    /// may be sent, in bytes; unlimited by default.
+    /// may be sent, or a client's [`ResponseReader`](crate::ResponseReader)
+    /// may read, in bytes; unlimited by default.
     ///
     /// [`max_body`](Self::max_body) bounds the memory a buffered body takes;
     /// a streamed body takes a bounded amount of memory whatever its length,
-    /// so the default sets no limit and leaves the decision to the handler,
-    /// which sees every byte and may answer (a 413, say) at any point. A
-    /// `Content-Length` over this limit is answered 413 without calling the
-    /// handler; a chunked body that grows past it fails the handler's read
-    /// and is answered 413 by the server.
+    /// so the default sets no limit and leaves the decision to the handler
+    /// or the reader's caller, which sees every byte and may stop at any
+    /// point.
+    ///
+    /// On a server, a `Content-Length` over this limit is answered 413
+    /// without calling the handler; a chunked body that grows past it fails
+    /// the handler's read and is answered 413 by the server. On a client, a
+    /// `Content-Length` over it fails
+    /// [`request_reader`](crate::HttpClient::request_reader) before a reader
+    /// is made; a chunked body, or one read until the server closes, that
+    /// grows past it fails the reader's read (`InvalidData`), and the
+    /// connection is closed.
     pub fn max_streamed_body(&mut self, bytes: u64) -> &mut Self {
         self.max_streamed_body = bytes;
         self
@@ -120,12 +134,14 @@ impl Limits {
     }
 
     /// The largest body, in bytes. A client reading a body until the connection
-    /// closes must enforce it itself.
+    /// closes must enforce it itself (a parsed head's `Content-Length` and
+    /// a [`ChunkedDecoder`](crate::ChunkedDecoder) are held to it).
     pub fn body_limit(&self) -> u64 {
         self.max_body
     }
 
-    /// The largest body a streaming handler may be sent, in bytes.
+    /// The largest body a streaming handler may be sent, or a client's
+    /// reader may read, in bytes.
     pub fn streamed_body_limit(&self) -> u64 {
         self.max_streamed_body
     }

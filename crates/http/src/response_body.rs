@@ -30,6 +30,35 @@ const GROW_MIN: usize = 8 << 10;
 /// filled stays small.
 const GROW_MAX: usize = 64 << 10;
 
+/// Which of the [`Limits`] bounds a body, by how it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLimit {
+    /// [`Limits::max_body`]: a body held whole in memory, by
+    /// [`HttpClient::request`](crate::HttpClient::request).
+    Whole,
+    /// [`Limits::max_streamed_body`]: a body handed on piece by piece, by
+    /// a [`ResponseReader`](crate::ResponseReader).
+    Streamed,
+}
+
+impl BodyLimit {
+    /// The largest body, in bytes.
+    pub(crate) fn bytes(self, limits: &Limits) -> u64 {
+        match self {
+            BodyLimit::Whole => limits.max_body,
+            BodyLimit::Streamed => limits.max_streamed_body,
+        }
+    }
+
+    /// The setter of the limit.
+    fn setter(self) -> &'static str {
+        match self {
+            BodyLimit::Whole => "max_body",
+            BodyLimit::Streamed => "max_streamed_body",
+        }
+    }
+}
+
 /// Why a body could not be read to its end.
 #[derive(Debug)]
 pub(crate) enum BodyError {
@@ -37,12 +66,40 @@ pub(crate) enum BodyError {
     TimedOut,
     /// The source ended (EOF) before the body did.
     Cut,
-    /// The chunked coding is malformed or past its limits.
+    /// The chunked coding is malformed or past its extension or trailer
+    /// limits.
     Chunked(crate::Error),
-    /// A body read until the server closes grew past the body limit.
-    TooLarge,
+    /// The body is longer than its limit: as it grew (chunked, or read
+    /// until the server closes), or as its `Content-Length` says (then
+    /// from [`BodyReader::new`]).
+    TooLarge(TooLarge),
     /// Reading failed.
     Io(io::Error),
+}
+
+/// A body longer than the `which` limit, `limit` bytes. As a message it
+/// names the setter that raises it; as an `io::Error` it is `InvalidData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLarge {
+    pub(crate) which: BodyLimit,
+    pub(crate) limit: u64,
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "response body larger than {} bytes; raise it with HttpClient::limits_mut().{}",
+            self.limit,
+            self.which.setter()
+        )
+    }
+}
+
+impl From<TooLarge> for io::Error {
+    fn from(e: TooLarge) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+    }
 }
 
 /// Where a body is, read piece by piece over any byte source: its framing,
@@ -58,8 +115,10 @@ pub(crate) struct BodyReader {
     total: Option<u64>,
     /// Body bytes handed out so far.
     read: u64,
-    /// The largest body read until the server closes; a chunked body's
-    /// decoder is held to it too.
+    /// Which limit holds the body, and its bytes: a body read until the
+    /// server closes is held to it here, a chunked body by its decoder, a
+    /// `Content-Length` when the reader is made.
+    which: BodyLimit,
     limit: u64,
     /// When a read waiting for bytes gives up: [`Deadline::After`] starts
     /// over whenever bytes come (an idle timeout), [`Deadline::At`] does not.
@@ -78,30 +137,49 @@ enum BodyState {
 }
 
 impl BodyReader {
-    /// The reader of a body framed as `framing`, held to `limits`: a
-    /// chunked body to its body, extension and trailer limits, a body read
-    /// until the server closes to its body limit (a `Content-Length` is
-    /// held to it when the head is parsed). Each wait for bytes ends at
-    /// `deadline`.
-    pub(crate) fn new(framing: BodyFraming, limits: &Limits, deadline: Deadline) -> Self {
+    /// The reader of a body framed as `framing`, held to the `which` limit
+    /// of `limits` (a chunked body to their extension and trailer limits
+    /// too); each wait for bytes ends at `deadline`.
+    ///
+    /// This is the one place a response body is held to a body limit: a
+    /// client parses response heads without one.
+    ///
+    /// # Errors
+    ///
+    /// A `Content-Length` past the limit.
+    pub(crate) fn new(
+        framing: BodyFraming,
+        limits: &Limits,
+        which: BodyLimit,
+        deadline: Deadline,
+    ) -> Result<Self, TooLarge> {
+        let limit = which.bytes(limits);
         let state = match framing {
             BodyFraming::Empty | BodyFraming::Length(0) => BodyState::Done,
+            BodyFraming::Length(n) if n > limit => return Err(TooLarge { which, limit }),
             BodyFraming::Length(n) => BodyState::Length(n),
-            BodyFraming::Chunked => BodyState::Chunked(Box::new(ChunkedDecoder::new(limits))),
+            BodyFraming::Chunked => {
+                let limits = Limits {
+                    max_body: limit,
+                    ..*limits
+                };
+                BodyState::Chunked(Box::new(ChunkedDecoder::new(&limits)))
+            }
             BodyFraming::UntilClose => BodyState::UntilClose,
         };
         let total = match framing {
             BodyFraming::Length(n) => Some(n),
             _ => None,
         };
-        BodyReader {
+        Ok(BodyReader {
             state,
             total,
             read: 0,
-            limit: limits.body_limit(),
+            which,
+            limit,
             deadline,
             timer: None,
-        }
+        })
     }
 
     /// Whether the body has ended.
@@ -112,11 +190,6 @@ impl BodyReader {
     /// Body bytes handed out so far.
     pub(crate) fn read(&self) -> u64 {
         self.read
-    }
-
-    /// The largest body read until the server closes (see [`new`](Self::new)).
-    pub(crate) fn limit(&self) -> u64 {
-        self.limit
     }
 
     /// How much of the body came, for messages.
@@ -163,9 +236,14 @@ impl BodyReader {
                     (n, n)
                 }
                 BodyState::Chunked(decoder) => {
-                    let (used, written) = decoder
-                        .decode_into(inbuf.data(), buf)
-                        .map_err(BodyError::Chunked)?;
+                    let which = self.which;
+                    let decoded = decoder.decode_into(inbuf.data(), buf);
+                    let (used, written) = decoded.map_err(|e| match e {
+                        crate::Error::BodyTooLarge { limit } => {
+                            BodyError::TooLarge(TooLarge { which, limit })
+                        }
+                        e => BodyError::Chunked(e),
+                    })?;
                     if decoder.is_done() {
                         self.state = BodyState::Done;
                     }
@@ -245,9 +323,17 @@ impl BodyReader {
     fn handed_out(&mut self, n: usize) -> Result<usize, BodyError> {
         self.read += n as u64;
         if matches!(self.state, BodyState::UntilClose) && self.read > self.limit {
-            return Err(BodyError::TooLarge);
+            return Err(self.too_large());
         }
         Ok(n)
+    }
+
+    /// The error of a body past its limit.
+    fn too_large(&self) -> BodyError {
+        BodyError::TooLarge(TooLarge {
+            which: self.which,
+            limit: self.limit,
+        })
     }
 
     /// Reads the rest of the body into memory, as [`HttpClient::request`]
@@ -265,9 +351,9 @@ impl BodyReader {
     ) -> Result<Vec<u8>, BodyError> {
         let mut body = match self.state {
             // Only where memory is narrower than a `Content-Length` the
-            // body limit allows.
+            // limit allows.
             BodyState::Length(left) => {
-                vec![0; usize::try_from(left).map_err(|_| BodyError::TooLarge)?]
+                vec![0; usize::try_from(left).map_err(|_| self.too_large())?]
             }
             _ => Vec::new(),
         };
@@ -296,6 +382,7 @@ impl fmt::Debug for BodyReader {
         f.debug_struct("BodyReader")
             .field("done", &self.is_done())
             .field("read", &self.read)
+            .field("which", &self.which)
             .field("limit", &self.limit)
             .field("deadline", &self.deadline)
             .finish()
@@ -421,7 +508,7 @@ mod tests {
     /// A reader of a body framed as `framing`, held to `limits`, waiting
     /// forever.
     fn body_reader(framing: BodyFraming, limits: &Limits) -> BodyReader {
-        BodyReader::new(framing, limits, Deadline::Never)
+        BodyReader::new(framing, limits, BodyLimit::Whole, Deadline::Never).unwrap()
     }
 
     fn chunked(pieces: &[&[u8]]) -> Vec<u8> {
@@ -546,52 +633,77 @@ mod tests {
         }
     }
 
-    /// The body limit bounds a chunked body (its decoder refuses a chunk
-    /// that would pass it) and one read until close (at most one byte past
-    /// it is taken); at the limit both pass.
+    /// The body limit bounds a body of every framing: a `Content-Length`
+    /// past it is refused before a byte is read, a chunked body when a
+    /// chunk's size would pass it, one read until close once a byte past
+    /// it came (no more is taken); at the limit all pass. `max_body` bounds
+    /// a body read whole, `max_streamed_body` one read piece by piece.
     #[test]
-    fn the_body_limit_bounds_chunked_bodies_and_bodies_read_until_close() {
+    fn the_body_limit_bounds_bodies_of_every_framing() {
         let body = vec![b'x'; 3000];
         let wire = chunked(&[&body[..1000], &body[1000..]]);
         let long = vec![b'x'; 20 << 10];
-        for limit in [2999, 3000] {
-            let mut limits = Limits::new();
-            limits.max_body(limit);
-            for room in [1, 1000, 8 << 10, WHOLE] {
-                let what = format!("limit {limit}, reads of {room}");
-                let mut inbuf = InBuf::new();
-                let mut io = Source::new(&wire, 500, None);
-                let mut chunked = body_reader(BodyFraming::Chunked, &limits);
-                let (got, end) = read_all(&mut chunked, &mut io, &mut inbuf, room);
-                let until_close_input = if limit == 3000 { &body } else { &long };
-                let mut io = Source::new(until_close_input, 64 << 10, None);
-                let mut until_close = body_reader(BodyFraming::UntilClose, &limits);
-                let mut inbuf = InBuf::new();
-                let (got_uc, end_uc) = read_all(&mut until_close, &mut io, &mut inbuf, room);
-                if limit == 3000 {
-                    assert!(end.is_ok() && got == body, "{what}: {end:?}");
-                    assert!(end_uc.is_ok() && got_uc == body, "{what}: {end_uc:?}");
-                    continue;
+        for which in [BodyLimit::Whole, BodyLimit::Streamed] {
+            for limit in [2999, 3000] {
+                // The other limit, far lower, plays no part.
+                let mut limits = Limits::new();
+                limits.max_body(10).max_streamed_body(10);
+                match which {
+                    BodyLimit::Whole => limits.max_body(limit),
+                    BodyLimit::Streamed => limits.max_streamed_body(limit),
+                };
+                let new = |framing| BodyReader::new(framing, &limits, which, Deadline::Never);
+                let what = format!("{which:?} limit {limit}");
+                let length = new(BodyFraming::Length(3000));
+                assert_eq!(length.is_ok(), limit == 3000, "{what}");
+                if let Err(e) = length {
+                    assert_eq!(e, TooLarge { which, limit }, "{what}");
                 }
-                // Refused as the second chunk's size is read.
-                assert!(
-                    matches!(
-                        end,
-                        Err(BodyError::Chunked(crate::Error::BodyTooLarge {
-                            limit: 2999
-                        }))
-                    ),
-                    "{what}: {end:?}"
-                );
-                assert!(got.len() <= 1000, "{what}: {}", got.len());
-                assert!(
-                    matches!(end_uc, Err(BodyError::TooLarge)),
-                    "{what}: {end_uc:?}"
-                );
-                assert!(got_uc.len() <= 2999, "{what}: {}", got_uc.len());
-                assert!(until_close.read() <= 3000, "{what}: {}", until_close.read());
+                for room in [1, 1000, 8 << 10, WHOLE] {
+                    let what = format!("{what}, reads of {room}");
+                    let mut inbuf = InBuf::new();
+                    let mut io = Source::new(&wire, 500, None);
+                    let mut chunked = new(BodyFraming::Chunked).unwrap();
+                    let (got, end) = read_all(&mut chunked, &mut io, &mut inbuf, room);
+                    let until_close_input = if limit == 3000 { &body } else { &long };
+                    let mut io = Source::new(until_close_input, 64 << 10, None);
+                    let mut until_close = new(BodyFraming::UntilClose).unwrap();
+                    let mut inbuf = InBuf::new();
+                    let (got_uc, end_uc) = read_all(&mut until_close, &mut io, &mut inbuf, room);
+                    if limit == 3000 {
+                        assert!(end.is_ok() && got == body, "{what}: {end:?}");
+                        assert!(end_uc.is_ok() && got_uc == body, "{what}: {end_uc:?}");
+                        continue;
+                    }
+                    // Refused as the second chunk's size is read.
+                    let too_large = |end: &Result<(), BodyError>| {
+                        let want = TooLarge { which, limit };
+                        matches!(end, Err(BodyError::TooLarge(e)) if *e == want)
+                    };
+                    assert!(too_large(&end), "{what}: {end:?}");
+                    assert!(got.len() <= 1000, "{what}: {}", got.len());
+                    assert!(too_large(&end_uc), "{what}: {end_uc:?}");
+                    assert!(got_uc.len() <= 2999, "{what}: {}", got_uc.len());
+                    assert!(until_close.read() <= 3000, "{what}: {}", until_close.read());
+                }
             }
         }
+        let which = BodyLimit::Whole;
+        let e = io::Error::from(TooLarge { which, limit: 2999 });
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            e.to_string(),
+            "response body larger than 2999 bytes; raise it with HttpClient::limits_mut().max_body"
+        );
+        assert_eq!(
+            TooLarge {
+                which: BodyLimit::Streamed,
+                limit: 1 << 20
+            }
+            .to_string(),
+            "response body larger than 1048576 bytes; \
+             raise it with HttpClient::limits_mut().max_streamed_body"
+        );
     }
 
     /// A body much larger than the input buffer goes through it without
@@ -608,13 +720,15 @@ mod tests {
             (BodyFraming::Length(whole.len() as u64), &whole),
             (BodyFraming::UntilClose, &whole),
         ] {
-            let mut limits = Limits::new();
-            limits.max_body(u64::MAX);
+            let limits = Limits::new();
             for room in [100, 64 << 10, WHOLE] {
                 let mut inbuf = InBuf::new();
                 let capacity = inbuf.capacity();
                 let mut io = Source::new(input, 256 << 10, None);
-                let mut reader = body_reader(framing, &limits);
+                // Unlimited by default.
+                let streamed = BodyLimit::Streamed;
+                let mut reader =
+                    BodyReader::new(framing, &limits, streamed, Deadline::Never).unwrap();
                 let (got, end) = read_all(&mut reader, &mut io, &mut inbuf, room);
                 assert!(end.is_ok(), "{framing:?} {room}: {end:?}");
                 assert!(got == whole, "{framing:?} {room}: the body differs");
@@ -687,11 +801,12 @@ mod tests {
         for room in [4, WHOLE] {
             let framing = BodyFraming::Length(10);
             let deadline = Deadline::At(Instant::now() + 4 * every);
-            let mut reader = BodyReader::new(framing, &limits, deadline);
+            let mut reader = BodyReader::new(framing, &limits, BodyLimit::Whole, deadline).unwrap();
             let (got, end) = read_all(&mut reader, &mut trickle(), &mut InBuf::new(), room);
             assert!(matches!(end, Err(BodyError::TimedOut)), "{room}: {end:?}");
             assert!(reader.read() < 10 && got.len() < 10, "{room}");
-            let mut reader = BodyReader::new(framing, &limits, Deadline::After(4 * every));
+            let idle = Deadline::After(4 * every);
+            let mut reader = BodyReader::new(framing, &limits, BodyLimit::Whole, idle).unwrap();
             let (got, end) = read_all(&mut reader, &mut trickle(), &mut InBuf::new(), room);
             assert!(end.is_ok() && got == b"tttttttttt", "{room}: {end:?}");
         }
@@ -701,7 +816,10 @@ mod tests {
     fn a_read_waiting_past_the_idle_timeout_fails_and_none_waits_forever() {
         let idle = Duration::from_millis(50);
         let limits = Limits::new();
-        let mut reader = BodyReader::new(BodyFraming::Length(10), &limits, Deadline::After(idle));
+        let framing = BodyFraming::Length(10);
+        let streamed = BodyLimit::Streamed;
+        let mut reader =
+            BodyReader::new(framing, &limits, streamed, Deadline::After(idle)).unwrap();
         let mut inbuf = inbuf_with(b"0123");
         let start = Instant::now();
         let (got, end) = read_all(&mut reader, &mut Silent, &mut inbuf, 100);

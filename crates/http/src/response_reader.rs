@@ -14,7 +14,7 @@ use crate::io::Deadline;
 use crate::limits::Limits;
 use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
-use crate::response_body::{BodyError, BodyReader};
+use crate::response_body::{BodyError, BodyLimit, BodyReader};
 use crate::version::Version;
 
 /// A response whose body is read piece by piece as it arrives, made by
@@ -44,9 +44,13 @@ use crate::version::Version;
 /// flow control: reading slowly slows the download down, it does not fill
 /// memory.
 ///
-/// The body is therefore not bounded by [`Limits::max_body`] (deciding what
-/// to keep is the caller's), and a `Content-Length` past it is not refused;
-/// the other limits ([`max_head`](Limits::max_head),
+/// The body is therefore not bounded by [`Limits::max_body`], which bounds
+/// the bodies [`request`](HttpClient::request) holds in memory, but by
+/// [`Limits::max_streamed_body`], unlimited by default (deciding what to
+/// keep is the caller's): a `Content-Length` past it fails
+/// [`request_reader`](HttpClient::request_reader) before a reader is made,
+/// a chunked body or one read until the server closes that grows past it
+/// fails the read that would pass it. The other limits ([`max_head`](Limits::max_head),
 /// [`max_headers`](Limits::max_headers), and for a chunked body
 /// [`max_chunk_extensions`](Limits::max_chunk_extensions) and
 /// [`max_trailers`](Limits::max_trailers)) apply as to
@@ -65,8 +69,9 @@ use crate::version::Version;
 /// A body cut short is an error, never a short body: the server closing the
 /// connection before the announced length or the last chunk
 /// (`UnexpectedEof`), or resetting it (`ConnectionReset`...), a chunked
-/// coding that is malformed or past its limits (`InvalidData`), and the
-/// timeout (`TimedOut`). For a body that runs until close, the server
+/// coding that is malformed or past its limits, a body past
+/// [`max_streamed_body`](Limits::max_streamed_body) (`InvalidData`), and
+/// the timeout (`TimedOut`). For a body that runs until close, the server
 /// closing is its end but a reset is still an error. Each message names the
 /// request and how much of the body came. After an error the connection is
 /// closed and every later read fails again.
@@ -152,16 +157,31 @@ pub struct ResponseReader<'a> {
 
 impl<'a> ResponseReader<'a> {
     /// The reader of the body after `head`, the answer to `req`, on
-    /// `client`'s connection or in its input buffer alone, as `rest` says.
+    /// `client`'s connection or in its input buffer alone, as `rest` says;
+    /// the body is held to `limits.max_streamed_body`.
+    ///
+    /// # Errors
+    ///
+    /// A `Content-Length` past that limit: the connection is closed.
     pub(crate) fn new(
         client: &'a mut HttpClient,
         req: HttpRequest,
         head: ResponseHead,
         rest: Rest,
         limits: &Limits,
-    ) -> Self {
+    ) -> io::Result<Self> {
         let idle = client.timeout().map_or(Deadline::Never, Deadline::After);
-        let body = BodyReader::new(head.framing(), limits, idle);
+        let body = match BodyReader::new(head.framing(), limits, BodyLimit::Streamed, idle) {
+            Ok(body) => body,
+            Err(e) => {
+                client.close();
+                let what = client.describe(&req);
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{what}: {e}"),
+                ));
+            }
+        };
         let mut reader = ResponseReader {
             client,
             req,
@@ -174,7 +194,7 @@ impl<'a> ResponseReader<'a> {
         if reader.body.is_done() {
             reader.settle();
         }
-        reader
+        Ok(reader)
     }
 
     /// The status code.
@@ -254,13 +274,7 @@ impl<'a> ResponseReader<'a> {
                 io::ErrorKind::InvalidData,
                 format!("{what}: bad chunked body ({progress}): {e}"),
             ),
-            BodyError::TooLarge => (
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{what}: the body is longer than {} bytes ({progress})",
-                    self.body.limit()
-                ),
-            ),
+            BodyError::TooLarge(e) => (io::ErrorKind::InvalidData, format!("{what}: {e}")),
             BodyError::Io(e) => (
                 e.kind(),
                 format!(

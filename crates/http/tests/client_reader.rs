@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use common::{find, start};
 use futures_lite::{stream, AsyncReadExt};
 use monocle_http::{
-    BodyFraming, HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer, ResponseReader,
+    BodyFraming, HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer, Limits,
+    ResponseReader,
 };
 use monocle_stack::block_on;
 
@@ -623,19 +624,20 @@ fn a_get_reader_dropped_before_the_head_closes_the_connection() {
 }
 
 /// How one way of reading a body ended: the body, and whether the
-/// connection was kept after it; or the kind of error.
-type Outcome = Result<(Vec<u8>, bool), io::ErrorKind>;
+/// connection was kept after it; or the kind of error and its message.
+type Outcome = Result<(Vec<u8>, bool), (io::ErrorKind, String)>;
 
 /// Sends `method /` to a raw server giving `reply` (with `pace`, then
 /// `after`) twice: once read whole by `request`, once through a
-/// `ResponseReader` read to its end, each on a client of its own with a
-/// body limit of `max_body`. Returns how each ended.
+/// `ResponseReader` read to its end, each on a client of its own held to
+/// `limits`. Returns how each ended; after an error, each checks that the
+/// connection was closed.
 fn whole_and_read(
     method: &'static str,
     reply: &[u8],
     pace: Option<(usize, Duration)>,
     after: After,
-    max_body: u64,
+    limits: Limits,
 ) -> (Outcome, Outcome) {
     let replies = (0..2)
         .map(|_| Reply {
@@ -647,18 +649,15 @@ fn whole_and_read(
     let (port, server) = raw_server(replies);
     let outcomes = block_on(async move {
         let mut whole_client = client(port).await?;
-        whole_client.limits_mut().max_body(max_body);
+        *whole_client.limits_mut() = limits;
         let whole = whole_client
             .request("/", HttpHeaders::new(), method, "")
             .await
-            .map(|resp| {
-                let body = resp.body().as_bytes().expect("a body in memory").to_vec();
-                (body, whole_client.is_connected())
-            })
-            .map_err(|e| e.kind());
+            .map(|resp| resp.body().as_bytes().expect("a body in memory").to_vec());
+        let whole = ended(whole, &whole_client);
         drop(whole_client);
         let mut reading_client = client(port).await?;
-        reading_client.limits_mut().max_body(max_body);
+        *reading_client.limits_mut() = limits;
         let mut body = Vec::new();
         let read = match reading_client
             .request_reader("/", HttpHeaders::new(), method, "")
@@ -667,9 +666,7 @@ fn whole_and_read(
             Ok(mut reader) => reader.read_to_end(&mut body).await.map(|_| drop(reader)),
             Err(e) => Err(e),
         };
-        let read = read
-            .map(|()| (body, reading_client.is_connected()))
-            .map_err(|e| e.kind());
+        let read = ended(read.map(|()| body), &reading_client);
         io::Result::Ok((whole, read))
     })
     .unwrap();
@@ -677,6 +674,17 @@ fn whole_and_read(
     outcomes
 }
 
+/// How reading a body with `client` ended; an error must have closed the
+/// connection.
+fn ended(read: io::Result<Vec<u8>>, client: &HttpClient) -> Outcome {
+    match read {
+        Ok(body) => Ok((body, client.is_connected())),
+        Err(e) => {
+            assert!(!client.is_connected(), "kept after {e}");
+            Err((e.kind(), e.to_string()))
+        }
+    }
+}
 /// `request` reads a whole body as a `ResponseReader` does, framing by
 /// framing, arriving in pieces or at once: the same bytes, the same
 /// connection kept or not, the same errors for bodies cut short, reset or
@@ -694,16 +702,11 @@ fn request_reads_every_body_as_the_reader_does() {
     chunked.extend_from_slice(b"0\r\nX-Sum: 1\r\n\r\n");
     let paced = Some((700, Duration::from_millis(1)));
     let cut = |head: &[u8], rest: &[u8]| [head, rest].concat();
+    // An outcome with the kind of error only.
+    type Kinds = Result<(Vec<u8>, bool), io::ErrorKind>;
     use io::ErrorKind::{ConnectionReset, InvalidData, UnexpectedEof};
     #[allow(clippy::type_complexity)] // a test table
-    let cases: Vec<(
-        &str,
-        &str,
-        Vec<u8>,
-        Option<(usize, Duration)>,
-        After,
-        Outcome,
-    )> = vec![
+    let cases: Vec<(&str, &str, Vec<u8>, Option<(usize, Duration)>, After, Kinds)> = vec![
         (
             "length",
             "GET",
@@ -816,26 +819,25 @@ fn request_reads_every_body_as_the_reader_does() {
         } else {
             after
         };
-        let (whole, read) = whole_and_read(method, &reply, pace, after, 1 << 20);
-        let whole = whole.map_err(|kind| match kind {
+        let (whole, read) = whole_and_read(method, &reply, pace, after, Limits::new());
+        let kind = |(kind, _)| match kind {
             // A reset may show as an abort.
             io::ErrorKind::ConnectionAborted => ConnectionReset,
             kind => kind,
-        });
-        let read = read.map_err(|kind| match kind {
-            io::ErrorKind::ConnectionAborted => ConnectionReset,
-            kind => kind,
-        });
+        };
+        let (whole, read) = (whole.map_err(kind), read.map_err(kind));
         assert_eq!(whole, want, "{name} {method}: request");
         assert_eq!(read, want, "{name} {method}: reader");
     }
 }
 
-/// A whole body is held to the body limit whatever its framing: at the
-/// limit it is read, one byte past it is refused with `InvalidData` and a
-/// message naming the setter. A reader is not held to it.
+/// A body is held to its limit whatever its framing: `max_body` read
+/// whole, `max_streamed_body` read through a `ResponseReader`. At the limit
+/// it is read; one byte past it is refused with `InvalidData` and a
+/// message naming the setter (for a `Content-Length`, before the body is
+/// read: `request_reader` fails), and the connection is closed.
 #[test]
-fn a_whole_body_is_held_to_the_body_limit_whatever_its_framing() {
+fn each_body_is_held_to_its_limit_whatever_its_framing() {
     let body = pattern_bytes(0, 3000);
     let length = [
         b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n",
@@ -855,12 +857,30 @@ fn a_whole_body_is_held_to_the_body_limit_whatever_its_framing() {
     ] {
         let kept = after == After::Keep;
         let pace = Some((500, Duration::from_millis(1)));
-        let (whole, read) = whole_and_read("GET", reply, pace, after, 3000);
-        assert_eq!(whole, Ok((body.clone(), kept)), "{name}");
-        assert_eq!(read, Ok((body.clone(), kept)), "{name}");
-        let (whole, read) = whole_and_read("GET", reply, pace, after, 2999);
-        assert_eq!(whole, Err(io::ErrorKind::InvalidData), "{name}");
-        assert_eq!(read, Ok((body.clone(), kept)), "{name}");
+        for (max_body, max_streamed_body) in [(3000, 3000), (2999, 3000), (3000, 2999)] {
+            let mut limits = Limits::new();
+            limits
+                .max_body(max_body)
+                .max_streamed_body(max_streamed_body);
+            let (whole, read) = whole_and_read("GET", reply, pace, after, limits);
+            for (got, limit, setter) in [
+                (whole, max_body, "max_body"),
+                (read, max_streamed_body, "max_streamed_body"),
+            ] {
+                let what = format!("{name}, {setter} {limit}");
+                if limit == 3000 {
+                    assert_eq!(got, Ok((body.clone(), kept)), "{what}");
+                    continue;
+                }
+                let (kind, message) = got.expect_err(&what);
+                assert_eq!(kind, io::ErrorKind::InvalidData, "{what}: {message}");
+                let want = format!(
+                    "/: response body larger than 2999 bytes; \
+                     raise it with HttpClient::limits_mut().{setter}"
+                );
+                assert!(message.ends_with(&want), "{what}: {message}");
+            }
+        }
     }
     // The message names the request, the limit and how to raise it.
     let (port, server) = raw_server(vec![reply(until_close, After::Close)]);

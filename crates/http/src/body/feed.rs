@@ -215,7 +215,7 @@ impl BodyFeed {
         let (framing, state, length) = match framing {
             BodyFraming::Length(n) => (Framing::Length(n), State::Reading, Some(n)),
             BodyFraming::Chunked => {
-                let mut limits = limits.clone();
+                let mut limits = *limits;
                 limits.max_body = limits.max_streamed_body;
                 let decoder = Box::new(ChunkedDecoder::new(&limits));
                 (Framing::Chunked(decoder), State::Reading, None)
