@@ -23,7 +23,7 @@ use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::response_reader::ResponseReader;
-use crate::write::TargetForm;
+use crate::write_request::TargetForm;
 
 /// Where the client's connection goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::response_body::{BodyError, BodyLimit, BodyReader};
-use crate::write::{write_request_head, write_request_head_chunked, TargetForm};
+use crate::write_request::{write_request_head, write_request_head_chunked, TargetForm};
 
 /// A body at most this long is copied after the head; a longer one goes out
 /// from where it is, in the same vectored write.

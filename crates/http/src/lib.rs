@@ -110,6 +110,7 @@ mod spare;
 mod status;
 mod version;
 mod write;
+mod write_request;
 
 pub use body::RequestBody;
 pub use chunked::{chunk_header, encode_chunk, ChunkHeader, ChunkedDecoder, CHUNK_END, LAST_CHUNK};
@@ -132,10 +133,8 @@ pub use router::{HttpRouter, IntoPattern, Pattern, RouteMatch};
 pub use server::{HttpServer, LoopsServer};
 pub use status::reason_phrase;
 pub use version::Version;
-pub use write::{
-    write_request_head, write_response_head, ResponseContext, TargetForm, WrittenHead, CONTINUE,
-    SERVER,
-};
+pub use write::{write_response_head, ResponseContext, WrittenHead, CONTINUE, SERVER};
+pub use write_request::{write_request_head, TargetForm};
 
 #[doc(no_inline)]
 pub use futures_lite::Stream;

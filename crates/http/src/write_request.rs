@@ -1,0 +1,255 @@
+//! Writing request heads, for the client, into a reusable buffer.
+
+use std::io::Write as _;
+
+use crate::error::{Error, Result};
+use crate::headers::is_token;
+use crate::request::HttpRequest;
+use crate::version::Version;
+use crate::write::{write_header, SERVER};
+
+/// The form of the request target a client sends (RFC 9112 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetForm {
+    /// `/path?query`, to an origin server.
+    #[default]
+    Origin,
+    /// `http://host/path?query`, to a proxy.
+    Absolute,
+}
+
+/// Appends the request line and headers of `req` to `buf`, ending with the
+/// blank line; the body, if any, goes right after.
+///
+/// Writes `Host` first (the request's `Host` header, else the authority of an
+/// absolute target), adds `User-Agent: monocle/VERSION` unless set, and `Content-Length` for a non-empty body or any
+/// POST, PUT or PATCH. A `Content-Length` or `Transfer-Encoding` in the
+/// request's headers is dropped: the body is always sent with its length.
+///
+/// # Errors
+///
+/// [`Error::BadRequestLine`] if the method is not a token or the target holds a
+/// space, a control byte or non-ASCII (percent-encode it);
+/// [`Error::MissingHost`] for an HTTP/1.1 request with no host to name, or an
+/// absolute-form request without one. `buf` is unchanged then.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{write_request_head, HttpRequest, TargetForm};
+///
+/// let req = HttpRequest::from_url("POST", "http://127.0.0.1:8088/form?x=1")?.with_body("a=b");
+/// let mut buf = Vec::new();
+/// write_request_head(&req, TargetForm::Origin, &mut buf)?;
+/// assert_eq!(
+///     String::from_utf8(buf).unwrap(),
+///     format!(
+///         "POST /form?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8088\r\nUser-Agent: {}\r\nContent-Length: 3\r\n\r\n",
+///         monocle_http::SERVER
+///     )
+/// );
+///
+/// let mut buf = Vec::new();
+/// write_request_head(&req, TargetForm::Absolute, &mut buf)?;
+/// assert!(buf.starts_with(b"POST http://127.0.0.1:8088/form?x=1 HTTP/1.1\r\n"));
+/// # Ok::<(), monocle_http::Error>(())
+/// ```
+pub fn write_request_head(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -> Result<()> {
+    let start = buf.len();
+    let result = write_request_inner(req, form, false, buf);
+    if result.is_err() {
+        buf.truncate(start);
+    }
+    result
+}
+
+/// As [`write_request_head`], for a body of unknown length that follows in
+/// chunks: `Transfer-Encoding: chunked` instead of `Content-Length` (the
+/// request's own body is ignored). HTTP/1.1 only.
+pub(crate) fn write_request_head_chunked(
+    req: &HttpRequest,
+    form: TargetForm,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    if req.version() != Version::Http11 {
+        return Err(Error::TransferEncodingInHttp10);
+    }
+    let start = buf.len();
+    let result = write_request_inner(req, form, true, buf);
+    if result.is_err() {
+        buf.truncate(start);
+    }
+    result
+}
+
+fn write_request_inner(
+    req: &HttpRequest,
+    form: TargetForm,
+    chunked: bool,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    if !is_token(req.method()) {
+        return Err(Error::BadRequestLine);
+    }
+    let uri = req.uri();
+    let is_absolute = req.is_absolute_form();
+    buf.extend_from_slice(req.method().as_bytes());
+    buf.push(b' ');
+    let target_start = buf.len();
+    match form {
+        TargetForm::Absolute if is_absolute => buf.extend_from_slice(uri.as_bytes()),
+        TargetForm::Absolute => {
+            let host = req.host().ok_or(Error::MissingHost)?;
+            buf.extend_from_slice(req.scheme().unwrap_or("http").as_bytes());
+            buf.extend_from_slice(b"://");
+            buf.extend_from_slice(host.as_bytes());
+            buf.extend_from_slice(uri.as_bytes());
+        }
+        TargetForm::Origin if is_absolute => {
+            buf.extend_from_slice(req.path().as_bytes());
+            if !req.query().is_empty() {
+                buf.push(b'?');
+                buf.extend_from_slice(req.query().as_bytes());
+            }
+        }
+        TargetForm::Origin => buf.extend_from_slice(uri.as_bytes()),
+    }
+    let target = &buf[target_start..];
+    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
+        return Err(Error::BadRequestLine);
+    }
+    buf.push(b' ');
+    buf.extend_from_slice(req.version().as_str().as_bytes());
+    buf.extend_from_slice(b"\r\n");
+
+    let headers = req.headers();
+    // Host goes first (RFC 9112 §3.2); only one is ever sent.
+    match headers.get("host").or_else(|| req.host()) {
+        Some(host) => write_header(buf, "Host", host),
+        None if req.version() == Version::Http11 => return Err(Error::MissingHost),
+        None => {}
+    }
+    if !headers.contains("user-agent") {
+        write_header(buf, "User-Agent", SERVER);
+    }
+    let body_len = req.body().len();
+    let method = req.method();
+    if chunked {
+        buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    } else if body_len > 0
+        || ["POST", "PUT", "PATCH"]
+            .iter()
+            .any(|m| method.eq_ignore_ascii_case(m))
+    {
+        let _ = write!(buf, "Content-Length: {body_len}\r\n");
+    }
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("content-length")
+            && !name.eq_ignore_ascii_case("transfer-encoding")
+            && !name.eq_ignore_ascii_case("host")
+        {
+            write_header(buf, name, value);
+        }
+    }
+    buf.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::type_complexity)] // test tables
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_heads() {
+        let ua = format!("User-Agent: {SERVER}\r\n");
+        let table: Vec<(HttpRequest, TargetForm, String)> = vec![
+            (
+                HttpRequest::new("GET", "/").with_header("Host", "h"),
+                TargetForm::Origin,
+                format!("GET / HTTP/1.1\r\nHost: h\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::new("POST", "/p")
+                    .with_header("Host", "h")
+                    .with_header("Content-Length", 9),
+                TargetForm::Origin,
+                format!("POST /p HTTP/1.1\r\nHost: h\r\n{ua}Content-Length: 0\r\n\r\n"),
+            ),
+            (
+                HttpRequest::new("GET", "http://h:81/a?b").with_header("User-Agent", "me"),
+                TargetForm::Origin,
+                "GET /a?b HTTP/1.1\r\nHost: h:81\r\nUser-Agent: me\r\n\r\n".into(),
+            ),
+            (
+                HttpRequest::new("GET", "http://h:81/a?b"),
+                TargetForm::Absolute,
+                format!("GET http://h:81/a?b HTTP/1.1\r\nHost: h:81\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::from_url("GET", "https://h/x").unwrap(),
+                TargetForm::Absolute,
+                format!("GET https://h/x HTTP/1.1\r\nHost: h\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::new("GET", "/old").with_version(Version::Http10),
+                TargetForm::Origin,
+                format!("GET /old HTTP/1.0\r\n{ua}\r\n"),
+            ),
+            (
+                HttpRequest::new("PUT", "/f")
+                    .with_header("Host", "h")
+                    .with_body("data"),
+                TargetForm::Origin,
+                format!("PUT /f HTTP/1.1\r\nHost: h\r\n{ua}Content-Length: 4\r\n\r\n"),
+            ),
+        ];
+        for (req, form, want) in table {
+            let mut buf = Vec::new();
+            write_request_head(&req, form, &mut buf).unwrap();
+            assert_eq!(String::from_utf8(buf).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn request_head_errors_leave_buffer_alone() {
+        let table = [
+            (
+                HttpRequest::new("G T", "/").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/a b").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/a\r\nX: y").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/caf\u{e9}").with_header("Host", "h"),
+                Error::BadRequestLine,
+            ),
+            (HttpRequest::new("GET", ""), Error::BadRequestLine),
+            (HttpRequest::new("GET", "/"), Error::MissingHost),
+        ];
+        for (req, want) in table {
+            let mut buf = b"kept".to_vec();
+            assert_eq!(
+                write_request_head(&req, TargetForm::Origin, &mut buf),
+                Err(want.clone()),
+                "{req:?}"
+            );
+            assert_eq!(buf, b"kept");
+        }
+        let mut buf = Vec::new();
+        assert_eq!(
+            write_request_head(
+                &HttpRequest::new("GET", "/"),
+                TargetForm::Absolute,
+                &mut buf
+            ),
+            Err(Error::MissingHost)
+        );
+    }
+}
