@@ -23,7 +23,7 @@ use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::response_reader::ResponseReader;
-use crate::write_request::TargetForm;
+use crate::write_request::{describe_byte, TargetForm, Unsendable};
 
 /// Where the client's connection goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1031,43 +1031,20 @@ fn path_target(scheme: &str, method: &str, path: &str) -> io::Result<String> {
     Ok(target)
 }
 
-/// The error for a request whose head cannot be written (`e`), naming what
-/// in it is wrong.
-fn unsendable(req: &HttpRequest, e: &crate::Error) -> io::Error {
-    let (method, target) = (req.method(), req.uri());
-    let why = if !crate::headers::is_token(method) {
-        format!("the method {method:?} is not a token (RFC 9110 §9.1)")
-    } else if target.is_empty() {
-        "the target is empty".to_owned()
-    } else if let Some((at, byte)) = target
-        .bytes()
-        .enumerate()
-        .find(|(_, b)| !(0x21..0x7f).contains(b))
-    {
-        format!(
-            "the target holds {} at byte {at}, which no request line can carry; \
-             percent-encode it (%{byte:02X})",
-            describe_byte(byte)
-        )
-    } else {
-        e.to_string()
+/// The error for a request whose head cannot be written, saying why (`e`)
+/// and quoting the target as it would have gone out.
+fn unsendable(req: &HttpRequest, e: &Unsendable) -> io::Error {
+    let target = match e {
+        Unsendable::TargetByte { target, .. } => target,
+        _ => req.uri(),
     };
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("cannot send {method} {target:?}: {why}; nothing was sent"),
+        format!(
+            "cannot send {} {target:?}: {e}; nothing was sent",
+            req.method()
+        ),
     )
-}
-
-/// A byte of a target that cannot be sent, in words.
-fn describe_byte(byte: u8) -> String {
-    match byte {
-        b' ' => "a space".to_owned(),
-        b'\t' => "a tab".to_owned(),
-        b'\r' => "a carriage return (CR)".to_owned(),
-        b'\n' => "a line feed (LF)".to_owned(),
-        0x80.. => format!("the non-ASCII byte {byte:#04x}"),
-        _ => format!("the control byte {byte:#04x}"),
-    }
 }
 
 /// Closes the client's connection when dropped, unless

@@ -18,7 +18,7 @@ use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::response_body::{BodyError, BodyLimit, BodyReader};
-use crate::write_request::{write_request_head, write_request_head_chunked, TargetForm};
+use crate::write_request::{write_request, RequestFraming, TargetForm, Unsendable};
 
 /// A body at most this long is copied after the head; a longer one goes out
 /// from where it is, in the same vectored write.
@@ -34,9 +34,9 @@ pub(crate) enum ExchangeError {
     /// The deadline passed.
     TimedOut,
     /// The request cannot be written (a method that is not a token, a
-    /// target holding a space or a control byte, no host to name): nothing
-    /// was sent, and the connection is as it was.
-    Unsendable(crate::Error),
+    /// target holding a space or a control byte, no host to name), as this
+    /// says: nothing was sent, and the connection is as it was.
+    Unsendable(Unsendable),
     /// Anything else.
     Other(io::Error),
 }
@@ -188,11 +188,11 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
     out.clear();
     // The head first, before anything is written: a request that cannot be
     // sent leaves the connection as it was.
-    match &body {
-        RequestBody::Full => write_request_head(req, form, out),
-        RequestBody::Stream { .. } => write_request_head_chunked(req, form, out),
-    }
-    .map_err(ExchangeError::Unsendable)?;
+    let framing = match &body {
+        RequestBody::Full => RequestFraming::Length,
+        RequestBody::Stream { .. } => RequestFraming::Chunked,
+    };
+    write_request(req, form, framing, out).map_err(ExchangeError::Unsendable)?;
     let full_body = match body {
         RequestBody::Full if req.body().len() <= COPY_BODY_MAX => {
             out.extend_from_slice(req.body());

@@ -1,5 +1,6 @@
 //! Writing request heads, for the client, into a reusable buffer.
 
+use std::fmt;
 use std::io::Write as _;
 
 use crate::error::{Error, Result};
@@ -55,27 +56,90 @@ pub enum TargetForm {
 /// # Ok::<(), monocle_http::Error>(())
 /// ```
 pub fn write_request_head(req: &HttpRequest, form: TargetForm, buf: &mut Vec<u8>) -> Result<()> {
-    let start = buf.len();
-    let result = write_request_inner(req, form, false, buf);
-    if result.is_err() {
-        buf.truncate(start);
-    }
-    result
+    write_request(req, form, RequestFraming::Length, buf).map_err(Error::from)
 }
 
-/// As [`write_request_head`], for a body of unknown length that follows in
-/// chunks: `Transfer-Encoding: chunked` instead of `Content-Length` (the
-/// request's own body is ignored). HTTP/1.1 only.
-pub(crate) fn write_request_head_chunked(
+/// How a request head announces the body that follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestFraming {
+    /// The request's own body, with `Content-Length` (left out for an empty
+    /// body but with POST, PUT and PATCH).
+    Length,
+    /// A body of unknown length that follows in chunks, with
+    /// `Transfer-Encoding: chunked` (the request's own body is ignored);
+    /// HTTP/1.1 only.
+    Chunked,
+}
+
+/// Why a request head cannot be written, as [`write_request`] found it:
+/// what [`write_request_head`] gives as an [`Error`], with what a message
+/// needs to say so without looking at the request again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unsendable {
+    /// The method, which is not a token (RFC 9110 §9.1).
+    Method(String),
+    /// The target, as it would be written, is empty.
+    EmptyTarget,
+    /// The target as it would be written, `target`, holds `byte` (a space,
+    /// a control byte or non-ASCII) at byte `at`.
+    TargetByte { target: String, at: usize, byte: u8 },
+    /// Anything else: no host to name ([`Error::MissingHost`]), a chunked
+    /// body in HTTP/1.0 ([`Error::TransferEncodingInHttp10`]).
+    Other(Error),
+}
+
+impl From<Unsendable> for Error {
+    fn from(e: Unsendable) -> Self {
+        match e {
+            Unsendable::Method(_) | Unsendable::EmptyTarget | Unsendable::TargetByte { .. } => {
+                Error::BadRequestLine
+            }
+            Unsendable::Other(e) => e,
+        }
+    }
+}
+
+impl fmt::Display for Unsendable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsendable::Method(method) => {
+                write!(f, "the method {method:?} is not a token (RFC 9110 §9.1)")
+            }
+            Unsendable::EmptyTarget => f.write_str("the target is empty"),
+            Unsendable::TargetByte { at, byte, .. } => write!(
+                f,
+                "the target holds {} at byte {at}, which no request line can carry; \
+                 percent-encode it (%{byte:02X})",
+                describe_byte(*byte)
+            ),
+            Unsendable::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A byte that no request line can carry, in words.
+pub(crate) fn describe_byte(byte: u8) -> String {
+    match byte {
+        b' ' => "a space".to_owned(),
+        b'\t' => "a tab".to_owned(),
+        b'\r' => "a carriage return (CR)".to_owned(),
+        b'\n' => "a line feed (LF)".to_owned(),
+        0x80.. => format!("the non-ASCII byte {byte:#04x}"),
+        _ => format!("the control byte {byte:#04x}"),
+    }
+}
+
+/// Appends the head of `req` to `buf`, framed as `framing` says; as
+/// [`write_request_head`] does for [`RequestFraming::Length`]. `buf` is
+/// unchanged after an error.
+pub(crate) fn write_request(
     req: &HttpRequest,
     form: TargetForm,
+    framing: RequestFraming,
     buf: &mut Vec<u8>,
-) -> Result<()> {
-    if req.version() != Version::Http11 {
-        return Err(Error::TransferEncodingInHttp10);
-    }
+) -> std::result::Result<(), Unsendable> {
     let start = buf.len();
-    let result = write_request_inner(req, form, true, buf);
+    let result = write_request_inner(req, form, framing, buf);
     if result.is_err() {
         buf.truncate(start);
     }
@@ -85,11 +149,14 @@ pub(crate) fn write_request_head_chunked(
 fn write_request_inner(
     req: &HttpRequest,
     form: TargetForm,
-    chunked: bool,
+    framing: RequestFraming,
     buf: &mut Vec<u8>,
-) -> Result<()> {
+) -> std::result::Result<(), Unsendable> {
+    if framing == RequestFraming::Chunked && req.version() != Version::Http11 {
+        return Err(Unsendable::Other(Error::TransferEncodingInHttp10));
+    }
     if !is_token(req.method()) {
-        return Err(Error::BadRequestLine);
+        return Err(Unsendable::Method(req.method().to_owned()));
     }
     let uri = req.uri();
     let is_absolute = req.is_absolute_form();
@@ -99,7 +166,7 @@ fn write_request_inner(
     match form {
         TargetForm::Absolute if is_absolute => buf.extend_from_slice(uri.as_bytes()),
         TargetForm::Absolute => {
-            let host = req.host().ok_or(Error::MissingHost)?;
+            let host = req.host().ok_or(Unsendable::Other(Error::MissingHost))?;
             buf.extend_from_slice(req.scheme().unwrap_or("http").as_bytes());
             buf.extend_from_slice(b"://");
             buf.extend_from_slice(host.as_bytes());
@@ -115,8 +182,16 @@ fn write_request_inner(
         TargetForm::Origin => buf.extend_from_slice(uri.as_bytes()),
     }
     let target = &buf[target_start..];
-    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
-        return Err(Error::BadRequestLine);
+    if target.is_empty() {
+        return Err(Unsendable::EmptyTarget);
+    }
+    if let Some(at) = target.iter().position(|b| !(0x21..0x7f).contains(b)) {
+        return Err(Unsendable::TargetByte {
+            // Made of whole `str`s: UTF-8.
+            target: String::from_utf8_lossy(target).into_owned(),
+            at,
+            byte: target[at],
+        });
     }
     buf.push(b' ');
     buf.extend_from_slice(req.version().as_str().as_bytes());
@@ -126,7 +201,9 @@ fn write_request_inner(
     // Host goes first (RFC 9112 §3.2); only one is ever sent.
     match headers.get("host").or_else(|| req.host()) {
         Some(host) => write_header(buf, "Host", host),
-        None if req.version() == Version::Http11 => return Err(Error::MissingHost),
+        None if req.version() == Version::Http11 => {
+            return Err(Unsendable::Other(Error::MissingHost))
+        }
         None => {}
     }
     if !headers.contains("user-agent") {
@@ -134,7 +211,7 @@ fn write_request_inner(
     }
     let body_len = req.body().len();
     let method = req.method();
-    if chunked {
+    if framing == RequestFraming::Chunked {
         buf.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     } else if body_len > 0
         || ["POST", "PUT", "PATCH"]
@@ -250,6 +327,129 @@ mod tests {
                 &mut buf
             ),
             Err(Error::MissingHost)
+        );
+    }
+
+    /// Each refusal says why, with the target as it would have been
+    /// written; `write_request_head` gives the same as an [`Error`].
+    #[test]
+    fn refusals_say_why() {
+        let host = |req: HttpRequest| req.with_header("Host", "h");
+        let target = |target: &str, at: usize, byte: u8| Unsendable::TargetByte {
+            target: target.to_owned(),
+            at,
+            byte,
+        };
+        let origin = TargetForm::Origin;
+        let absolute = TargetForm::Absolute;
+        let length = RequestFraming::Length;
+        let chunked = RequestFraming::Chunked;
+        let table: Vec<(HttpRequest, TargetForm, RequestFraming, Unsendable, Error)> = vec![
+            (
+                host(HttpRequest::new("G T", "/")),
+                origin,
+                length,
+                Unsendable::Method("G T".to_owned()),
+                Error::BadRequestLine,
+            ),
+            (
+                host(HttpRequest::new("", "/")),
+                origin,
+                chunked,
+                Unsendable::Method(String::new()),
+                Error::BadRequestLine,
+            ),
+            (
+                host(HttpRequest::new("GET", "")),
+                origin,
+                length,
+                Unsendable::EmptyTarget,
+                Error::BadRequestLine,
+            ),
+            (
+                host(HttpRequest::new("GET", "/a b")),
+                origin,
+                length,
+                target("/a b", 2, b' '),
+                Error::BadRequestLine,
+            ),
+            (
+                host(HttpRequest::new("GET", "/\u{e9}")),
+                origin,
+                length,
+                target("/\u{e9}", 1, 0xc3),
+                Error::BadRequestLine,
+            ),
+            (
+                host(HttpRequest::new("GET", "/a\r\nX: y")),
+                origin,
+                chunked,
+                target("/a\r\nX: y", 2, b'\r'),
+                Error::BadRequestLine,
+            ),
+            // As written: in origin form, the path of an absolute target...
+            (
+                HttpRequest::new("GET", "http://h/p?a b"),
+                origin,
+                length,
+                target("/p?a b", 4, b' '),
+                Error::BadRequestLine,
+            ),
+            // ...in absolute form, with the scheme and host before it.
+            (
+                host(HttpRequest::new("GET", "/\x7f")),
+                absolute,
+                length,
+                target("http://h/\x7f", 9, 0x7f),
+                Error::BadRequestLine,
+            ),
+            (
+                HttpRequest::new("GET", "/"),
+                origin,
+                length,
+                Unsendable::Other(Error::MissingHost),
+                Error::MissingHost,
+            ),
+            (
+                HttpRequest::new("GET", "/"),
+                absolute,
+                length,
+                Unsendable::Other(Error::MissingHost),
+                Error::MissingHost,
+            ),
+            // Checked first.
+            (
+                HttpRequest::new("G T", "/").with_version(Version::Http10),
+                origin,
+                chunked,
+                Unsendable::Other(Error::TransferEncodingInHttp10),
+                Error::TransferEncodingInHttp10,
+            ),
+        ];
+        for (req, form, framing, want, error) in table {
+            let mut buf = b"kept".to_vec();
+            let got = write_request(&req, form, framing, &mut buf);
+            assert_eq!(got, Err(want.clone()), "{req:?} {form:?} {framing:?}");
+            assert_eq!(buf, b"kept");
+            assert_eq!(Error::from(want), error);
+            if framing == RequestFraming::Length {
+                assert_eq!(write_request_head(&req, form, &mut buf), Err(error));
+                assert_eq!(buf, b"kept");
+            }
+        }
+        // In words.
+        assert_eq!(
+            Unsendable::Method("G T".to_owned()).to_string(),
+            "the method \"G T\" is not a token (RFC 9110 §9.1)"
+        );
+        assert_eq!(
+            target("/a\tb", 2, b'\t').to_string(),
+            "the target holds a tab at byte 2, which no request line can carry; \
+             percent-encode it (%09)"
+        );
+        assert_eq!(
+            Unsendable::Other(Error::MissingHost).to_string(),
+            Error::MissingHost.to_string()
         );
     }
 }

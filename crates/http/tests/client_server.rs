@@ -362,3 +362,86 @@ fn failing_upload_stream_fails_the_request_and_is_not_taken_as_whole() {
     assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
     assert!(!PARTIAL_UPLOAD_SEEN.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+/// A request whose head cannot be written is refused before anything goes
+/// out, with `InvalidInput` saying why and quoting the target as it would
+/// have gone out (in origin form for an absolute one, or to a proxy in
+/// absolute form); the connection is kept and serves the next request.
+#[test]
+fn a_request_that_cannot_be_sent_says_why_and_keeps_the_connection() {
+    let srv = start(app);
+    let port = srv.port;
+    let why = |target: &str, at: usize, what: &str, hex: &str| -> String {
+        format!(
+            "cannot send GET {target:?}: the target holds {what} at byte {at}, which no request \
+             line can carry; percent-encode it (%{hex}); nothing was sent"
+        )
+    };
+    block_on(async move {
+        let with_host =
+            |method: &str, target: &str| HttpRequest::new(method, target).with_header("Host", "x");
+        let cases = [
+            (
+                with_host("GE T", "/"),
+                "cannot send GE T \"/\": the method \"GE T\" is not a token (RFC 9110 §9.1); \
+                 nothing was sent"
+                    .to_owned(),
+            ),
+            (
+                with_host("GET", ""),
+                "cannot send GET \"\": the target is empty; nothing was sent".to_owned(),
+            ),
+            (with_host("GET", "/a b"), why("/a b", 2, "a space", "20")),
+            (
+                with_host("GET", "/caf\u{e9}"),
+                why("/caf\u{e9}", 4, "the non-ASCII byte 0xc3", "C3"),
+            ),
+            (
+                with_host("GET", "/x\x7f"),
+                why("/x\x7f", 2, "the control byte 0x7f", "7F"),
+            ),
+            (
+                with_host("GET", "/x\r\ny"),
+                why("/x\r\ny", 2, "a carriage return (CR)", "0D"),
+            ),
+            // Sent in origin form: the path is what would have gone out.
+            (
+                HttpRequest::new("GET", "http://x/a\tb"),
+                why("/a\tb", 2, "a tab", "09"),
+            ),
+            (
+                HttpRequest::new("GET", "/"),
+                "cannot send GET \"/\": HTTP/1.1 request without a host header; \
+                 nothing was sent"
+                    .to_owned(),
+            ),
+        ];
+        let mut client = HttpClient::new();
+        client.connect("127.0.0.1", port, "http").await?;
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        for (req, want) in cases {
+            let err = client.send(&req).await.expect_err(&want);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert_eq!(err.to_string(), want);
+            assert!(client.is_connected(), "{want}");
+        }
+        assert_eq!(client.get("/hello").await?.text(), "Hello, World!");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+    block_on(async move {
+        let with_host = |target: &str| HttpRequest::new("GET", target).with_header("Host", "x");
+        // To a proxy the target goes out in absolute form (nothing reaches
+        // this one, the test server).
+        let mut client = HttpClient::new();
+        client.set_proxy(Some(("127.0.0.1", port)));
+        client.connect("x", 80, "http").await?;
+        let err = client.send(&with_host("/a b")).await.unwrap_err();
+        assert_eq!(err.to_string(), why("http://x/a b", 10, "a space", "20"));
+        assert!(client.is_connected());
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
