@@ -1002,7 +1002,15 @@ impl HttpClient {
 /// fragment is dropped, and so are spaces at the end. A control byte
 /// (CR, LF, tab, NUL, DEL...), which the url crate would drop or encode
 /// silently, is refused instead: `InvalidInput`, before anything is sent.
+///
+/// A path that needs none of that ([`sent_as_is`], as API paths such as
+/// `/api/v1/items/42?sort=name&page=2` are) is taken as it is, without
+/// parsing a URL.
 fn path_target(scheme: &str, method: &str, path: &str) -> io::Result<String> {
+    // Holds no control byte either.
+    if sent_as_is(path) {
+        return Ok(path.to_owned());
+    }
     if let Some((at, byte)) = path.bytes().enumerate().find(|(_, b)| b.is_ascii_control()) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -1013,6 +1021,56 @@ fn path_target(scheme: &str, method: &str, path: &str) -> io::Result<String> {
             ),
         ));
     }
+    parsed_target(scheme, method, path)
+}
+
+/// Whether the url crate would give `path` back unchanged as the path and
+/// query of a URL (so that [`path_target`] need not parse it): it starts
+/// with `/`, holds only bytes that are never percent-encoded nor taken
+/// apart (letters, digits, `-._~!$&()*+,;=:@/%`, and `?` to start the
+/// query), and no path segment is a dot segment (`.`, `..`, or one spelt
+/// with `%2e`). Any other path is parsed; `parsed_target` and the tests
+/// check that both agree.
+fn sent_as_is(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let before_query = bytes.iter().position(|&b| b == b'?').unwrap_or(bytes.len());
+    bytes.first() == Some(&b'/')
+        && bytes.iter().all(|&b| AS_IS[usize::from(b)])
+        && !bytes[..before_query]
+            .split(|&b| b == b'/')
+            .any(is_dot_segment)
+}
+
+/// The bytes [`sent_as_is`] lets through: ASCII letters and digits, and
+/// `-._~!$&()*+,;=:@/%?`.
+const AS_IS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let others = b"-._~!$&()*+,;=:@/%?";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// Whether a path segment is `.` or `..`, however spelt: the URL Standard
+/// takes `%2e` (any case) for a dot.
+fn is_dot_segment(segment: &[u8]) -> bool {
+    matches!(segment.first(), Some(b'.' | b'%'))
+        && segment.len() <= 6
+        && [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"]
+            .iter()
+            .any(|dots| segment.eq_ignore_ascii_case(dots.as_bytes()))
+}
+
+/// [`path_target`] the long way, parsing the path as part of a URL.
+fn parsed_target(scheme: &str, method: &str, path: &str) -> io::Result<String> {
     // Only the path and query are taken: the host stands in for the
     // connected one, which plays no part in how they are encoded (and one
     // the url crate would not take, with an IPv6 zone say, must not fail a
@@ -1385,5 +1443,104 @@ mod tests {
             });
             assert_eq!(got, want, "{url}");
         }
+    }
+
+    /// A path taken as it is, without parsing, is exactly what parsing it
+    /// gives; any other is parsed (percent-encoded, dot segments resolved,
+    /// fragment dropped...), and `path_target` gives what parsing gives.
+    #[test]
+    fn a_path_taken_as_it_is_is_what_parsing_it_gives() {
+        // The path, and whether it is taken as it is.
+        let table: &[(&str, bool)] = &[
+            ("/", true),
+            ("/api/v1/items/42", true),
+            ("/api/v1/items/42?sort=name&page=2", true),
+            ("/a/b/", true),
+            ("//x//y", true),
+            ("/x?", true),
+            ("/x??a?b=/c", true),
+            ("/~user/x-y_z.json", true),
+            ("/a:b@c!$&()*+,;=/x", true),
+            ("/a?x=1;y=a:b@c!$&()*+,/", true),
+            // %-escapes are kept as they are, valid or not.
+            ("/a%20b/%2F?q=%C3%A9", true),
+            ("/a%zz/%/b%", true),
+            // Dots that make no dot segment, and dot segments in a query.
+            ("/.well-known/x", true),
+            ("/a.b/..c/c../.../%2e%2e%2e", true),
+            ("/a?../b/./c", true),
+            // Percent-encoded, parsed.
+            ("/a b", false),
+            ("/a b   ", false),
+            ("/a?b c", false),
+            ("/caf\u{e9}?q=\u{e9}", false),
+            ("/\u{1f600}", false),
+            ("/<a>", false),
+            ("/\"q\"", false),
+            ("/{x}", false),
+            ("/`x`", false),
+            // Not taken as they are, whether the url crate (of whichever
+            // version) encodes them or not.
+            ("/a|b", false),
+            ("/a^b", false),
+            ("/[x]", false),
+            ("/a?'x'", false),
+            ("/a\\b", false),
+            // Dot segments, however spelt.
+            ("/a/../b", false),
+            ("/a/./b", false),
+            ("/a/..", false),
+            ("/a/.", false),
+            ("/..", false),
+            ("/a/%2e%2E/b", false),
+            ("/a/.%2e", false),
+            ("/a/%2e.", false),
+            ("/%2E", false),
+            ("/a/..?x", false),
+            // A fragment, dropped.
+            ("/a#frag", false),
+            ("/a?b#frag", false),
+            ("/a#", false),
+        ];
+        for &(path, as_is) in table {
+            assert_eq!(sent_as_is(path), as_is, "{path:?}");
+            for scheme in ["http", "https"] {
+                let parsed = parsed_target(scheme, "GET", path).unwrap();
+                assert_eq!(
+                    path_target(scheme, "GET", path).unwrap(),
+                    parsed,
+                    "{path:?}"
+                );
+                if as_is {
+                    assert_eq!(parsed, path);
+                }
+            }
+        }
+        // Each printable ASCII byte, in a path and in a query, alone and
+        // doubled: whatever is taken as it is parses to itself.
+        let mut taken = 0;
+        for c in (0x20u8..0x7f).map(char::from) {
+            for path in [
+                format!("/a{c}b"),
+                format!("/{c}"),
+                format!("/{c}{c}/x"),
+                format!("/x/{c}{c}"),
+                format!("/a?{c}"),
+                format!("/a?b{c}{c}c"),
+            ] {
+                let parsed = parsed_target("http", "GET", &path).unwrap();
+                assert_eq!(
+                    path_target("http", "GET", &path).unwrap(),
+                    parsed,
+                    "{path:?}"
+                );
+                if sent_as_is(&path) {
+                    taken += 1;
+                    assert_eq!(parsed, path);
+                }
+            }
+        }
+        // Letters, digits and the 19 others, bar `..`-like segments.
+        assert!(taken > 400, "{taken}");
     }
 }

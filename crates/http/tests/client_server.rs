@@ -445,3 +445,39 @@ fn a_request_that_cannot_be_sent_says_why_and_keeps_the_connection() {
     })
     .unwrap();
 }
+
+/// A path given to a connected client goes out as the same path in a full
+/// URL does, whether it is taken as it is (API paths, %-escapes) or has to
+/// be encoded and resolved (spaces, non-ASCII, dot segments, a fragment).
+#[test]
+fn a_path_goes_out_as_in_a_full_url() {
+    let srv = start(|| HttpServer::new(0, |req: HttpRequest| async move { req.uri().to_owned() }));
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.connect("127.0.0.1", port, "http").await?;
+        // The path, and the target it goes out as.
+        let table = [
+            (
+                "/api/v1/items/42?sort=name&page=2",
+                "/api/v1/items/42?sort=name&page=2",
+            ),
+            ("/a%20b/%2F?q=%C3%A9&r=%zz", "/a%20b/%2F?q=%C3%A9&r=%zz"),
+            ("/.well-known/a.b?x=../y", "/.well-known/a.b?x=../y"),
+            ("/x?", "/x?"),
+            ("/kv/two words?q=a b", "/kv/two%20words?q=a%20b"),
+            ("/caf\u{e9}", "/caf%C3%A9"),
+            ("/a/./b/../c/%2e%2E/d", "/a/d"),
+            ("/a?b#fragment", "/a?b"),
+            ("/<x>?'y'", "/%3Cx%3E?%27y%27"),
+        ];
+        for (path, want) in table {
+            assert_eq!(client.get(path).await?.text(), want, "{path:?}");
+            let url = format!("http://127.0.0.1:{port}{path}");
+            assert_eq!(client.get(&url).await?.text(), want, "{url:?}");
+        }
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
