@@ -18,11 +18,11 @@ const SHOWN_MAX: usize = 60;
 /// [`check_idle`] found.
 #[derive(Debug)]
 pub(crate) enum Stale {
-    /// The input buffer holds bytes that no response accounted for.
-    Leftover(usize),
-    /// The server sent bytes while the connection was idle (a 408 before
-    /// closing it, say): they answer no request that is still to go out.
-    /// The first line of what came is kept for the log.
+    /// The server sent bytes that answer no request still to go out:
+    /// while the connection was idle (a 408 before closing it, say), or
+    /// left in the input buffer after the last response (which the client
+    /// never keeps: a connection with bytes after its last response is
+    /// closed then). The first line of what came is kept for the log.
     Sent { first_line: String },
     /// The server closed its side.
     Closed,
@@ -33,7 +33,6 @@ pub(crate) enum Stale {
 impl fmt::Display for Stale {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Stale::Leftover(n) => write!(f, "{n} bytes after the last response were left unread"),
             Stale::Sent { first_line } => {
                 write!(f, "the server sent \"{first_line}\" while it was idle")
             }
@@ -90,7 +89,9 @@ pub(crate) fn check_idle<IO: AsyncRead + Unpin>(
     inbuf: &mut InBuf,
 ) -> Result<(), Stale> {
     if !inbuf.is_empty() {
-        return Err(Stale::Leftover(inbuf.len()));
+        return Err(Stale::Sent {
+            first_line: first_line(inbuf.data()),
+        });
     }
     let mut cx = Context::from_waker(Waker::noop());
     for _ in 0..2 {
@@ -222,16 +223,20 @@ mod tests {
         }
     }
 
+    /// Bytes in the input buffer came from the server and answer no
+    /// request: as bytes that come while the connection is idle, without
+    /// looking at the connection.
     #[test]
     fn bytes_left_in_the_input_buffer_make_it_stale_unread() {
         let mut inbuf = InBuf::new();
-        inbuf.spare()[..3].copy_from_slice(b"abc");
-        inbuf.filled(3);
+        let left = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        inbuf.spare()[..left.len()].copy_from_slice(left);
+        inbuf.filled(left.len());
         let mut source = Script::new([]);
         let stale = check_idle(&mut source, &mut inbuf).unwrap_err();
         assert_eq!(
             stale.to_string(),
-            "3 bytes after the last response were left unread"
+            "the server sent \"HTTP/1.1 200 OK\" while it was idle"
         );
         assert_eq!(source.polled, 0);
     }
