@@ -162,8 +162,41 @@ impl HttpClient {
     ///
     /// As [`request`](Self::request).
     pub async fn query(url: &str) -> io::Result<HttpResponse> {
+        Self::query_with(url, HttpHeaders::new(), "GET", Vec::new()).await
+    }
+
+    /// One request with headers, method and body on a fresh client
+    /// (monocle's `query(url, headers, method, body)`); the connection is
+    /// closed once the response is read.
+    ///
+    /// ```
+    /// use monocle_http::{HttpClient, HttpHeaders, HttpRequest, HttpServer};
+    ///
+    /// monocle_stack::block_on(async {
+    ///     let server = HttpServer::new(0, |req: HttpRequest| async move {
+    ///         format!("{} {}", req.method(), req.body().len())
+    ///     });
+    ///     let svc = monocle_network::add_service(server.service().bind_addr([127, 0, 0, 1]))?;
+    ///     let url = format!("http://127.0.0.1:{}/", svc.port());
+    ///     let resp = HttpClient::query_with(&url, HttpHeaders::new(), "PUT", "four").await?;
+    ///     assert_eq!(resp.text(), "PUT 4");
+    ///     svc.stop();
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub async fn query_with(
+        url: &str,
+        headers: HttpHeaders,
+        method: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> io::Result<HttpResponse> {
         let mut client = HttpClient::new();
-        let resp = client.get(url).await;
+        let resp = client.request(url, headers, method, body).await;
         client.close();
         resp
     }
@@ -529,6 +562,20 @@ impl HttpClient {
     pub async fn get(&mut self, url: &str) -> io::Result<HttpResponse> {
         self.request(url, HttpHeaders::new(), "GET", Vec::new())
             .await
+    }
+
+    /// `POST url` with `body` (sent with its `Content-Length`, no
+    /// `Content-Type`: add one with [`request`](Self::request)).
+    ///
+    /// Dropping the future before it finishes closes the connection, as for
+    /// [`request`](Self::request).
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request); a `POST` is not sent again on a new
+    /// connection if the kept-alive one turns out closed after it went out.
+    pub async fn post(&mut self, url: &str, body: impl Into<Vec<u8>>) -> io::Result<HttpResponse> {
+        self.request(url, HttpHeaders::new(), "POST", body).await
     }
 
     /// Sends a request (monocle's `request(url, headers, method, body)`) and

@@ -481,3 +481,37 @@ fn a_path_goes_out_as_in_a_full_url() {
     })
     .unwrap();
 }
+
+#[test]
+fn post_and_query_with_send_method_headers_and_body() {
+    let srv = start(|| {
+        HttpServer::new(0, |req: HttpRequest| async move {
+            format!(
+                "{} {} {} {}",
+                req.method(),
+                req.path(),
+                req.headers().get("x-note").unwrap_or("-"),
+                String::from_utf8_lossy(req.body())
+            )
+        })
+    });
+    let port = srv.port;
+    block_on(async move {
+        let mut client = HttpClient::new();
+        client.connect("127.0.0.1", port, "http").await?;
+        let resp = client.post("/items", "first").await?;
+        assert_eq!(resp.text(), "POST /items - first");
+        let resp = client.post(&url(port, "/items"), Vec::new()).await?;
+        assert_eq!(resp.text(), "POST /items - ");
+        assert_eq!(client.connects(), 1);
+
+        let mut headers = HttpHeaders::new();
+        headers.add("X-Note", "once");
+        let resp = HttpClient::query_with(&url(port, "/one"), headers, "PUT", "shot").await?;
+        assert_eq!(resp.text(), "PUT /one once shot");
+        io::Result::Ok(())
+    })
+    .unwrap();
+    // The client's connection, then query_with's own.
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 2);
+}
