@@ -264,6 +264,12 @@ impl Loop {
         }))
     }
 
+    /// Whether the loop is running (`run` or `block_on`) on its thread right now.
+    /// Only then will it fire timers and collect I/O events.
+    pub(crate) fn is_driving(&self) -> bool {
+        self.driving.get()
+    }
+
     /// The clock as of the loop's last reading (once per turn).
     pub(crate) fn last_now(&self) -> Instant {
         self.now.get()

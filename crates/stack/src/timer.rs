@@ -14,9 +14,11 @@ use crate::wheel::TimerKey;
 
 /// A future that completes at a deadline.
 ///
-/// On a monocle loop the timer lives in the loop's timing wheel (millisecond
-/// resolution, never early); elsewhere it falls back to an async-io timer.
-/// Dropping it cancels the timer.
+/// Polled by a running monocle loop, the timer lives in the loop's timing wheel
+/// (millisecond resolution, never early). Polled anywhere else (under another
+/// executor, on a thread with no loop or with a loop that is not running right
+/// now) it uses an async-io timer instead, which keeps working if a loop polls
+/// it later. Dropping it cancels the timer.
 pub struct Sleep {
     deadline: Instant,
     state: SleepState,
@@ -102,17 +104,20 @@ impl Future for Sleep {
                 SleepState::Done => return Poll::Ready(()),
                 SleepState::Idle => {
                     let deadline = this.deadline;
-                    // On a loop, the loop's last clock reading decides (no clock
-                    // read here); a deadline that passed since fires on the
-                    // loop's next turn.
+                    // Only a running loop fires its wheel. The loop's last clock
+                    // reading decides (no clock read here); a deadline that
+                    // passed since fires on the loop's next turn.
                     let registered = runtime::try_with_loop(|lp| {
-                        if deadline <= lp.last_now() {
-                            return None;
-                        }
-                        let waker = cx.waker().clone();
-                        let key = lp.insert_timer(deadline, TimerEntry::Wake(waker));
-                        Some((key, lp.shared_addr()))
-                    });
+                        lp.is_driving().then(|| {
+                            if deadline <= lp.last_now() {
+                                return None;
+                            }
+                            let waker = cx.waker().clone();
+                            let key = lp.insert_timer(deadline, TimerEntry::Wake(waker));
+                            Some((key, lp.shared_addr()))
+                        })
+                    })
+                    .flatten();
                     match registered {
                         Some(Some((key, owner))) => {
                             this.state = SleepState::Wheel { key, owner };
@@ -122,24 +127,41 @@ impl Future for Sleep {
                             this.state = SleepState::Done;
                             return Poll::Ready(());
                         }
-                        // Not on a monocle loop: poll an async-io timer instead.
+                        // Not polled by a running monocle loop: poll an async-io
+                        // timer instead, which async-io's own thread fires.
                         None => this.state = SleepState::Portable(async_io::Timer::at(deadline)),
                     }
                 }
                 SleepState::Wheel { key, owner } => {
                     let (key, owner) = (*key, *owner);
-                    let waiting = runtime::try_with_loop(|lp| {
-                        (lp.shared_addr() == owner).then(|| lp.refresh_timer(key, cx.waker()))
+                    let in_wheel = runtime::try_with_loop(|lp| {
+                        if lp.shared_addr() != owner {
+                            return InWheel::Elsewhere;
+                        }
+                        if lp.is_driving() {
+                            if lp.refresh_timer(key, cx.waker()) {
+                                InWheel::Waiting
+                            } else {
+                                InWheel::Fired
+                            }
+                        } else {
+                            // Polled by another executor while the loop is idle:
+                            // take the timer out of the wheel, wait elsewhere.
+                            match lp.remove_timer(key) {
+                                Some(_) => InWheel::Elsewhere,
+                                None => InWheel::Fired,
+                            }
+                        }
                     })
-                    .flatten();
-                    match waiting {
-                        Some(true) => return Poll::Pending,
-                        Some(false) => {
+                    .unwrap_or(InWheel::Elsewhere);
+                    match in_wheel {
+                        InWheel::Waiting => return Poll::Pending,
+                        InWheel::Fired => {
                             this.state = SleepState::Done;
                             return Poll::Ready(());
                         }
-                        // Moved to another thread: start over there.
-                        None => this.state = SleepState::Idle,
+                        // Moved to another thread, or away from the loop: start over.
+                        InWheel::Elsewhere => this.state = SleepState::Idle,
                     }
                 }
                 SleepState::Portable(timer) => {
@@ -154,6 +176,16 @@ impl Future for Sleep {
             }
         }
     }
+}
+
+/// Where a `Sleep` registered in a wheel stands when polled again.
+enum InWheel {
+    /// Still in the wheel of the running loop that polls it.
+    Waiting,
+    /// The wheel fired it.
+    Fired,
+    /// Polled on another thread, or while its loop is not running.
+    Elsewhere,
 }
 
 impl Drop for Sleep {

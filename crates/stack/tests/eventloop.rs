@@ -694,3 +694,56 @@ fn eof_arriving_with_the_last_data_is_not_missed() {
         assert_eq!(got, b"last words");
     });
 }
+
+/// Runs `fut` under futures-lite's executor; fails the test if it has not
+/// finished within 10 s (async-io's timer, which needs no monocle loop).
+fn foreign_block_on<F: std::future::Future>(fut: F) -> F::Output {
+    futures_lite::future::block_on(futures_lite::future::or(fut, async {
+        async_io::Timer::after(Duration::from_secs(10)).await;
+        panic!("the future did not finish under another executor within 10 s");
+    }))
+}
+
+#[test]
+fn timers_work_under_another_executor_beside_an_idle_loop() {
+    // The thread has a loop (it ran once, or was only created), but the loop
+    // is not running: nothing would fire a timer put in its wheel.
+    for make_loop in [
+        (|| block_on(async {})) as fn(),
+        || drop(eventloop::handle()),
+    ] {
+        on_fresh_thread(move || {
+            make_loop();
+            let start = Instant::now();
+            foreign_block_on(sleep(Duration::from_millis(20)));
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            let late = foreign_block_on(timeout(
+                Duration::from_millis(10),
+                std::future::pending::<()>(),
+            ));
+            assert!(late.is_err());
+        });
+    }
+}
+
+#[test]
+fn a_timer_moves_between_the_loop_and_another_executor() {
+    use futures_lite::future::poll_once;
+    on_fresh_thread(|| {
+        // First polled on the loop (into its wheel), finished under another
+        // executor while the loop is idle.
+        let mut first = Box::pin(sleep(Duration::from_millis(20)));
+        assert!(block_on(poll_once(&mut first)).is_none());
+        foreign_block_on(first);
+        // First polled under another executor, finished on the loop.
+        let mut second = Box::pin(sleep(Duration::from_millis(20)));
+        assert!(futures_lite::future::block_on(poll_once(&mut second)).is_none());
+        block_on(async {
+            let guard = sleep(Duration::from_secs(10));
+            match first_of2(second, guard).await {
+                Winner::First(()) => {}
+                Winner::Second(()) => panic!("the timer never fired on the loop"),
+            }
+        });
+    });
+}
