@@ -425,6 +425,11 @@ impl Loop {
         }
     }
 
+    fn set_driving(&self, driving: bool) {
+        self.driving.set(driving);
+        self.reactor.set_running(driving);
+    }
+
     /// Runs the loop until `fut` completes, or, when `until_halt`, until `halt()`.
     /// Returns `None` when halted.
     pub(crate) fn drive<F: Future>(&self, fut: Pin<&mut F>, until_halt: bool) -> Option<F::Output> {
@@ -433,15 +438,15 @@ impl Loop {
             "monocle: the event loop is already running on this thread \
              (block_on or run called from inside an o-routine); await the future instead"
         );
-        self.driving.set(true);
+        self.set_driving(true);
         self.driven.set(true);
-        struct Reset<'a>(&'a Cell<bool>);
+        struct Reset<'a>(&'a Loop);
         impl Drop for Reset<'_> {
             fn drop(&mut self) {
-                self.0.set(false);
+                self.0.set_driving(false);
             }
         }
-        let _reset = Reset(&self.driving);
+        let _reset = Reset(self);
 
         let main = Arc::new(MainWaker {
             woken: AtomicBool::new(true),

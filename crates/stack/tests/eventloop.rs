@@ -747,3 +747,55 @@ fn a_timer_moves_between_the_loop_and_another_executor() {
         });
     });
 }
+
+#[test]
+fn a_source_works_under_another_executor_beside_an_idle_loop() {
+    use futures_lite::future::poll_once;
+    use monocle_stack::reactor::Source;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    on_fresh_thread(|| {
+        block_on(async {}); // the thread has a loop, which is not running below
+        let (a, b) = UnixStream::pair().unwrap();
+        let reader = Source::new(a).unwrap();
+        let (go, wait) = mpsc::channel::<()>();
+        let writer = std::thread::spawn(move || {
+            for word in [&b"ping"[..], b"pong", b"pang"] {
+                wait.recv().unwrap();
+                (&b).write_all(word).unwrap();
+            }
+        });
+        // Each read waits for readiness: it finds nothing before `go`.
+        let read_after_go = || {
+            let mut read = Box::pin(async {
+                let mut buf = [0u8; 4];
+                reader.read_with(|mut s| s.read(&mut buf)).await
+            });
+            assert!(futures_lite::future::block_on(poll_once(&mut read)).is_none());
+            go.send(()).unwrap();
+            read
+        };
+        // Under another executor.
+        let n = foreign_block_on(read_after_go()).unwrap();
+        assert_eq!(n, 4);
+        // Started under another executor, finished by the loop.
+        let read = read_after_go();
+        let n = block_on(async {
+            match first_of2(sleep(Duration::from_secs(10)), read).await {
+                Winner::Second(n) => n.unwrap(),
+                Winner::First(()) => panic!("the loop never saw the data"),
+            }
+        });
+        assert_eq!(n, 4);
+        // Started by the loop, finished under another executor.
+        let mut read = Box::pin(async {
+            let mut buf = [0u8; 4];
+            reader.read_with(|mut s| s.read(&mut buf)).await
+        });
+        assert!(block_on(poll_once(&mut read)).is_none());
+        go.send(()).unwrap();
+        assert_eq!(foreign_block_on(read).unwrap(), 4);
+        writer.join().unwrap();
+    });
+}

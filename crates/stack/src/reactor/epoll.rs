@@ -5,11 +5,18 @@
 //! waiting o-routine; the I/O code clears it when the kernel says `EAGAIN` (or a read
 //! comes back short, which on a stream socket means the buffer was drained). A wait
 //! therefore costs no `epoll_ctl`, unlike one-shot registration.
+//!
+//! Only a running loop calls `epoll_wait`. A source polled while its loop is not
+//! running (a future awaited under another executor on the loop's thread) asks
+//! async-io to watch the epoll descriptor itself, which is readable when the set
+//! has events; woken, the future collects the events without blocking, as the
+//! loop would have (see `Reactor::poll_ready_idle`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
@@ -35,6 +42,48 @@ struct Inner {
     events: RefCell<Vec<epoll::Event>>,
     /// Wakers collected during one wait, reused so a wait does not allocate.
     wakers: RefCell<Vec<Waker>>,
+    /// A loop is running on this reactor (it calls `wait` until it stops).
+    running: Cell<bool>,
+    /// Made the first time a source waits while no loop runs.
+    idle_watch: OnceCell<IdleWatch>,
+}
+
+/// async-io's watch over the epoll descriptor, for sources that wait while no
+/// loop runs their reactor.
+struct IdleWatch {
+    /// A duplicate of the epoll descriptor, registered with async-io's reactor.
+    epoll: async_io::Async<OwnedFd>,
+    /// The one waker async-io keeps for the descriptor: it wakes every waiter.
+    /// (async-io wakes the previous waker when given another, so two waiters
+    /// handing it their own would wake each other without end.)
+    waker: Waker,
+    waiters: Arc<Waiters>,
+}
+
+/// The wakers of the futures waiting for the epoll descriptor to be readable.
+#[derive(Default)]
+struct Waiters(Mutex<Vec<Waker>>);
+
+impl Waiters {
+    fn add(&self, waker: &Waker) {
+        let mut wakers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let wakers = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in wakers {
+            w.wake();
+        }
+    }
 }
 
 /// Keeps the eventfd alive by holding the notifier (which owns it).
@@ -80,6 +129,8 @@ impl Reactor {
             sources: RefCell::new(Slab::new()),
             events: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
             wakers: RefCell::new(Vec::with_capacity(64)),
+            running: Cell::new(false),
+            idle_watch: OnceCell::new(),
         };
         Ok((Reactor(Rc::new(inner)), notifier))
     }
@@ -88,7 +139,17 @@ impl Reactor {
         !self.0.sources.borrow().is_empty()
     }
 
+    /// Says whether a loop is running on this reactor from now on.
+    pub(crate) fn set_running(&self, running: bool) {
+        self.0.running.set(running);
+    }
+
     pub(crate) fn wait(&self, _notifier: &Notifier, timeout: Option<Duration>) -> io::Result<()> {
+        self.collect(timeout)
+    }
+
+    /// Waits for events (up to `timeout`), records them and wakes their sources.
+    fn collect(&self, timeout: Option<Duration>) -> io::Result<()> {
         let timeout = timeout.map(|d| rustix::time::Timespec {
             tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: d.subsec_nanos().into(),
@@ -148,6 +209,70 @@ impl Reactor {
         Ok(())
     }
 
+    /// Whether source `key` is ready in one direction; if not, keeps `cx`'s waker
+    /// for the event that makes it so.
+    fn poll_flag(&self, key: usize, cx: &mut Context<'_>, write: bool) -> Poll<io::Result<()>> {
+        let mut sources = self.0.sources.borrow_mut();
+        let state = &mut sources[key];
+        let (ready, slot) = if write {
+            (state.writable, &mut state.writer)
+        } else {
+            (state.readable, &mut state.reader)
+        };
+        if ready {
+            return Poll::Ready(Ok(()));
+        }
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// `poll_flag` for a source polled while no loop runs this reactor: nothing
+    /// else will call `epoll_wait`, so collect the events here (without
+    /// blocking), and have async-io wake the future when the epoll descriptor
+    /// has more. A loop that starts running later collects them as usual; an
+    /// async-io wake that comes after is only a spurious poll.
+    fn poll_ready_idle(
+        &self,
+        key: usize,
+        cx: &mut Context<'_>,
+        write: bool,
+    ) -> Poll<io::Result<()>> {
+        let watch = self.idle_watch()?;
+        loop {
+            self.collect(Some(Duration::ZERO))?;
+            if let Poll::Ready(res) = self.poll_flag(key, cx, write) {
+                return Poll::Ready(res);
+            }
+            watch.waiters.add(cx.waker());
+            match watch
+                .epoll
+                .poll_readable(&mut Context::from_waker(&watch.waker))
+            {
+                Poll::Pending => return Poll::Pending,
+                // Events came in since the last collect: collect them.
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn idle_watch(&self) -> io::Result<&IdleWatch> {
+        if let Some(watch) = self.0.idle_watch.get() {
+            return Ok(watch);
+        }
+        let epoll = async_io::Async::new(self.0.epoll.try_clone()?)?;
+        let waiters = Arc::new(Waiters::default());
+        let watch = IdleWatch {
+            epoll,
+            waker: Waker::from(waiters.clone()),
+            waiters,
+        };
+        Ok(self.0.idle_watch.get_or_init(|| watch))
+    }
+
     /// Registers `fd` for edge-triggered reads and writes.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Registration> {
         let key = self.0.sources.borrow_mut().insert(SourceState {
@@ -189,21 +314,11 @@ pub(crate) struct Registration {
 
 impl Registration {
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, write: bool) -> Poll<io::Result<()>> {
-        let mut sources = self.reactor.0.sources.borrow_mut();
-        let state = &mut sources[self.key];
-        let (ready, slot) = if write {
-            (state.writable, &mut state.writer)
+        if self.reactor.0.running.get() {
+            self.reactor.poll_flag(self.key, cx, write)
         } else {
-            (state.readable, &mut state.reader)
-        };
-        if ready {
-            return Poll::Ready(Ok(()));
+            self.reactor.poll_ready_idle(self.key, cx, write)
         }
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 
     pub(crate) fn is_ready(&self, write: bool) -> bool {

@@ -146,6 +146,16 @@ impl Reactor {
         }
     }
 
+    /// Says whether the loop is running (calling `wait`) from now on: the epoll
+    /// backend's sources wait differently while it is not.
+    pub(crate) fn set_running(&self, running: bool) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Reactor::Epoll(r) => r.set_running(running),
+            Reactor::AsyncIo(_) => {}
+        }
+    }
+
     /// Whether wakers may fire on the loop's thread while it waits (async-io
     /// drives its reactor inside the wait); the epoll backend wakes only after
     /// `epoll_wait` returns.

@@ -20,7 +20,9 @@ use crate::runtime;
 ///
 /// Created on a thread without a monocle loop (for instance under another
 /// executor), a `Source` uses async-io's reactor, so the types built on it work
-/// anywhere.
+/// anywhere. One registered with a loop also works when awaited while that loop
+/// is not running (under another executor on the loop's thread): with the epoll
+/// backend, async-io then watches the loop's epoll descriptor for it.
 ///
 /// [`clear_readable`]: Source::clear_readable
 /// [`clear_writable`]: Source::clear_writable
