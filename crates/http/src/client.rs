@@ -131,6 +131,8 @@ pub struct HttpClient {
     tls: Option<std::sync::Arc<monocle_network::tls::rustls::ClientConfig>>,
 }
 
+impl monocle_stack::Outcome for HttpClient {}
+
 impl Default for HttpClient {
     fn default() -> Self {
         HttpClient::new()

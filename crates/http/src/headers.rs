@@ -55,6 +55,8 @@ pub struct HttpHeaders {
     live: usize,
 }
 
+impl monocle_stack::Outcome for HttpHeaders {}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
     name_start: usize,

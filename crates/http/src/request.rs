@@ -60,6 +60,8 @@ pub struct HttpRequest {
     query_args: OnceCell<Box<HashMap<String, Vec<String>>>>,
 }
 
+impl monocle_stack::Outcome for HttpRequest {}
+
 /// A request target's text. Parsed ones are made in the memory of one
 /// dropped before on the thread, if it kept some (see [`spare`]): a request
 /// dropped by its handler lends its target's to the next request's.

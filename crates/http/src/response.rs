@@ -171,6 +171,8 @@ pub struct HttpResponse {
     handler_error: Option<Box<str>>,
 }
 
+impl monocle_stack::Outcome for HttpResponse {}
+
 impl HttpResponse {
     /// A response with this status code, no headers and an empty body.
     ///

@@ -40,6 +40,8 @@ pub struct Client {
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
+impl monocle_stack::Outcome for Client {}
+
 impl Client {
     /// A client without timeout, over plain TCP.
     pub fn new() -> Client {

@@ -174,6 +174,8 @@ pub struct ServiceHandle {
     inner: Arc<HandleInner>,
 }
 
+impl monocle_stack::Outcome for ServiceHandle {}
+
 struct HandleInner {
     addr: SocketAddr,
     stop: Callback<()>,

@@ -32,6 +32,8 @@ pub struct Handle {
     pub(crate) shared: Arc<Shared>,
 }
 
+impl crate::Outcome for Handle {}
+
 /// The error of work sent to a loop that has shut down, or of an o-routine that
 /// ended without a result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +226,8 @@ pub struct RemoteJoinHandle<T> {
     /// Set when the loop refused the work.
     loop_name: Option<String>,
 }
+
+impl<T> crate::Outcome for RemoteJoinHandle<T> {}
 
 impl<T> Future for RemoteJoinHandle<T> {
     type Output = Result<T, JoinError>;

@@ -64,9 +64,38 @@ pub(crate) fn describe(name: Option<&str>, location: &Location<'_>) -> String {
 /// });
 /// assert_eq!(n, 7);
 /// ```
+///
+/// # Types of other crates
+///
+/// Only a type's own crate (or this one) may implement `Outcome` for it. It is
+/// implemented for the standard library's common types, and for the public
+/// types of monocle's crates that an o-routine may return: `Callback`,
+/// `Channel`, `RecvStream`, `Winner`, [`Handle`](crate::Handle),
+/// [`JoinHandle`], [`RemoteJoinHandle`](crate::RemoteJoinHandle),
+/// [`QueuedTask`](crate::eventloop::QueuedTask), and in monocle-network and
+/// monocle-http `Connection`, `Client`, `ServiceHandle`, `HttpRequest`,
+/// `HttpResponse`, `HttpHeaders` and `HttpClient`. To return any other
+/// crate's type, wrap it in a `Result` that cannot fail,
+/// `Ok::<_, Infallible>(value)`, and unwrap it with an irrefutable `let Ok(..)`:
+///
+/// ```
+/// use std::collections::BinaryHeap; // a type without an `Outcome` impl
+/// use std::convert::Infallible;
+///
+/// let top = monocle_stack::block_on(async {
+///     let handle = monocle_stack::launch(async {
+///         let heap = BinaryHeap::from([3, 9, 4]);
+///         Ok::<_, Infallible>(heap)
+///     });
+///     let Ok(heap) = handle.await;
+///     heap.peek().copied()
+/// });
+/// assert_eq!(top, Some(9));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the result of a launched o-routine",
-    note = "return `()` or a `Result`, or add `impl monocle_stack::Outcome for {Self} {{}}`"
+    note = "return `()` or a `Result`, or add `impl monocle_stack::Outcome for {Self} {{}}`; \
+            for another crate's type, return `Ok::<_, std::convert::Infallible>(value)`"
 )]
 pub trait Outcome {
     /// A description of the failure, or `None` for success.
@@ -135,6 +164,9 @@ impl<T, S> Outcome for std::collections::HashSet<T, S> {}
 impl<T> Outcome for std::collections::BTreeSet<T> {}
 impl<T, const N: usize> Outcome for [T; N] {}
 impl<T: Outcome> Outcome for monocle_core::Callback<T> {}
+impl<T> Outcome for monocle_core::Channel<T> {}
+impl<T> Outcome for monocle_core::RecvStream<T> {}
+impl<A, B> Outcome for monocle_core::Winner<A, B> {}
 macro_rules! tuple_outcome {
     ($($name:ident)+) => { impl<$($name),+> Outcome for ($($name,)+) {} };
 }
@@ -301,6 +333,8 @@ pub struct JoinHandle<T: Outcome> {
     /// The result was handed out, so there is nothing left to report.
     taken: bool,
 }
+
+impl<T: Outcome> Outcome for JoinHandle<T> {}
 
 impl<T: Outcome> JoinHandle<T> {
     fn task(&self) -> &async_task::Task<Result<T, Panic>, Meta> {

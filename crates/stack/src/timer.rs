@@ -359,6 +359,8 @@ pub struct QueuedTask {
     state: Arc<AtomicU8>,
 }
 
+impl crate::Outcome for QueuedTask {}
+
 const QUEUED: u8 = 0;
 const CANCELLED: u8 = 1;
 const STARTED: u8 = 2;
