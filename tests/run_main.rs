@@ -22,6 +22,15 @@ fn child_main(kind: &str) {
                 Ok::<(), String>(())
             });
         }
+        "panics" => {
+            monocle::run(async {
+                monocle::util::next_tick().await;
+                if std::env::var_os(CHILD).is_some() {
+                    panic!("the config file is missing");
+                }
+                Ok::<(), String>(())
+            });
+        }
         other => panic!("unknown child kind {other}"),
     }
 }
@@ -50,6 +59,17 @@ fn a_failing_main_prints_the_error_chain_and_exits_1() {
     assert!(
         stderr.contains("error: the database is down"),
         "the error and its cause are printed: {stderr}"
+    );
+}
+
+#[test]
+fn a_panicking_main_prints_the_panic_and_exits_1() {
+    let out = run_child("panics");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("error: main panicked: the config file is missing"),
+        "the panic's message is printed as the error: {stderr}"
     );
 }
 
