@@ -7,8 +7,9 @@ use crate::diagnostics::panic_message;
 use crate::task::Outcome;
 
 /// Runs `main` on this thread's event loop until it ends. If it fails (returns
-/// an `Err`), prints `error: ` and the error with its chain of causes to stderr
-/// and exits the process with status 1. If it panics, prints
+/// an `Err`), prints `error: ` and the error with its chain of causes (for the
+/// error types listed in [`Outcome`]'s "Errors in log lines") to stderr and
+/// exits the process with status 1. If it panics, prints
 /// `error: main panicked: ` and the panic's message (after the panic hook's own
 /// report) and exits with status 1 too.
 ///

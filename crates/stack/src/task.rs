@@ -65,6 +65,21 @@ pub(crate) fn describe(name: Option<&str>, location: &Location<'_>) -> String {
 /// assert_eq!(n, 7);
 /// ```
 ///
+/// # Errors in log lines
+///
+/// A failure is printed with the error's chain of causes (`top: cause: root
+/// cause`, following `source()`) when the error type is `std::io::Error`,
+/// `Box<dyn Error>`, `Box<dyn Error + Send>`, `Box<dyn Error + Send + Sync>` or
+/// `Arc<dyn Error + Send + Sync>`. Without specialization these are the only
+/// types whose `source()` the `Result` impl, which asks no more of the error
+/// than `Display`, can reach. Any other error is printed with its alternate
+/// display, `{:#}`: anyhow's and eyre's errors print their chain that way, most
+/// other types only their own message. To have another error's causes in the
+/// log, box it: return `Result<T, Box<dyn Error + Send + Sync>>` (`?`
+/// converts), or convert it into `std::io::Error` (monocle-network's `Error`
+/// and `ConnectionLost` and monocle-http's `Error` convert with `?` into
+/// either).
+///
 /// # Types of other crates
 ///
 /// Only a type's own crate (or this one) may implement `Outcome` for it. It is
@@ -111,18 +126,28 @@ impl<T, E: fmt::Display + 'static> Outcome for Result<T, E> {
 }
 
 /// Formats an error with the chain of its causes: `top: cause: root cause`.
+///
+/// Rust has no specialization, so the `source()` of an `E` that is only known
+/// to be `Display` is reachable only for the types named here (see "Errors in
+/// log lines" on [`Outcome`]); any other type prints `{e:#}`.
 pub(crate) fn error_chain<E: fmt::Display + 'static>(e: &E) -> String {
     use std::error::Error;
+    use std::sync::Arc;
     let any: &dyn Any = e;
     let source: Option<&(dyn Error + 'static)> =
-        if let Some(b) = any.downcast_ref::<Box<dyn Error + Send + Sync>>() {
+        if let Some(e) = any.downcast_ref::<std::io::Error>() {
+            e.source()
+        } else if let Some(b) = any.downcast_ref::<Box<dyn Error + Send + Sync>>() {
+            b.source()
+        } else if let Some(b) = any.downcast_ref::<Box<dyn Error + Send>>() {
             b.source()
         } else if let Some(b) = any.downcast_ref::<Box<dyn Error>>() {
             b.source()
-        } else if let Some(e) = any.downcast_ref::<std::io::Error>() {
-            e.source()
+        } else if let Some(a) = any.downcast_ref::<Arc<dyn Error + Send + Sync>>() {
+            a.source()
         } else {
-            // Types such as anyhow's print their chain with the alternate flag.
+            // Types such as anyhow's and eyre's print their chain with the
+            // alternate flag; others print their own message.
             return format!("{e:#}");
         };
     let mut text = e.to_string();
@@ -456,5 +481,67 @@ impl<T> Future for Cancel<T> {
 impl<T> fmt::Debug for Cancel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Cancel")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+    use std::fmt;
+    use std::sync::Arc;
+
+    use super::Outcome;
+
+    /// "outer", caused by "inner", caused by "root".
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn Error + 'static))
+        }
+    }
+
+    fn layers() -> Layer {
+        let root = Layer("root", None);
+        let inner = Layer("inner", Some(Box::new(root)));
+        Layer("outer", Some(Box::new(inner)))
+    }
+
+    fn failure<E: fmt::Display + 'static>(e: E) -> String {
+        Err::<(), E>(e).failure().unwrap()
+    }
+
+    #[test]
+    fn boxed_errors_and_io_errors_print_their_chain() {
+        let chain = "outer: inner: root";
+        assert_eq!(
+            failure(Box::<dyn Error + Send + Sync>::from(layers())),
+            chain
+        );
+        assert_eq!(
+            failure(Box::<dyn Error + Send>::from(Box::new(layers()))),
+            chain
+        );
+        assert_eq!(failure(Box::<dyn Error>::from(layers())), chain);
+        let shared: Arc<dyn Error + Send + Sync> = Arc::new(layers());
+        assert_eq!(failure(shared), chain);
+        assert_eq!(failure(std::io::Error::other(layers())), chain);
+    }
+
+    #[test]
+    fn other_errors_print_their_alternate_display() {
+        // Without specialization a bare error type's `source()` is out of reach:
+        // only its display is printed (`{:#}`, which anyhow and eyre make the
+        // chain). Boxing it gives the chain, as the docs of `Outcome` say.
+        assert_eq!(failure(layers()), "outer");
+        assert_eq!(failure("plain text"), "plain text");
+        assert!(Ok::<(), Layer>(()).failure().is_none());
     }
 }
