@@ -1,4 +1,5 @@
-//! The event loop: [`run`], [`halt`], [`queue_task`], and the loop [`Builder`].
+//! The event loop: [`run`], [`halt`], [`queue_task`] (and [`queue_local_task`]
+//! for work that is not `Send`), and the loop [`Builder`].
 //!
 //! Every thread has its own loop, created the first time something needs it
 //! ([`launch`](crate::launch), [`block_on`], [`run`]). monocle
@@ -24,7 +25,7 @@ use crate::reactor::ReactorKind;
 use crate::runtime;
 use crate::Handle;
 
-pub use crate::timer::{queue_task, QueuedTask};
+pub use crate::timer::{queue_local_task, queue_task, QueuedTask};
 
 /// Runs this thread's event loop until [`halt`] is called.
 ///

@@ -20,7 +20,8 @@
 //!   [`eventloop::run`] runs the loop until [`eventloop::halt`].
 //! * [`util`] has monocle's timers: `sleep`, `delayed`, `immediate`, `next_tick`,
 //!   plus `timeout`; [`eventloop::queue_task`] runs a function later, from any
-//!   thread.
+//!   thread ([`eventloop::queue_local_task`]: a `!Send` one, on this thread's
+//!   loop).
 //! * [`Handle`] reaches a loop from another thread; [`Loops`] runs one loop per
 //!   core; [`offload`] runs blocking work on a thread pool.
 //! * [`diagnostics`]: every o-routine has a launch site and optionally a name

@@ -1,4 +1,5 @@
-//! Time: [`sleep`], [`timeout`], [`delayed`], [`next_tick`] and [`queue_task`].
+//! Time: [`sleep`], [`timeout`], [`delayed`], [`next_tick`], [`queue_task`] and
+//! [`queue_local_task`].
 
 use std::fmt;
 use std::future::Future;
@@ -422,7 +423,8 @@ impl fmt::Debug for QueuedTask {
 /// on a thread of its own, not one of [`Loops`](crate::Loops)), so `queue_task`
 /// is safe to call from anywhere. With no main loop yet, the calling thread's
 /// loop is created and becomes the main loop. To queue an o-routine, launch it
-/// from `f`. Use [`Handle::queue_task`](crate::Handle::queue_task) to pick the loop.
+/// from `f`. Use [`Handle::queue_task`](crate::Handle::queue_task) to pick the
+/// loop, and [`queue_local_task`] for an `f` that is not `Send`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -440,14 +442,47 @@ pub fn queue_task<F>(delay: Duration, f: F) -> QueuedTask
 where
     F: FnOnce() + Send + 'static,
 {
+    if runtime::try_with_loop(|_| ()).is_some() {
+        return queue_local_task(delay, f);
+    }
+    let task = QueuedTask::new();
+    let handle = crate::Handle::main().unwrap_or_else(crate::Handle::current);
+    handle.queue_guarded(deadline_after(delay), &task, f);
+    task
+}
+
+/// Runs `f` on this thread's event loop after `delay`, like [`queue_task`],
+/// but `f` need not be `Send`: it may hold `Rc` and `RefCell`, as o-routines
+/// launched here may. The loop is created if this thread has none yet.
+///
+/// The returned [`QueuedTask`] is `Send` all the same: any thread may cancel.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use monocle_stack::eventloop::{halt, queue_local_task, run};
+///
+/// let count = Rc::new(Cell::new(0)); // not Send
+/// let c = count.clone();
+/// queue_local_task(Duration::from_millis(5), move || {
+///     c.set(c.get() + 1);
+///     halt();
+/// });
+/// run();
+/// assert_eq!(count.get(), 1);
+/// ```
+///
+/// # Panics
+///
+/// Panics if this thread's event loop has to be created and cannot be.
+pub fn queue_local_task<F>(delay: Duration, f: F) -> QueuedTask
+where
+    F: FnOnce() + 'static,
+{
     let task = QueuedTask::new();
     let deadline = deadline_after(delay);
-    if runtime::try_with_loop(|_| ()).is_some() {
-        let guarded = task.guard(f);
-        runtime::with_loop(|lp| lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded))));
-    } else {
-        let handle = crate::Handle::main().unwrap_or_else(crate::Handle::current);
-        handle.queue_guarded(deadline, &task, f);
-    }
+    let guarded = task.guard(f);
+    runtime::with_loop(|lp| lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded))));
     task
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use monocle_core::{first_of2, named, Callback, Channel, Winner};
 use monocle_stack::diagnostics::{task_dump, TaskState};
-use monocle_stack::eventloop::{self, queue_task};
+use monocle_stack::eventloop::{self, queue_local_task, queue_task};
 use monocle_stack::util::{delayed, next_tick, sleep, timeout};
 use monocle_stack::{block_on, launch, offload, Handle, JoinError, Loops};
 
@@ -278,6 +278,34 @@ fn queue_task_runs_and_cancels() {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         assert!(first.has_run());
         assert!(cancelled.is_cancelled());
+    });
+}
+
+#[test]
+fn queue_local_task_runs_non_send_work_on_this_loop() {
+    on_fresh_thread(|| {
+        // Rc and RefCell: the work is not Send, which queue_task would refuse.
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l1 = log.clone();
+        let first = queue_local_task(Duration::from_millis(5), move || {
+            l1.borrow_mut().push("first");
+        });
+        let l2 = log.clone();
+        let cancelled = queue_local_task(Duration::from_millis(1), move || {
+            l2.borrow_mut().push("cancelled");
+        });
+        // The handle is Send: another thread may cancel.
+        std::thread::spawn(move || assert!(cancelled.cancel()))
+            .join()
+            .unwrap();
+        let l3 = log.clone();
+        queue_local_task(Duration::from_millis(10), move || {
+            l3.borrow_mut().push("last");
+            eventloop::halt();
+        });
+        eventloop::run();
+        assert_eq!(*log.borrow(), ["first", "last"]);
+        assert!(first.has_run());
     });
 }
 
