@@ -553,6 +553,31 @@ fn loops_on_several_threads() {
 }
 
 #[test]
+fn loops_per_core_runs_one_loop_per_available_core() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let loops = Loops::per_core().unwrap();
+    assert_eq!(loops.len(), cores);
+    let names: Vec<_> = loops
+        .spawn_on_all(|| async { std::thread::current().name().unwrap().to_owned() })
+        .into_iter()
+        .map(|h| block_on(h).unwrap())
+        .collect();
+    let expected: Vec<_> = (0..cores).map(|i| format!("monocle-loop-{i}")).collect();
+    assert_eq!(names, expected, "each loop runs on its own thread");
+    assert!(
+        Handle::main().is_none_or(|main| !main.name().starts_with("monocle-loop-")),
+        "a pool's loop never becomes the main loop"
+    );
+    let handles = loops.handles().to_vec();
+    assert!(handles.iter().all(Handle::is_alive));
+    loops.shutdown();
+    assert!(
+        handles.iter().all(|h| !h.is_alive()),
+        "shutdown ends every loop"
+    );
+}
+
+#[test]
 fn offload_runs_blocking_work_off_the_loop() {
     on_fresh_thread(|| {
         let loop_thread = std::thread::current().id();
