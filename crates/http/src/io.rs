@@ -406,13 +406,9 @@ pub(crate) fn is_disconnect(e: &io::Error) -> bool {
 }
 
 /// Whether `e` is a reset, rather than the peer closing its side: the
-/// disconnects after which what was read cannot be taken as complete.
-pub(crate) fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-    )
-}
+/// disconnects after which what was read cannot be taken as complete (the
+/// network layer's, for the client's readers).
+pub(crate) use monocle_network::is_reset;
 
 #[cfg(test)]
 mod tests {

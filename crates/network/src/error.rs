@@ -347,6 +347,34 @@ impl From<Error> for io::Error {
     }
 }
 
+/// Whether `e` says the peer reset the connection (`ConnectionReset`, or
+/// `ConnectionAborted` on some systems) rather than closing it in order: after
+/// a reset, what was read before may have been cut short (the reset dropped
+/// whatever the peer had not sent yet), where after a close (`Ok(0)`,
+/// `UnexpectedEof`) it is whole. A broken pipe (`BrokenPipe`, the error of a
+/// write after the peer's stream ended) is not a reset here.
+///
+/// A [`ConnectionLost`] with [`Reason::Reset`] converts into an `io::Error`
+/// this says yes to; so does the end of the stream that a read meets after a
+/// write failed with a reset (see [`Connection`](crate::Connection)).
+///
+/// ```
+/// use std::io;
+/// use monocle_network::{is_reset, ConnectionLost, Reason};
+///
+/// assert!(is_reset(&io::ErrorKind::ConnectionReset.into()));
+/// assert!(!is_reset(&io::ErrorKind::UnexpectedEof.into()));
+/// assert!(!is_reset(&io::ErrorKind::BrokenPipe.into()));
+/// let lost = ConnectionLost::new(Reason::Reset, "127.0.0.1:8088");
+/// assert!(is_reset(&io::Error::from(lost)));
+/// ```
+pub fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    )
+}
+
 pub(crate) use monocle_stack::diagnostics::format_duration as human;
 
 /// `e` again (`io::Error` is not `Clone`): from its OS error code, or its kind

@@ -11,6 +11,8 @@ use monocle_stack::reactor::Source;
 use rustix::io::Errno;
 use rustix::net::{recv, send, RecvFlags, SendFlags};
 
+use crate::error::is_reset;
+
 /// A closed peer must make a write fail with `EPIPE`, not raise `SIGPIPE`:
 /// `MSG_NOSIGNAL` on every send where it exists. Apple systems lack it; there
 /// the socket gets `SO_NOSIGPIPE` instead (in [`Tcp::new`]).
@@ -19,29 +21,21 @@ const SEND_FLAGS: SendFlags = SendFlags::NOSIGNAL;
 #[cfg(target_vendor = "apple")]
 const SEND_FLAGS: SendFlags = SendFlags::empty();
 
-/// Whether `e`, the error a write failed with, is the peer's reset of a
-/// stream it had not ended: after it, the end of the stream is no close.
+/// The error a read gives for the end of a stream that a reset cut short,
+/// once a write met that reset ([`is_reset`]).
 ///
 /// Linux reports a reset once, to the first call that meets it, and says
-/// which one it was. A reset that comes while the peer's stream is open
-/// (it closed with our bytes unread, or with linger 0) is `ECONNRESET`
+/// which one it was. A reset that comes while the peer's stream is open (it
+/// closed with our bytes unread, or with linger 0) is `ECONNRESET`
 /// (`ECONNABORTED` on some systems): the peer sent no end of its stream,
 /// and the reset dropped whatever it had not sent yet. When a write is the
 /// call that meets it, the reads after it give the bytes that came before,
 /// then a plain end of stream (0), as if the peer had closed: only the
-/// failed write knows better. A reset that comes after the peer ended its
-/// stream (its FIN first: it closed its sending side, then reset) is
-/// reported as `EPIPE` instead, as is every write after the first that
-/// failed: that peer's stream ended whole, and its end is genuine.
-pub(crate) fn is_reset(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-    )
-}
-
-/// The error a read gives for the end of a stream that a reset cut short
-/// (see [`is_reset`]).
+/// failed write knows better, and the stream remembers it to give this
+/// error instead. A reset that comes after the peer ended its stream (its
+/// FIN first: it closed its sending side, then reset) is reported as
+/// `EPIPE` instead, as is every write after the first that failed: that
+/// peer's stream ended whole, and its end is genuine.
 pub(crate) fn cut_short() -> io::Error {
     io::Error::new(
         io::ErrorKind::ConnectionReset,

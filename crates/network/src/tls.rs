@@ -57,8 +57,8 @@ use std::time::Duration;
 pub use rustls;
 
 use crate::connection::Connection;
-use crate::error::{copy_error, ConnectionLost, Error, Reason};
-use crate::stream::{cut_short, is_reset, Stream, Tcp};
+use crate::error::{copy_error, is_reset, ConnectionLost, Error, Reason};
+use crate::stream::{cut_short, Stream, Tcp};
 
 /// A TLS session over a registered TCP stream.
 ///
