@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_lite::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use monocle_stack::util::{sleep, Sleep};
 
-use crate::error::{ConnectionLost, Reason};
+use crate::error::{copy_error, ConnectionLost, Reason};
 use crate::stream::{Stream, Tcp};
 
 /// The read buffer's starting size; it grows when `read(n)` or `read_until` need more.
@@ -109,11 +109,10 @@ pub(crate) const DEFAULT_MAX_BUFFER: usize = 1024 * 1024;
 /// .unwrap();
 /// ```
 pub struct Connection {
-    /// `None` once closed.
+    /// `None` once closed. Why our sending side failed, if it did, is kept
+    /// in it ([`Stream::write_error`]): the error each later write, flush or
+    /// close returns. Reads go on.
     stream: Option<Stream>,
-    /// Why our sending side failed, if it did: the error each later write,
-    /// flush or close returns. Reads go on.
-    write_failed: Option<ConnectionLost>,
     /// INVARIANT: `rstart <= rend <= rbuf.len()`; the unread bytes are
     /// `rbuf[rstart..rend]`.
     rbuf: Vec<u8>,
@@ -154,7 +153,6 @@ impl Connection {
     pub(crate) fn new(stream: Stream, peer: SocketAddr, local: SocketAddr) -> Connection {
         Connection {
             stream: Some(stream),
-            write_failed: None,
             // Allocated on the first buffered read: a connection read only
             // through `read_into` or `AsyncRead` into the caller's buffer (as
             // the HTTP server does) never needs it.
@@ -286,9 +284,11 @@ impl Connection {
         self.stream.is_none() || self.sending_failed()
     }
 
-    /// Whether our sending side failed, as the connection or its transport saw.
+    /// Whether our sending side failed, as a write or the transport saw.
     fn sending_failed(&self) -> bool {
-        self.write_failed.is_some() || self.stream.as_ref().is_some_and(Stream::has_write_error)
+        self.stream
+            .as_ref()
+            .is_some_and(|stream| stream.write_error().is_some())
     }
 
     /// Closes the connection at once: bytes queued with [`buffer`](Self::buffer)
@@ -297,11 +297,9 @@ impl Connection {
     /// Closing twice does nothing.
     pub fn close(&mut self) {
         if let Some(mut stream) = self.stream.take() {
-            if self.write_failed.is_none() {
-                stream.goodbye();
-            }
+            // Nothing is sent once sending failed: the goodbye looks.
+            stream.goodbye();
         }
-        self.write_failed = None;
         disarm(&mut self.read_timer);
         disarm(&mut self.write_timer);
         self.wbuf = Vec::new();
@@ -485,12 +483,16 @@ impl Connection {
             self.wbuf.extend_from_slice(data);
             return self.flush().await;
         }
+        self.check_writable()?;
         disarm(&mut self.write_timer);
         let mut done = 0;
-        while done < data.len() {
-            done += poll_fn(|cx| self.poll_write_raw(cx, &data[done..])).await?;
-        }
-        poll_fn(|cx| self.poll_flush_all(cx)).await?;
+        poll_fn(|cx| {
+            while done < data.len() {
+                done += ready!(self.poll_send(cx, &data[done..]))?;
+            }
+            self.poll_flush_queued(cx)
+        })
+        .await?;
         disarm(&mut self.write_timer);
         Ok(())
     }
@@ -511,8 +513,9 @@ impl Connection {
     ///
     /// As [`write`](Self::write).
     pub async fn flush(&mut self) -> Result<(), ConnectionLost> {
+        self.check_writable()?;
         disarm(&mut self.write_timer);
-        poll_fn(|cx| self.poll_flush_all(cx)).await?;
+        poll_fn(|cx| self.poll_flush_queued(cx)).await?;
         disarm(&mut self.write_timer);
         Ok(())
     }
@@ -530,20 +533,37 @@ impl Connection {
         ConnectionLost::new(Reason::Closed, self.peer)
     }
 
-    /// The error of a write on a connection whose sending side is gone: the
-    /// one it failed with (in the transport, during a read, perhaps), or
-    /// [`closed`](Self::closed).
+    /// The one check of a write, flush or close of our sending side, made
+    /// once as it starts (each futures-io call is one): the error it fails
+    /// with at once if the connection is closed ([`closed`](Self::closed)),
+    /// or if sending failed before, by a write or in the transport (a TLS
+    /// session sending its own records during a read). What it calls below
+    /// ([`poll_send`](Self::poll_send), [`poll_flush_queued`](Self::poll_flush_queued),
+    /// the transport's writes) checks nothing again: a failure there is
+    /// returned by the call that met it and recorded for the next check.
+    ///
+    /// Inlined, with the error made out of line: every futures-io write and
+    /// flush of the HTTP server passes here.
+    #[inline]
     fn check_writable(&mut self) -> Result<(), ConnectionLost> {
-        let Some(stream) = &self.stream else {
-            return Err(self.closed());
+        match &self.stream {
+            Some(stream) if stream.write_error().is_none() => Ok(()),
+            _ => Err(self.refuse_write()),
+        }
+    }
+
+    /// The error of a write [`check_writable`](Self::check_writable) refuses.
+    #[cold]
+    #[inline(never)]
+    fn refuse_write(&mut self) -> ConnectionLost {
+        let Some(failed) = self.stream.as_ref().and_then(Stream::write_error) else {
+            return self.closed();
         };
-        if let Some(failed) = &self.write_failed {
-            return Err(failed.duplicate());
-        }
-        match stream.write_error() {
-            Some(e) => Err(self.fail_write(e)),
-            None => Ok(()),
-        }
+        let failed = copy_error(failed);
+        // Queued before the failure (one in the transport during a read, say),
+        // never to be sent.
+        self.drop_queue();
+        ConnectionLost::from_io(failed, &self.peer)
     }
 
     /// Closes the connection and says why.
@@ -565,14 +585,16 @@ impl Connection {
         if let Some(stream) = self.stream.as_mut() {
             stream.write_failed(&e);
         }
-        let lost = ConnectionLost::from_io(e, &self.peer);
-        if self.stream.is_some() {
-            self.write_failed = Some(lost.duplicate());
-        }
+        self.drop_queue();
+        ConnectionLost::from_io(e, &self.peer)
+    }
+
+    /// Drops the bytes queued to be sent, and the write timer, once sending
+    /// failed.
+    fn drop_queue(&mut self) {
         disarm(&mut self.write_timer);
         self.wbuf = Vec::new();
         self.wpos = 0;
-        lost
     }
 
     /// Makes room so that `want` unread bytes fit (and at least one more byte).
@@ -664,14 +686,14 @@ impl Connection {
         }
     }
 
-    /// One write of a prefix of `data` (not empty) to the transport.
-    fn poll_write_raw(
+    /// One write of a prefix of `data` (not empty) to the transport, in a
+    /// write that passed [`check_writable`](Self::check_writable).
+    fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<Result<usize, ConnectionLost>> {
-        self.check_writable()?;
-        let stream = self.stream.as_mut().expect("checked above");
+        let stream = self.stream.as_mut().expect("checked by the caller");
         match stream.poll_write(cx, data) {
             Poll::Ready(Ok(0)) if !data.is_empty() => {
                 Poll::Ready(Err(self.fail_write(io::ErrorKind::WriteZero.into())))
@@ -682,21 +704,21 @@ impl Connection {
         }
     }
 
-    /// Sends the queued bytes, then whatever the transport buffered.
-    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionLost>> {
-        self.check_writable()?;
+    /// Sends the queued bytes, then whatever the transport buffered, in a
+    /// write that passed [`check_writable`](Self::check_writable).
+    fn poll_flush_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionLost>> {
         while self.wpos < self.wbuf.len() {
             let wbuf = std::mem::take(&mut self.wbuf);
-            let res = self.poll_write_raw(cx, &wbuf[self.wpos..]);
+            let res = self.poll_send(cx, &wbuf[self.wpos..]);
             // A failed write dropped the queue (and a timeout closed it all).
-            if !self.is_write_failed() {
+            if !matches!(res, Poll::Ready(Err(_))) {
                 self.wbuf = wbuf;
             }
             self.wpos += ready!(res)?;
         }
         self.wbuf.clear();
         self.wpos = 0;
-        let stream = self.stream.as_mut().expect("checked above");
+        let stream = self.stream.as_mut().expect("checked by the caller");
         match stream.poll_flush(cx) {
             Poll::Ready(Ok(())) => {
                 disarm(&mut self.write_timer);
@@ -802,24 +824,31 @@ impl AsyncWrite for Connection {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.wpos < this.wbuf.len() {
-            ready!(this.poll_flush_all(cx))?;
+        let queued = this.wpos < this.wbuf.len();
+        if queued || !buf.is_empty() {
+            this.check_writable()?;
+        }
+        if queued {
+            ready!(this.poll_flush_queued(cx))?;
         }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let res = ready!(this.poll_write_raw(cx, buf));
+        let res = ready!(this.poll_send(cx, buf));
         disarm(&mut this.write_timer);
         Poll::Ready(res.map_err(io::Error::from))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_flush_all(cx).map_err(io::Error::from)
+        let this = self.get_mut();
+        this.check_writable()?;
+        this.poll_flush_queued(cx).map_err(io::Error::from)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_flush_all(cx))?;
+        this.check_writable()?;
+        ready!(this.poll_flush_queued(cx))?;
         match this.stream.as_mut() {
             Some(stream) => match stream.shutdown_write() {
                 // Already shut down, or the peer left: nothing more to close.

@@ -120,17 +120,6 @@ impl ConnectionLost {
         }
     }
 
-    /// The same error again, for a later operation that fails for the same
-    /// cause (a write after one that failed). `io::Error` is not `Clone`: the
-    /// source is made anew from its OS error code, or its kind and message.
-    pub(crate) fn duplicate(&self) -> ConnectionLost {
-        ConnectionLost {
-            reason: self.reason,
-            peer: self.peer.clone(),
-            source: self.source.as_ref().map(copy_error),
-        }
-    }
-
     /// Why the connection was lost.
     pub fn reason(&self) -> Reason {
         self.reason

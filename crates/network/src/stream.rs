@@ -11,7 +11,7 @@ use monocle_stack::reactor::Source;
 use rustix::io::Errno;
 use rustix::net::{recv, send, RecvFlags, SendFlags};
 
-use crate::error::is_reset;
+use crate::error::{copy_error, is_reset};
 
 /// A closed peer must make a write fail with `EPIPE`, not raise `SIGPIPE`:
 /// `MSG_NOSIGNAL` on every send where it exists. Apple systems lack it; there
@@ -47,9 +47,15 @@ pub(crate) fn cut_short() -> io::Error {
 /// A TCP stream registered with the loop's reactor.
 pub(crate) struct Tcp {
     pub(crate) io: Source<TcpStream>,
-    /// A write failed with the peer's reset ([`is_reset`]): the end of the
-    /// stream that reads meet after it is that reset, not a close.
-    reset: bool,
+    /// Why our sending side failed, once it did: a send of the connection's,
+    /// a TLS session's own records sent during a read, or a write the
+    /// connection saw fail above the socket. The first failure stays, and it
+    /// is the one record of it, for plain TCP and TLS alike: the connection
+    /// checks it once at the start of each write, flush or close (see
+    /// [`Stream::write_error`]), and the layers below trust that check. If
+    /// it is the peer's reset ([`is_reset`]), the end of the stream that
+    /// reads meet after it is that reset ([`cut_short`]), not a close.
+    write_error: Option<io::Error>,
     /// The last read came back short or with `WouldBlock`: the socket is drained,
     /// so the next read waits for readiness first instead of trying (and reading
     /// `EAGAIN`). With the epoll backend the source's own flag says the same; the
@@ -67,7 +73,7 @@ impl Tcp {
         socket2::SockRef::from(&stream).set_nosigpipe(true)?;
         Ok(Tcp {
             io: Source::new(stream)?,
-            reset: false,
+            write_error: None,
             drained: false,
             waiting: false,
         })
@@ -101,7 +107,9 @@ impl Tcp {
                 self.drained = false;
             }
             match recv(self.io.get_ref(), &mut *buf, RecvFlags::empty()) {
-                Ok((_, 0)) if self.reset && !buf.is_empty() => {
+                Ok((_, 0))
+                    if !buf.is_empty() && self.write_error.as_ref().is_some_and(is_reset) =>
+                {
                     return Poll::Ready(Err(cut_short()))
                 }
                 Ok((_, n)) => {
@@ -121,12 +129,14 @@ impl Tcp {
         }
     }
 
-    /// One write of (a prefix of) `buf`.
+    /// One write of (a prefix of) `buf`. Sending must not have failed
+    /// (the connection checked).
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        debug_assert!(self.write_error.is_none(), "a write after sending failed");
         loop {
             if self.io.is_writable() {
                 match send(self.io.get_ref(), buf, SEND_FLAGS) {
@@ -148,6 +158,19 @@ impl Tcp {
 
     pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
+    }
+
+    /// Why sending failed, if it did (see the field).
+    pub(crate) fn write_error(&self) -> Option<&io::Error> {
+        self.write_error.as_ref()
+    }
+
+    /// Sending failed with `e`: nothing more is sent (the first failure is
+    /// the one kept).
+    pub(crate) fn write_failed(&mut self, e: &io::Error) {
+        if self.write_error.is_none() {
+            self.write_error = Some(copy_error(e));
+        }
     }
 }
 
@@ -171,6 +194,9 @@ impl Stream {
         }
     }
 
+    /// One write of (a prefix of) `buf`. The caller checked that sending
+    /// had not failed ([`write_error`](Self::write_error)), once for the
+    /// whole write: nothing below looks again.
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -183,7 +209,8 @@ impl Stream {
         }
     }
 
-    /// Sends what the transport itself buffered (TLS records); nothing for plain TCP.
+    /// Sends what the transport itself buffered (TLS records); nothing for
+    /// plain TCP. Checked by the caller, as [`poll_write`](Self::poll_write) is.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             Stream::Plain(_) => {
@@ -204,37 +231,34 @@ impl Stream {
         }
     }
 
-    /// Our sending side failed: nothing more is sent, while reads go on (a
-    /// TLS session stops trying to send its own records before each read).
-    /// If it failed with the peer's reset, the end of the stream that reads
-    /// meet later is that reset ([`is_reset`]).
+    /// The TCP stream under the transport.
+    fn tcp(&self) -> &Tcp {
+        match self {
+            Stream::Plain(t) => t,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => &t.tcp,
+        }
+    }
+
+    /// Our sending side failed with `e`: nothing more is sent, while reads
+    /// go on (a TLS session stops trying to send its own records before each
+    /// read). If it failed with the peer's reset, the end of the stream that
+    /// reads meet later is that reset ([`is_reset`]).
     pub(crate) fn write_failed(&mut self, e: &io::Error) {
         match self {
-            Stream::Plain(t) => t.reset |= is_reset(e),
+            Stream::Plain(t) => t.write_failed(e),
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.write_failed(e),
+            Stream::Tls(t) => t.tcp.write_failed(e),
         }
     }
 
-    /// Whether sending failed inside the transport, where the connection
-    /// did not see it: a TLS session that failed to send its own records
-    /// during a read. Never for plain TCP, whose every send is the
-    /// connection's.
-    pub(crate) fn has_write_error(&self) -> bool {
-        match self {
-            Stream::Plain(_) => false,
-            #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.write_error.is_some(),
-        }
-    }
-
-    /// The error of [`has_write_error`](Self::has_write_error), anew.
-    pub(crate) fn write_error(&self) -> Option<io::Error> {
-        match self {
-            Stream::Plain(_) => None,
-            #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.write_error.as_ref().map(crate::error::copy_error),
-        }
+    /// Why our sending side failed, if it did: the one record of it, which
+    /// a write of the connection's or a TLS session sending its own records
+    /// during a read left in the TCP stream under either transport.
+    /// [`poll_write`](Self::poll_write) and [`poll_flush`](Self::poll_flush)
+    /// do not look: the connection checks this once before each write.
+    pub(crate) fn write_error(&self) -> Option<&io::Error> {
+        self.tcp().write_error()
     }
 
     /// Says goodbye before the socket is closed: a TLS close_notify, sent without

@@ -57,7 +57,7 @@ use std::time::Duration;
 pub use rustls;
 
 use crate::connection::Connection;
-use crate::error::{copy_error, is_reset, ConnectionLost, Error, Reason};
+use crate::error::{is_reset, ConnectionLost, Error, Reason};
 use crate::stream::{cut_short, Stream, Tcp};
 
 /// A TLS session over a registered TCP stream.
@@ -66,13 +66,13 @@ use crate::stream::{cut_short, Stream, Tcp};
 /// to the socket failed (the peer reset the connection), reads go on, taking
 /// the records the peer sent before out of the socket, without trying to
 /// send the records of ours rustls may still hold; writes fail at once.
+/// The failure is kept where a plain stream keeps it, in the [`Tcp`] (see
+/// [`Stream::write_error`]): a failure while a read sends the session's own
+/// records is found there by the connection's check before its next write.
+/// Writes and flushes trust that check and do not look again.
 pub(crate) struct TlsStream {
     pub(crate) tcp: Tcp,
     tls: rustls::Connection,
-    /// Why sending failed, once it did. A failure while a read sends the
-    /// session's own records is kept here alone: the connection asks
-    /// ([`Stream::has_write_error`]).
-    pub(crate) write_error: Option<io::Error>,
 }
 
 /// `Read`/`Write` on a shared `&TcpStream`, for rustls' `read_tls`/`write_tls`.
@@ -122,29 +122,22 @@ impl TlsStream {
         self.tcp.io.poll_read_with(cx, |s| tls.read_tls(&mut Io(s)))
     }
 
-    /// Writes buffered TLS records to the socket; a failure is kept in
-    /// `write_error`, and returned again by every later call.
+    /// Writes buffered TLS records to the socket; a failure is kept in the
+    /// [`Tcp`], and no record is sent after it (every caller checks first).
     fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if let Some(e) = &self.write_error {
-            return Poll::Ready(Err(copy_error(e)));
-        }
+        debug_assert!(
+            self.tcp.write_error().is_none(),
+            "a write after sending failed"
+        );
         let tls = &mut self.tls;
         let res = ready!(self
             .tcp
             .io
             .poll_write_with(cx, |s| tls.write_tls(&mut Io(s))));
         if let Err(e) = &res {
-            self.write_error = Some(copy_error(e));
+            self.tcp.write_failed(e);
         }
         Poll::Ready(res)
-    }
-
-    /// Our sending side failed above the session (a write the socket took
-    /// none of): nothing more is sent.
-    pub(crate) fn write_failed(&mut self, e: &io::Error) {
-        if self.write_error.is_none() {
-            self.write_error = Some(copy_error(e));
-        }
     }
 
     /// Sends what rustls has buffered, as far as the socket takes it now.
@@ -162,7 +155,7 @@ impl TlsStream {
     fn process(&mut self) -> io::Result<()> {
         if let Err(e) = self.tls.process_new_packets() {
             // Tell the peer why (rustls queued an alert), without waiting.
-            if self.write_error.is_none() {
+            if self.tcp.write_error().is_none() {
                 let _ = self.tls.write_tls(&mut Io(self.tcp.io.get_ref()));
             }
             return Err(tls_error(e));
@@ -205,7 +198,7 @@ impl TlsStream {
                 // close_notify, `Ok(0)` above, is an end no reset can fake).
                 Err(e)
                     if e.kind() == io::ErrorKind::UnexpectedEof
-                        && self.write_error.as_ref().is_some_and(is_reset) =>
+                        && self.tcp.write_error().is_some_and(is_reset) =>
                 {
                     return Poll::Ready(Err(cut_short()))
                 }
@@ -214,8 +207,8 @@ impl TlsStream {
             // Records of ours go out before we wait for the peer's. Failing
             // to send them fails the next write, not this read: what the
             // peer sent before is still there to read. The connection
-            // learns of it from `write_error`.
-            if self.write_error.is_none() {
+            // finds it in the `Tcp` before its next write.
+            if self.tcp.write_error().is_none() {
                 let _ = self.push(cx);
             }
             ready!(self.poll_read_tls(cx))?;
@@ -223,14 +216,13 @@ impl TlsStream {
         }
     }
 
+    /// As [`Stream::poll_write`]: the caller checked that sending had not
+    /// failed.
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if let Some(e) = &self.write_error {
-            return Poll::Ready(Err(copy_error(e)));
-        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -248,10 +240,9 @@ impl TlsStream {
         }
     }
 
+    /// As [`Stream::poll_flush`]: the caller checked that sending had not
+    /// failed.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(e) = &self.write_error {
-            return Poll::Ready(Err(copy_error(e)));
-        }
         while self.tls.wants_write() {
             ready!(self.poll_write_tls(cx))?;
         }
@@ -261,7 +252,7 @@ impl TlsStream {
     /// Queues a close_notify and sends it if the socket takes it at once
     /// (nothing once sending failed).
     pub(crate) fn goodbye(&mut self) {
-        if self.write_error.is_some() {
+        if self.tcp.write_error().is_some() {
             return;
         }
         self.tls.send_close_notify();
@@ -279,11 +270,7 @@ impl TlsStream {
 }
 
 async fn handshake(tcp: Tcp, tls: rustls::Connection) -> io::Result<TlsStream> {
-    let mut stream = TlsStream {
-        tcp,
-        tls,
-        write_error: None,
-    };
+    let mut stream = TlsStream { tcp, tls };
     poll_fn(|cx| stream.poll_handshake(cx)).await?;
     Ok(stream)
 }
