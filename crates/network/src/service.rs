@@ -73,6 +73,14 @@ impl<T, E: fmt::Display + 'static> HandlerOutput for Result<T, E> {
 /// Start it with [`add_service`] (this thread's loop) or [`add_service_on`] (every
 /// loop of a [`Loops`]).
 ///
+/// Its settings ([`bind_addr`](Self::bind_addr), [`backlog`](Self::backlog),
+/// ...) take and return the service by value: it is a description used once,
+/// which `add_service` takes whole, handler included, so one expression
+/// builds and starts it. A setting chosen at run time reassigns it
+/// (`service = service.backlog(n)`). An `HttpServer`, which lives on while it
+/// serves and whose routes may change meanwhile, is set through `&mut self`
+/// instead.
+///
 /// ```
 /// use monocle_network::{add_service, Connection, Service};
 ///
