@@ -340,20 +340,22 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 req.set_params(params);
                 Route::Handler(handler.clone())
             }
-            // No route for this request: the default handler takes it, as
-            // monocle's router did; without one, a path routed for other
-            // methods gets 405, any other path 404.
-            found => match self.app.fallback.borrow().as_ref() {
-                Some(h) => Route::Handler(h.clone()),
-                None => Route::Answer(match found.allow_header() {
-                    Some(allow) => HttpResponse::new(405)
+            found @ RouteMatch::MethodNotAllowed { .. } => {
+                let allow = found.allow_header().unwrap_or_default();
+                Route::Answer(
+                    HttpResponse::new(405)
                         .with_header("Allow", allow)
                         .with_header("Content-Type", "text/plain; charset=utf-8")
                         .with_body("Method Not Allowed\n"),
-                    None => HttpResponse::new(404)
+                )
+            }
+            RouteMatch::NotFound => match self.app.fallback.borrow().as_ref() {
+                Some(h) => Route::Handler(h.clone()),
+                None => Route::Answer(
+                    HttpResponse::new(404)
                         .with_header("Content-Type", "text/plain; charset=utf-8")
                         .with_body("Not Found\n"),
-                }),
+                ),
             },
         }
     }

@@ -218,8 +218,7 @@ pub enum RouteMatch<'a, H> {
         /// The parameters captured from the path.
         params: Params,
     },
-    /// Routes match the path, but none for this method: the server uses its
-    /// default handler, or else answers 405 with an
+    /// Routes match the path, but none for this method: answer 405 with an
     /// `Allow` header listing `allowed` (see [`RouteMatch::allow_header`]).
     MethodNotAllowed {
         /// The methods the path has routes for, in route order, without

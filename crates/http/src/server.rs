@@ -69,9 +69,9 @@ impl Drop for ActiveGuard<'_> {
 }
 
 /// An HTTP/1.1 server (monocle's `HttpServer(port, handler)`): routes requests
-/// with an [`HttpRouter`]; a request no route takes goes to its default
-/// handler, as in monocle, and without one gets 405 with `Allow` (a path
-/// routed for other methods only) or 404.
+/// with an [`HttpRouter`], falls back to its default handler, else answers 404;
+/// a path routed for other methods only gets 405 with `Allow`, default handler
+/// or not (a default handler is often a custom 404 page, which would hide it).
 ///
 /// Per connection it keeps the connection alive (HTTP/1.1, and HTTP/1.0 with
 /// `Connection: keep-alive`), answers pipelined requests in order in as few
