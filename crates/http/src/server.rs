@@ -371,9 +371,9 @@ impl HttpServer {
     /// Starts a server on every loop of `loops`, all sharing `port` through
     /// `SO_REUSEPORT`: `make` (which must be `Send + Sync`) builds each loop's
     /// own `HttpServer` on that loop's thread the first time it gets a
-    /// connection, so handlers need not be `Send`. The port, bind address and
-    /// TLS settings come from the arguments; each built server supplies routes,
-    /// handlers and [`ServerConfig`].
+    /// connection, so handlers need not be `Send`. The port and bind address
+    /// come from the arguments (TLS from [`start_tls_on`](Self::start_tls_on)'s);
+    /// each built server supplies routes, handlers and [`ServerConfig`].
     ///
     /// [`LoopsServer::stop`] on the returned handle stops gracefully on every
     /// loop, as [`stop`](Self::stop) does on one.
