@@ -30,6 +30,10 @@ const GROW_MIN: usize = 8 << 10;
 /// filled stays small.
 const GROW_MAX: usize = 64 << 10;
 
+/// The most memory taken at once for a body of known length, before its
+/// bytes arrive: a `Content-Length` is only the server's word.
+const PREALLOC_MAX: usize = 1 << 20;
+
 /// Which of the [`Limits`] bounds a body, by how it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyLimit {
@@ -339,9 +343,10 @@ impl BodyReader {
     /// Reads the rest of the body into memory, as [`HttpClient::request`]
     /// keeps it.
     ///
-    /// A body of known length goes into a buffer of its size, straight from
-    /// `io` once `inbuf` is drained; any other grows as it comes, by what it
-    /// holds (at least [`GROW_MIN`], at most [`GROW_MAX`] at a time).
+    /// A body of known length goes into a buffer of its size (taken a MiB at
+    /// first, then doubling as the bytes come: [`PREALLOC_MAX`]), straight
+    /// from `io` once `inbuf` is drained; any other grows as it comes, by
+    /// what it holds (at least [`GROW_MIN`], at most [`GROW_MAX`] at a time).
     ///
     /// [`HttpClient::request`]: crate::HttpClient::request
     pub(crate) async fn read_to_end<IO: AsyncRead + Unpin>(
@@ -353,7 +358,10 @@ impl BodyReader {
             // Only where memory is narrower than a `Content-Length` the
             // limit allows.
             BodyState::Length(left) => {
-                vec![0; usize::try_from(left).map_err(|_| self.too_large())?]
+                let left = usize::try_from(left).map_err(|_| self.too_large())?;
+                // What the server announced is not yet what it sent: memory
+                // beyond the first MiB is taken as the bytes come.
+                vec![0; left.min(PREALLOC_MAX)]
             }
             _ => Vec::new(),
         };
@@ -363,7 +371,14 @@ impl BodyReader {
                 if self.is_done() {
                     return Poll::Ready(Ok(()));
                 }
-                body.resize(len + len.clamp(GROW_MIN, GROW_MAX), 0);
+                let grow = match self.state {
+                    // Doubling, up to what is left.
+                    BodyState::Length(left) => {
+                        usize::try_from(left).map_or(len, |left| left.min(len.max(GROW_MIN)))
+                    }
+                    _ => len.clamp(GROW_MIN, GROW_MAX),
+                };
+                body.resize(len + grow, 0);
             }
             match ready!(self.poll_read(io, inbuf, cx, &mut body[len..])) {
                 Ok(0) => return Poll::Ready(Ok(())),

@@ -899,3 +899,26 @@ fn each_body_is_held_to_its_limit_whatever_its_framing() {
     .unwrap();
     server.join().unwrap();
 }
+
+/// A `Content-Length` is only the server's word: a terabyte announced under
+/// a limit raised that high takes memory only as bytes come, and a cut body
+/// is an error, not an allocation that aborts the process.
+#[test]
+fn a_huge_announced_length_takes_memory_as_the_bytes_come() {
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n";
+    let (port, server) = raw_server(vec![reply(
+        [head.as_bytes(), &pattern_bytes(0, 3000)].concat(),
+        After::Close,
+    )]);
+    let err = block_on(async move {
+        let mut client = HttpClient::new();
+        client.limits_mut().max_body(1 << 41);
+        client.get(&format!("http://127.0.0.1:{port}/tera")).await
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("before the end of the body"),
+        "{err}"
+    );
+    assert_eq!(server.join().unwrap(), seen(&[(0, "/tera")]));
+}
