@@ -73,7 +73,8 @@ use crate::version::Version;
 /// [`max_streamed_body`](Limits::max_streamed_body) (`InvalidData`), and
 /// the timeout (`TimedOut`). For a body that runs until close, the server
 /// closing is its end but a reset is still an error. Each message names the
-/// request and how much of the body came. After an error the connection is
+/// request and, but for the body limit's (which names its setter instead),
+/// how much of the body came. After an error the connection is
 /// closed and every later read fails again.
 ///
 /// # Timeout

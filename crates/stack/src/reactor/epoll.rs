@@ -211,6 +211,7 @@ impl Reactor {
 
     /// Whether source `key` is ready in one direction; if not, keeps `cx`'s waker
     /// for the event that makes it so.
+    #[inline(always)]
     fn poll_flag(&self, key: usize, cx: &mut Context<'_>, write: bool) -> Poll<io::Result<()>> {
         let mut sources = self.0.sources.borrow_mut();
         let state = &mut sources[key];
@@ -234,6 +235,8 @@ impl Reactor {
     /// blocking), and have async-io wake the future when the epoll descriptor
     /// has more. A loop that starts running later collects them as usual; an
     /// async-io wake that comes after is only a spurious poll.
+    #[cold]
+    #[inline(never)]
     fn poll_ready_idle(
         &self,
         key: usize,
