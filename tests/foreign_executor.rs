@@ -7,8 +7,11 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use futures_lite::future::{block_on as foreign_block_on, poll_once};
 use monocle::stack::network::{connect, Connection};
@@ -103,4 +106,68 @@ fn connect_and_read_under_another_executor_after_block_on() {
 #[test]
 fn connect_and_read_under_another_executor_beside_a_loop_never_run() {
     connect_and_read_beside_an_idle_loop(|| drop(monocle::stack::eventloop::handle()));
+}
+
+/// The waker of an executor that polls its future only when woken, as most
+/// do (unlike `block_on`, which polls at once when handed a future).
+struct Woken {
+    flag: AtomicBool,
+    thread: Thread,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `fut` once while monocle's loop runs, with the waker of such an
+/// executor, then (once the loop stopped) runs `then` and polls `fut` only
+/// when that waker is woken, until it is ready.
+fn first_polled_under_the_loop<T>(
+    mut fut: Pin<&mut dyn Future<Output = T>>,
+    then: impl FnOnce(),
+) -> T {
+    let woken = Arc::new(Woken {
+        flag: AtomicBool::new(false),
+        thread: std::thread::current(),
+    });
+    let waker = Waker::from(woken.clone());
+    let mut cx = Context::from_waker(&waker);
+    monocle::block_on(async { assert!(fut.as_mut().poll(&mut cx).is_pending()) });
+    then();
+    loop {
+        if woken.flag.swap(false, Ordering::SeqCst) {
+            if let Poll::Ready(value) = fut.as_mut().poll(&mut cx) {
+                return value;
+            }
+        } else {
+            std::thread::park();
+        }
+    }
+}
+
+/// A read that began waiting on the running loop, under another executor's
+/// waker, ends once the loop stopped: the loop's stop hands its waits over.
+#[test]
+fn a_read_begun_on_the_running_loop_ends_under_an_executor_that_polls_when_woken() {
+    on_fresh_thread_within_20s(|| {
+        let (port, go) = word_server(&[b"ping"]);
+        let mut conn = monocle::block_on(connect("127.0.0.1", port)).unwrap();
+        let read = std::pin::pin!(async { conn.read(4).await.unwrap().to_vec() });
+        let got = first_polled_under_the_loop(read, || go.send(()).unwrap());
+        assert_eq!(got, b"ping");
+    });
+}
+
+/// The same for a sleep left in the loop's timer wheel.
+#[test]
+fn a_sleep_begun_on_the_running_loop_ends_under_an_executor_that_polls_when_woken() {
+    on_fresh_thread_within_20s(|| {
+        let start = Instant::now();
+        let nap = std::pin::pin!(monocle::util::sleep(Duration::from_millis(50)));
+        first_polled_under_the_loop(nap, || {});
+        assert!(start.elapsed() >= Duration::from_millis(50));
+    });
 }

@@ -428,6 +428,23 @@ impl Loop {
     fn set_driving(&self, driving: bool) {
         self.driving.set(driving);
         self.reactor.set_running(driving);
+        if !driving {
+            // As for the reactor's waits: a sleep left in the wheel, polled by
+            // another executor, would wait for a loop turn that no longer
+            // comes; woken, it moves to async-io's timer.
+            let wakers: Vec<Waker> = self
+                .timers
+                .borrow()
+                .values()
+                .filter_map(|entry| match entry {
+                    TimerEntry::Wake(waker) => Some(waker.clone()),
+                    TimerEntry::Call(_) => None,
+                })
+                .collect();
+            for waker in wakers {
+                waker.wake();
+            }
+        }
     }
 
     /// Runs the loop until `fut` completes, or, when `until_halt`, until `halt()`.

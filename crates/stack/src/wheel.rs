@@ -189,6 +189,11 @@ impl<T> Wheel<T> {
         Some(self.entries.remove(key.index).value)
     }
 
+    /// The values of the live timers, in no particular order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, entry)| &entry.value)
+    }
+
     /// The value of a live timer, e.g. to replace a stored waker.
     pub(crate) fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
         match self.entries.get_mut(key.index) {

@@ -140,8 +140,26 @@ impl Reactor {
     }
 
     /// Says whether a loop is running on this reactor from now on.
+    ///
+    /// When the loop stops, the waits it was to end are woken: a future whose
+    /// waker belongs to another executor waits on the loop's `epoll_wait`,
+    /// which no longer comes; polled again, it takes the idle path. An
+    /// o-routine of the loop's own is polled once more when the loop next runs.
     pub(crate) fn set_running(&self, running: bool) {
         self.0.running.set(running);
+        if running {
+            return;
+        }
+        let mut wakers = std::mem::take(&mut *self.0.wakers.borrow_mut());
+        for (_, state) in self.0.sources.borrow_mut().iter_mut() {
+            wakers.extend(state.reader.take());
+            wakers.extend(state.writer.take());
+        }
+        // No borrow held while wakers run: one may poll its future at once.
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        *self.0.wakers.borrow_mut() = wakers;
     }
 
     pub(crate) fn wait(&self, _notifier: &Notifier, timeout: Option<Duration>) -> io::Result<()> {
