@@ -478,10 +478,11 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                         }
                     }
                 }
-                // A request body found malformed or oversized while the
-                // stream read it: the exchange failed, and the response must
-                // not look complete.
-                if self.duplex.as_ref().is_some_and(|feed| feed.went_bad()) {
+                // A request body that failed while the stream read it
+                // (malformed, oversized, too slow, stalled, cut off): the
+                // exchange failed, and the response must not look complete,
+                // whether or not the stream passed the error on.
+                if self.duplex.as_ref().is_some_and(|feed| feed.failed()) {
                     complete = false;
                 }
                 match framing {

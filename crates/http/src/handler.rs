@@ -193,9 +193,10 @@ impl Handler {
     ///   then.
     /// * `read_timeout`, `min_body_rate` and `max_streamed_body` still bound
     ///   the body. A body that turns out malformed, oversized or too slow
-    ///   cannot be answered 400, 413 or 408 any more: the reader gets the
-    ///   error, the response is cut short
-    ///   (no last chunk, even if its stream ends as if all went well), and
+    ///   cannot be answered 400, 413 or 408 any more, and one the client
+    ///   stalls or cuts off fails too: the reader gets the error, the
+    ///   response is cut short (no last chunk, or fewer bytes than its
+    ///   `Content-Length`, even if its stream ends as if all went well), and
     ///   the connection closes.
     /// * While the body may still be read, the server reads from the
     ///   client only as the reader asks (the backpressure above), so a

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{
     body_of, data, find, fnv, raw, read_more, read_response, read_until_close, start, FNV_START,
 };
-use futures_lite::stream;
+use futures_lite::{stream, StreamExt};
 use monocle_http::{
     ChunkedDecoder, Handler, HttpRequest, HttpResponse, HttpServer, Limits, RequestBody,
 };
@@ -60,6 +60,14 @@ fn app() -> HttpServer {
                     }
                     Ok(format!("{n} bytes").into_bytes())
                 }))
+        }),
+    );
+    // The body's pieces but not its error: a stream that ends as if all
+    // went well when the body fails.
+    server.post(
+        "/echo-ok",
+        Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+            HttpResponse::new(200).with_stream(body.filter(|piece| piece.is_ok()))
         }),
     );
     // Reads the first `?take=` bytes only.
@@ -393,7 +401,7 @@ fn a_body_over_max_streamed_body_cuts_the_response_short() {
 }
 
 #[test]
-fn a_stalled_body_fails_the_duplex_response() {
+fn a_stalled_or_cut_body_fails_the_duplex_response() {
     let srv = start(|| {
         let mut server = app();
         let mut config = server.config();
@@ -401,14 +409,33 @@ fn a_stalled_body_fails_the_duplex_response() {
         server.set_config(config);
         server
     });
+    let head = "HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789";
+    // 10 bytes and nothing more, with the connection open: the reader
+    // times out, and the response is cut short (no last chunk, then the
+    // connection closes), whether its stream passes the error on (and
+    // fails) or leaves it out (and ends as if all went well).
+    for path in ["/echo", "/echo-ok"] {
+        let mut s = raw(srv.port);
+        s.write_all(format!("POST {path} {head}").as_bytes())
+            .unwrap();
+        let out = read_until_close(&mut s);
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.ends_with("\r\na\r\n0123456789\r\n"), "{out}");
+    }
+    // Cut off: the client shuts down its sending side after 10 bytes.
     let mut s = raw(srv.port);
-    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+    s.write_all(format!("POST /echo-ok {head}").as_bytes())
         .unwrap();
-    // ...and nothing more, with the connection open: the reader times out,
-    // the echo fails, and its response is cut short.
-    let out = read_until_close(&mut s);
-    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-    assert!(out.ends_with("\r\na\r\n0123456789\r\n"), "{out}");
+    let mut buf = Vec::new();
+    let response_head = read_head(&mut s, &mut buf);
+    assert!(
+        response_head.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{response_head}"
+    );
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let rest = read_until_close(&mut s);
+    let out = format!("{response_head}{}{rest}", String::from_utf8_lossy(&buf));
+    assert_eq!(dechunk(&out), None, "{out}");
 }
 
 #[test]

@@ -450,9 +450,12 @@ impl BodyFeed {
         self.state == State::Reading && Rc::strong_count(&self.slot) > 1
     }
 
-    /// Whether the client's body turned out malformed, oversized or too slow.
-    pub(crate) fn went_bad(&self) -> bool {
-        matches!(self.state, State::Bad(_))
+    /// Whether the body failed: the client's body turned out malformed,
+    /// oversized or too slow, or the connection failed, timed out or was
+    /// closed before its end. (Before [`settle`](Self::settle), which ends
+    /// every feed so.)
+    pub(crate) fn failed(&self) -> bool {
+        matches!(self.state, State::Bad(_) | State::Broken)
     }
 
     /// The handler answered with a response that goes out while the body is
