@@ -8,7 +8,10 @@
 //! from the socket only while the reader waits and the slot is empty, so a
 //! slow handler holds the client back through TCP flow control, and the
 //! server never reads more than one chunk (at most [`feed::STREAM_READ`] bytes, or
-//! the connection's input buffer) ahead of it.
+//! the connection's input buffer) ahead of it. (While a full-duplex response
+//! goes out, the connection also reads a few KiB ahead into its input buffer
+//! when the reader does not wait, to see the client leave; the feed takes
+//! from that buffer first.)
 
 use std::cell::RefCell;
 use std::fmt;

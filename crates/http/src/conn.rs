@@ -48,6 +48,10 @@ const COPY_BODY_MAX: usize = 16 << 10;
 /// requests are waiting.
 const FLUSH_AT: usize = 64 << 10;
 
+/// How far ahead of a full-duplex response's body reader the client is
+/// read while the reader does not ask (see [`Conn::next_piece`]).
+const READ_AHEAD: usize = 8 << 10;
+
 mod request_body;
 
 /// How a connection ends early.
@@ -507,11 +511,12 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     /// that left: its streamed response ends too.
     ///
     /// While the request body may still be read (full duplex), the client is
-    /// read only for it, as its reader asks, so that the body keeps its
-    /// backpressure; a client that leaves is then noticed by that reader, or
-    /// by the next write.
+    /// read for it as its reader asks, and otherwise only [`READ_AHEAD`]
+    /// bytes ahead, into the input buffer (where the reader's next chunks
+    /// come from first): the body keeps its backpressure, and a client that
+    /// leaves is noticed even while the reader holds the body without asking.
     async fn next_piece(&mut self, stream: &mut BodyStream) -> io::Result<Piece> {
-        let keep = self.config.limits.head_limit();
+        let head_limit = self.config.limits.head_limit();
         let Conn {
             io,
             inbuf,
@@ -524,16 +529,24 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             if let Poll::Ready(piece) = stream.as_mut().poll_next(cx) {
                 return Poll::Ready(Ok(Piece::Next(piece)));
             }
+            let mut keep = head_limit;
             if let Some(feed) = duplex.as_mut().filter(|feed| feed.is_read()) {
-                if feed.poll(io, inbuf, out, flushing, cx).is_pending() {
+                if feed.poll(io, inbuf, out, flushing, cx).is_ready() {
+                    // Something was delivered to the reader: the stream may
+                    // have a piece now.
+                    continue;
+                }
+                if feed.reader_waits() {
+                    // The feed reads the client, and sees it leave.
                     return Poll::Pending;
                 }
-                // Something was delivered to the reader: the stream may have
-                // a piece now.
-                continue;
+                keep = READ_AHEAD;
             }
             while inbuf.len() < keep {
-                match Pin::new(&mut *io).poll_read(cx, inbuf.spare()) {
+                let room = keep - inbuf.len();
+                let spare = inbuf.spare();
+                let room = room.min(spare.len());
+                match Pin::new(&mut *io).poll_read(cx, &mut spare[..room]) {
                     Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Piece::Gone)),
                     Poll::Ready(Ok(n)) => inbuf.filled(n),
                     Poll::Ready(Err(e)) if is_disconnect(&e) => {

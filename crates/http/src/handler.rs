@@ -199,8 +199,11 @@ impl Handler {
     ///   `Content-Length`, even if its stream ends as if all went well), and
     ///   the connection closes.
     /// * While the body may still be read, the server reads from the
-    ///   client only as the reader asks (the backpressure above), so a
-    ///   client that goes away is noticed by that read or by the next write.
+    ///   client as the reader asks (the backpressure above), and at most
+    ///   8 KiB further while the reader holds the body without asking, so
+    ///   that a client that goes away (or shuts down its sending side, which
+    ///   cannot be told apart) is noticed: the response ends there, its
+    ///   stream and the body are dropped, and the connection closes.
     /// * HTTP/1.1 does not promise that a client reads the response before
     ///   it has sent its whole request: curl does, and so does a client
     ///   that reads and writes in two threads. One that does not stalls both

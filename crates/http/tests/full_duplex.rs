@@ -16,6 +16,7 @@ use futures_lite::{stream, StreamExt};
 use monocle_http::{
     ChunkedDecoder, Handler, HttpRequest, HttpResponse, HttpServer, Limits, RequestBody,
 };
+use monocle_stack::util::sleep;
 
 /// How long a test waits for an event before failing.
 const WAIT: Duration = Duration::from_secs(10);
@@ -68,6 +69,17 @@ fn app() -> HttpServer {
         "/echo-ok",
         Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
             HttpResponse::new(200).with_stream(body.filter(|piece| piece.is_ok()))
+        }),
+    );
+    // Holds the body without reading it, for a minute.
+    server.post(
+        "/hold",
+        Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+            HttpResponse::new(200).with_stream(stream::once_future(async move {
+                let _kept = body;
+                sleep(Duration::from_secs(60)).await;
+                Ok(b"late".to_vec())
+            }))
         }),
     );
     // Reads the first `?take=` bytes only.
@@ -436,6 +448,50 @@ fn a_stalled_or_cut_body_fails_the_duplex_response() {
     let rest = read_until_close(&mut s);
     let out = format!("{response_head}{}{rest}", String::from_utf8_lossy(&buf));
     assert_eq!(dechunk(&out), None, "{out}");
+}
+
+/// Waits until the server has no connection left, failing after [`WAIT`].
+fn wait_no_connection(srv: &common::TestServer) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while srv.with_server(|s| s.active_connections()) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection of a client that left is still open"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_client_that_leaves_is_noticed_while_the_body_is_held_unread() {
+    let srv = start(app);
+    let cases = [
+        ("close", "Content-Length: 100\r\n\r\n"),
+        ("reset", "Content-Length: 100\r\n\r\n0123456789"),
+        (
+            "close",
+            "Transfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+        ),
+    ];
+    for (how, rest) in cases {
+        let mut s = raw(srv.port);
+        let request = format!("POST /hold HTTP/1.1\r\nHost: x\r\n{rest}");
+        s.write_all(request.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let head = read_head(&mut s, &mut buf);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert_eq!(srv.with_server(|s| s.active_connections()), 1);
+        if how == "reset" {
+            // SO_LINGER 0: the kernel sends a reset.
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        }
+        drop(s);
+        // The response's stream sleeps for a minute holding the body: only
+        // the client leaving can end the connection before.
+        wait_no_connection(&srv);
+    }
 }
 
 #[test]

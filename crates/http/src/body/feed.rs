@@ -266,17 +266,13 @@ impl BodyFeed {
         flushing: &mut IdleWrite,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        {
-            let mut s = self.slot.borrow_mut();
-            if self.state != State::Reading || !s.wanted || !s.chunk.is_empty() {
-                // Nobody waits.
-                self.clock.end_wait();
-                match &mut s.conn {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    conn => *conn = Some(cx.waker().clone()),
-                }
-                return Poll::Pending;
+        if !self.reader_waits() {
+            self.clock.end_wait();
+            match &mut self.slot.borrow_mut().conn {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                conn => *conn = Some(cx.waker().clone()),
             }
+            return Poll::Pending;
         }
         self.cont.before_reading(inbuf, out);
         if !out.is_empty() {
@@ -441,6 +437,13 @@ impl BodyFeed {
             ),
         );
         self.fail(e, None, cx)
+    }
+
+    /// Whether the reader waits for a chunk that is not delivered yet: then
+    /// (and only then) [`poll`](Self::poll) reads from the client.
+    pub(crate) fn reader_waits(&self) -> bool {
+        let s = self.slot.borrow();
+        self.state == State::Reading && s.wanted && s.chunk.is_empty()
     }
 
     /// Whether the body may still be read: it is not finished and its
