@@ -197,8 +197,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 log.write(self.peer, bytes);
             }
             if after != After::KeepAlive {
-                let open = keep_alive && !self.app.state.stopping.is_fired();
-                if !Box::pin(self.after_body(after, open)).await? {
+                if !Box::pin(self.after_body(after, keep_alive)).await? {
                     return Ok(());
                 }
             } else if !keep_alive || self.app.state.stopping.is_fired() {

@@ -186,11 +186,19 @@ impl Handler {
     /// * A client that sent `Expect: 100-continue` gets `100 Continue`
     ///   before such a response's head (the handler kept the body to read
     ///   it), once, unless some of the body had already arrived.
-    /// * The rules above apply once the response has been sent: a rest of
-    ///   up to 64 KiB of a `Content-Length` body is read and dropped, and
-    ///   otherwise the connection closes after the response (its head went
-    ///   out without `Connection: close`). The body can no longer be read
-    ///   then.
+    /// * The head goes out before anyone knows how much of the body the
+    ///   stream will read, saying the connection stays open (unless the
+    ///   client asked to close it). So once the whole response has been
+    ///   sent, whatever the stream left of the body, of any size and either
+    ///   framing, is read and dropped to its end, as nginx discards an
+    ///   unread body: a client still sending gets no reset (curl would fail
+    ///   its upload though it has the whole answer), and the connection
+    ///   serves the next request. The discard is bounded as the body was
+    ///   (`read_timeout`, `min_body_rate`, `max_streamed_body`, and
+    ///   `drain_timeout` after [`stop`](crate::HttpServer::stop)); a client
+    ///   that stalls, trickles, leaves or sends a malformed rest is closed.
+    ///   The body can no longer be read then: a reader still holding it
+    ///   fails.
     /// * `read_timeout`, `min_body_rate` and `max_streamed_body` still bound
     ///   the body. A body that turns out malformed, oversized or too slow
     ///   cannot be answered 400, 413 or 408 any more, and one the client

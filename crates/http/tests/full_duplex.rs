@@ -13,6 +13,7 @@ use common::{
     body_of, data, find, fnv, raw, read_more, read_response, read_until_close, start, FNV_START,
 };
 use futures_lite::{stream, StreamExt};
+use monocle_core::Channel;
 use monocle_http::{
     ChunkedDecoder, Handler, HttpRequest, HttpResponse, HttpServer, Limits, RequestBody,
 };
@@ -343,9 +344,12 @@ fn a_response_that_stops_reading_leaves_a_small_rest_drained() {
 }
 
 #[test]
-fn a_response_that_stops_reading_a_large_or_chunked_rest_closes() {
+fn a_response_that_stops_reading_a_large_or_chunked_rest_has_it_discarded() {
     let srv = start(app);
     // 4 MiB of Content-Length body, of which a thousand bytes are read.
+    // The response's head said the connection stays open (the client may
+    // be sending still, and must not be reset): the rest is read and
+    // dropped, and the next request answered.
     let mut s = raw(srv.port);
     let mut writer = s.try_clone().unwrap();
     let sending = std::thread::spawn(move || {
@@ -354,26 +358,186 @@ fn a_response_that_stops_reading_a_large_or_chunked_rest_closes() {
                 .to_vec();
         request.extend_from_slice(&data(4 << 20, 5));
         request.extend_from_slice(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
-        // The server stops reading part way: the write may fail.
-        let _ = writer.write_all(&request);
+        writer.write_all(&request)
     });
-    let out = read_until_close(&mut s);
-    sending.join().unwrap();
-    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-    let read: usize = dechunk(&out).expect("a complete response").parse().unwrap();
-    assert!((1000..4 << 20).contains(&read), "{out}");
-    assert!(!out.contains("Hello, World!"), "only one answer: {out}");
+    let mut buf = Vec::new();
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(!head.contains("Connection: close"), "{head}");
+    let read: usize = read_chunked_text(&mut s, &mut buf).parse().unwrap();
+    assert!((1000..4 << 20).contains(&read), "{read}");
+    let next = read_response(&mut s, &mut buf);
+    assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
+    assert_eq!(body_of(&next), "Hello, World!");
+    sending.join().unwrap().expect("the whole upload was taken");
 
-    // A chunked body whose end has not come: where it ends is unknown.
-    let mut s = raw(srv.port);
+    // A chunked body: its rest, sent only once the response is complete,
+    // is decoded to its last chunk and dropped.
     let mut request =
         b"POST /prefix?take=1000 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n"
             .to_vec();
     request.extend_from_slice(&data(2000, 6));
     request.extend_from_slice(b"\r\n");
     s.write_all(&request).unwrap();
-    let out = read_until_close(&mut s);
-    assert_eq!(dechunk(&out).as_deref(), Some("2000"), "{out}");
+    let head = read_head(&mut s, &mut buf);
+    assert!(!head.contains("Connection: close"), "{head}");
+    assert_eq!(read_chunked_text(&mut s, &mut buf), "2000");
+    let mut rest = Vec::new();
+    for i in 0..100 {
+        rest.extend_from_slice(b"2710\r\n");
+        rest.extend_from_slice(&data(10_000, i));
+        rest.extend_from_slice(b"\r\n");
+    }
+    rest.extend_from_slice(b"0\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write_all(&rest).unwrap();
+    let next = read_response(&mut s, &mut buf);
+    assert_eq!(body_of(&next), "Hello, World!", "{next}");
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+}
+
+#[test]
+fn a_reader_elsewhere_gets_no_byte_of_a_discarded_rest() {
+    let go = Channel::<()>::new(1);
+    let (report_tx, report) = mpsc::channel::<String>();
+    let srv = start({
+        let go = go.clone();
+        move || {
+            let mut server = app();
+            // The body is read by an o-routine of its own: one chunk, then
+            // (once the test says so) one more. The response, only the
+            // first chunk's length, ends while that o-routine holds the body.
+            server.post(
+                "/aside",
+                Handler::streaming(async move |_req: HttpRequest, mut body: RequestBody| {
+                    let first = Channel::<usize>::new(1);
+                    let (go, report_tx, told) = (go.clone(), report_tx.clone(), first.clone());
+                    monocle_stack::launch(async move {
+                        let n = body.next_chunk().await.unwrap().unwrap().len();
+                        told.try_send(n).unwrap();
+                        go.recv().await.unwrap();
+                        let next = match body.next_chunk().await {
+                            Ok(Some(chunk)) => format!("got {} bytes", chunk.len()),
+                            Ok(None) => "end".to_owned(),
+                            Err(e) => format!("err {e}"),
+                        };
+                        report_tx.send(next).unwrap();
+                    });
+                    HttpResponse::new(200).with_stream(stream::once_future(async move {
+                        Ok(first.recv().await.unwrap().to_string().into_bytes())
+                    }))
+                }),
+            );
+            server
+        }
+    });
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /aside HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+        .unwrap();
+    let mut buf = Vec::new();
+    let head = read_head(&mut s, &mut buf);
+    assert!(!head.contains("Connection: close"), "{head}");
+    assert_eq!(read_chunked_text(&mut s, &mut buf), "10");
+    // The rest is being discarded (the server waits for it): the reader
+    // that held on fails, and gets none of it.
+    go.try_send(()).unwrap();
+    let next = report.recv_timeout(WAIT).expect("the reader was answered");
+    assert!(
+        next.starts_with("err the request was answered before its body was read to the end"),
+        "{next}"
+    );
+    s.write_all(&[b'r'; 990]).unwrap();
+    s.write_all(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let after = read_response(&mut s, &mut buf);
+    assert_eq!(body_of(&after), "Hello, World!", "{after}");
+}
+
+#[test]
+fn a_rest_that_stalls_or_is_malformed_closes_after_the_response() {
+    let srv = start(|| {
+        let mut server = app();
+        let mut config = server.config();
+        config.read_timeout(Duration::from_millis(300));
+        server.set_config(config);
+        server
+    });
+    let length = "Content-Length: 100000\r\n\r\n0123456789";
+    let chunked = "Transfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n";
+    // What the client sends once the response is in: nothing (the read
+    // timeout ends the discard), or a malformed chunk size.
+    for (body, then) in [(length, ""), (chunked, ""), (chunked, "zz\r\n")] {
+        let mut s = raw(srv.port);
+        let request = format!("POST /prefix?take=10 HTTP/1.1\r\nHost: x\r\n{body}");
+        s.write_all(request.as_bytes()).unwrap();
+        let mut buf = Vec::new();
+        let head = read_head(&mut s, &mut buf);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert_eq!(read_chunked_text(&mut s, &mut buf), "10");
+        s.write_all(then.as_bytes()).unwrap();
+        // The discard fails, and the connection closes with nothing more.
+        assert_eq!(read_until_close(&mut s), "", "{body:?} {then:?}");
+        assert!(buf.is_empty());
+    }
+}
+
+#[test]
+fn curl_uploads_whole_to_a_response_that_stops_reading() {
+    if !std::path::Path::new("/usr/bin/curl").exists() {
+        eprintln!("curl not installed; skipping");
+        return;
+    }
+    let srv = start(app);
+    let sent = std::env::temp_dir().join(format!("monocle-duplex-rest-{}", std::process::id()));
+    std::fs::write(&sent, data(8 << 20, 22)).unwrap();
+    let file = format!("@{}", sent.display());
+    let prefix = format!("http://127.0.0.1:{}/prefix?take=1000", srv.port);
+    let after = format!("http://127.0.0.1:{}/", srv.port);
+    let runs: [&[&str]; 2] = [
+        &["-H", "Expect:"],
+        &[
+            "-H",
+            "Transfer-Encoding: chunked",
+            "-H",
+            "Expect: 100-continue",
+        ],
+    ];
+    for extra in runs {
+        // The upload, then a GET on the same connection.
+        let out = std::process::Command::new("/usr/bin/curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "60",
+                "-w",
+                " %{http_code} %{num_connects} %{exitcode}\n",
+            ])
+            .args(extra)
+            .args(["--data-binary", &file, &prefix, "--next", "-sS"])
+            .args(["-w", " %{http_code} %{num_connects} %{exitcode}\n", &after])
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "curl failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let [first, second] = lines[..] else {
+            panic!("{extra:?}: {stdout}")
+        };
+        let (read, status) = first.split_once(' ').unwrap();
+        assert!(
+            (1000..8 << 20).contains(&read.parse::<usize>().unwrap()),
+            "{stdout}"
+        );
+        // Before, curl got the whole 200 but failed its upload (exit 55,
+        // broken pipe) as the server closed with the rest unread.
+        assert_eq!(status, "200 1 0", "{extra:?}: {stdout}");
+        assert_eq!(second, "Hello, World! 200 0 0", "{extra:?}: {stdout}");
+    }
+    let _ = std::fs::remove_file(&sent);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `ServerConfig::min_body_rate`: a request body trickled slower than the
 //! least rate is answered 408 and the connection closed, whoever reads it
 //! (the server for a buffered handler, a streaming handler, a full-duplex
-//! response, the drain of an unread rest); a handler slow to read is not
+//! response, the drain or discard of an unread rest); a handler slow to read is not
 //! held against the client. Driven by raw sockets on loopback that trickle
 //! a byte at a time.
 
@@ -57,6 +57,17 @@ fn app(tx: mpsc::Sender<String>) -> HttpServer {
         "/echo",
         Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
             HttpResponse::new(200).with_stream(body)
+        }),
+    );
+    // Reads the first chunk, then answers with its length while still
+    // holding the body.
+    server.post(
+        "/first",
+        Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+            HttpResponse::new(200).with_stream(futures_lite::stream::once_future(async move {
+                let n = body.next_chunk().await?.map_or(0, |c| c.len());
+                Ok(n.to_string().into_bytes())
+            }))
         }),
     );
     server.post(
@@ -155,6 +166,16 @@ fn a_trickled_rest_is_not_drained_for_ever() {
     );
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.ends_with("\r\n\r\nignored"), "{out}");
+    // A full-duplex response stops reading and ends; the rest, whatever its
+    // size, would be discarded, but comes too slowly: the connection closes
+    // after the whole response (before the trickle ends, 20 s on, or the
+    // test's read times out).
+    let out = trickled(
+        srv.port,
+        "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+    );
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.ends_with("\r\n0\r\n\r\n"), "{out}");
 }
 
 #[test]

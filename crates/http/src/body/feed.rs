@@ -94,9 +94,10 @@ pub(crate) enum After {
     /// The body was read to its end: serve the next request.
     KeepAlive,
     /// The response's stream may still read the body (full duplex): the
-    /// connection keeps feeding it while the response goes out, and decides
-    /// with [`BodyFeed::settle`] once it has. Counts as keeping the
-    /// connection until then.
+    /// connection keeps feeding it while the response goes out, then
+    /// discards what is left of it ([`BodyFeed::poll_discard`]) if the
+    /// response went out whole, and decides with [`BodyFeed::settle`].
+    /// Counts as keeping the connection until then.
     Reading,
     /// Discard this many more body bytes after sending the response, then
     /// serve the next request.
@@ -332,7 +333,9 @@ impl BodyFeed {
             }
             Framing::Chunked(decoder) => loop {
                 if !inbuf.is_empty() {
-                    let mut chunk = Vec::new();
+                    // Empty but while a discard recycles its chunks.
+                    let mut chunk = std::mem::take(&mut self.readbuf);
+                    chunk.clear();
                     let input = &inbuf.data()[..inbuf.len().min(STREAM_READ)];
                     match decoder.decode(input, &mut chunk) {
                         Ok(used) => inbuf.consume(used),
@@ -469,6 +472,48 @@ impl BodyFeed {
         self.cont.before_reading(inbuf, out);
     }
 
+    /// Reads the rest of the body and drops it, for a full-duplex response
+    /// that stopped reading it but said the connection stays open: the
+    /// client may still be sending, and closing on its unread bytes would
+    /// reset the connection under it (curl then fails its upload, though it
+    /// has the whole answer). `Ready` once the body has ended, whole ([`settle`](Self::settle)
+    /// then keeps the connection) or not: the client sent nothing for the
+    /// read timeout, fell below `min_body_rate`, left, or sent a malformed
+    /// body or one over `max_streamed_body`. A client owed a
+    /// `100 Continue` it never got, which sent nothing, is not waited for.
+    ///
+    /// A reader still alive fails at once, as at [`settle`](Self::settle):
+    /// the rest is the connection's, read as a reader that drops every chunk
+    /// would read it, under the same clock.
+    pub(crate) fn poll_discard<IO: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        io: &mut IO,
+        inbuf: &mut InBuf,
+        out: &mut Vec<u8>,
+        flushing: &mut IdleWrite,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.state != State::Reading || (self.cont.unanswered() && inbuf.is_empty()) {
+            return Poll::Ready(());
+        }
+        if Rc::strong_count(&self.slot) > 1 {
+            self.let_go_of_reader();
+            self.slot = Rc::default();
+        }
+        loop {
+            self.slot.borrow_mut().wanted = true;
+            ready!(self.poll(io, inbuf, out, flushing, cx));
+            if self.state != State::Reading {
+                return Poll::Ready(());
+            }
+            // A large read's buffer serves the next read.
+            let chunk = std::mem::take(&mut self.slot.borrow_mut().chunk);
+            if self.readbuf.is_empty() {
+                self.readbuf = chunk;
+            }
+        }
+    }
+
     /// Decides what follows the handler's answer, or the end of a response
     /// that went on reading the body, finishing the body from what is
     /// already buffered when it can; reads after this fail. `Err` when the
@@ -512,6 +557,14 @@ impl BodyFeed {
                 }
             }),
         };
+        self.let_go_of_reader();
+        self.state = State::Broken;
+        after
+    }
+
+    /// The reader reads no more: unless its body ended, its reads fail from
+    /// now on.
+    fn let_go_of_reader(&mut self) {
         let mut s = self.slot.borrow_mut();
         if s.end.is_open() {
             s.chunk = Vec::new();
@@ -523,12 +576,10 @@ impl BodyFeed {
         // The reader may outlive the connection: it must not keep the
         // connection task's waker (and so its allocation) alive.
         s.conn = None;
-        self.state = State::Broken;
         drop(s);
         if let Some(w) = reader {
             w.wake();
         }
-        after
     }
 }
 

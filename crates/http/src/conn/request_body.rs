@@ -210,26 +210,45 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
 
     /// Ends a response to a streaming handler that did not read its whole
     /// body, or that went on reading it while the response went out
-    /// ([`After::Reading`], decided now): closes the connection (lingering if
-    /// the client may still be sending) unless `open`, else drains what is
-    /// left of the body. Returns whether the connection serves another
-    /// request.
-    pub(super) async fn after_body(&mut self, mut after: After, open: bool) -> io::Result<bool> {
+    /// ([`After::Reading`], decided now). `kept`: the response went out
+    /// whole, saying the connection stays open.
+    ///
+    /// A full-duplex response said so before it knew how much of the body
+    /// it would read: what it left is read and dropped to the body's end
+    /// (see [`BodyFeed::poll_discard`]), so that a client still sending gets
+    /// no reset, and the connection serves the next request if the body
+    /// ended whole. Otherwise the connection closes (lingering if the
+    /// client may still be sending) unless `kept` and the server is not
+    /// stopping, else drains what is left of the body. Returns whether the
+    /// connection serves another request.
+    pub(super) async fn after_body(&mut self, mut after: After, kept: bool) -> io::Result<bool> {
         if let Some(mut feed) = self.duplex.take() {
             debug_assert_eq!(after, After::Reading);
+            if kept {
+                self.flush().await?;
+                let Conn {
+                    io,
+                    inbuf,
+                    out,
+                    flushing,
+                    ..
+                } = &mut *self;
+                std::future::poll_fn(|cx| feed.poll_discard(io, inbuf, out, flushing, cx)).await;
+            }
             after = match feed.settle(&mut self.inbuf, DRAIN_MAX) {
                 Ok(after) => after,
                 Err(e) => {
-                    // The response is out: it was cut short, and the
-                    // connection closes.
+                    // The response is out: it was cut short, or the rest
+                    // of the body failed, and the connection closes.
                     log::info!(
-                        "[{}] bad request body while the response was streamed, closing: {e}",
+                        "[{}] bad request body during or after a streamed response, closing: {e}",
                         PeerIp(self.peer)
                     );
                     After::Close { linger: true }
                 }
             };
         }
+        let open = kept && !self.app.state.stopping.is_fired();
         if !open || !after.keeps_alive() {
             if after.lingers() {
                 self.finish_lingering().await?;
