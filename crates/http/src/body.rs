@@ -148,8 +148,9 @@ impl RequestBody {
     /// The next piece of the body, `Ok(None)` at its end.
     ///
     /// The first call on a request sent with `Expect: 100-continue` sends
-    /// the client `100 Continue`: a handler that answers without reading
-    /// never has the body sent to it.
+    /// the client `100 Continue` (unless some of the body came anyway): a
+    /// body never read, by the handler or by its response's stream ([full
+    /// duplex](crate::Handler::streaming)), is never asked for.
     ///
     /// # Errors
     ///

@@ -424,10 +424,35 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         ctx: &ResponseContext,
     ) -> io::Result<(bool, (u64, u16))> {
         let code = resp.code();
+        let head_at = self.out.len();
         let written = write_response_head(&resp, ctx, &mut self.out);
-        let keep_alive = written.keep_alive();
+        let mut keep_alive = written.keep_alive();
+        // Full duplex, to a client that waits for `100 Continue` and has
+        // sent nothing: the head waits in the output buffer, for the feed to
+        // send the 100 in front of it when the stream first reads the body,
+        // or for the stream to yield or end first (see `release_head`), with
+        // the same head saying `Connection: close` (unless it does already)
+        // for when it must go without a 100.
+        let held = match &self.duplex {
+            Some(feed) if feed.owes_continue(&self.inbuf) => {
+                debug_assert_eq!(head_at, 0, "the output buffer holds only the head");
+                Some(keep_alive.then(|| {
+                    let mut closing = Vec::new();
+                    write_response_head(&resp, &ctx.to_closing(), &mut closing);
+                    closing
+                }))
+            }
+            _ => None,
+        };
         match (written.framing(), resp.into_body()) {
-            (BodyFraming::Empty, _) => Ok((keep_alive, (0, code))),
+            (BodyFraming::Empty, body) => {
+                // The stream will not run: its body goes unread.
+                drop(body);
+                if let Some(closing) = held {
+                    keep_alive &= self.release_head(closing);
+                }
+                Ok((keep_alive, (0, code)))
+            }
             (_, Body::Full(body)) => {
                 if body.len() <= COPY_BODY_MAX {
                     self.out.extend_from_slice(&body);
@@ -439,8 +464,11 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             (framing, Body::Stream(mut stream)) => {
                 let mut sent: u64 = 0;
                 let mut complete = true;
+                let mut held = held;
                 loop {
-                    self.flush().await?;
+                    if held.is_none() {
+                        self.flush().await?;
+                    }
                     let item = match self.next_piece(&mut stream).await? {
                         Piece::Gone => {
                             log::debug!(
@@ -449,9 +477,19 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                             );
                             return Ok((false, (sent, code)));
                         }
-                        Piece::Next(None) => break,
-                        Piece::Next(Some(Ok(item))) => item,
-                        Piece::Next(Some(Err(e))) => {
+                        Piece::Next(item) => item,
+                    };
+                    if let Some(closing) = held.take() {
+                        keep_alive &= self.release_head(closing);
+                        // Whole before anything is added to it: the feed
+                        // may have begun to write it (with a 100) through
+                        // the same write state.
+                        self.flush().await?;
+                    }
+                    let item = match item {
+                        None => break,
+                        Some(Ok(item)) => item,
+                        Some(Err(e)) => {
                             log::warn!(
                                 "[{}] response body stream failed, closing: {e}",
                                 PeerIp(self.peer)
@@ -496,6 +534,35 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 Ok((keep_alive && complete, (sent, code)))
             }
         }
+    }
+
+    /// Lets the held head of a full-duplex response go (see
+    /// [`write_response`](Self::write_response)) when its stream yields or
+    /// ends before reading the body, or will not run: returns whether the
+    /// connection may still stay open. A stream that still holds the body
+    /// means to read it: the client is told to send it, with a
+    /// `100 Continue` in front of the head. A body let go unread is never
+    /// asked for, and the client, never told to send it, may never (curl
+    /// takes the final answer as the end of the exchange, and sends its next
+    /// request): `closing`, the same head saying `Connection: close`, goes
+    /// in its place (`None` when the head says so already).
+    fn release_head(&mut self, closing: Option<Vec<u8>>) -> bool {
+        let Some(feed) = self.duplex.as_mut() else {
+            return true;
+        };
+        if feed.is_read() || !feed.owes_continue(&self.inbuf) {
+            // Unless told already, or sending anyway.
+            feed.continue_before_head(&self.inbuf, &mut self.out);
+            return true;
+        }
+        feed.forgo_continue();
+        if let Some(closing) = closing {
+            // Nothing of the head was written: only a 100 would have begun
+            // its write.
+            self.out.clear();
+            self.out.extend_from_slice(&closing);
+        }
+        false
     }
 
     /// Waits for the stream's next piece while watching the connection: a

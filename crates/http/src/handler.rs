@@ -177,15 +177,21 @@ impl Handler {
     /// A handler may also answer *while* it reads: a response whose body is
     /// a stream ([`HttpResponse::with_stream`]) may hold the `RequestBody`
     /// and go on reading it as the response goes out. Its head is sent at
-    /// once; the server then feeds the body to its reader while it sends
-    /// the stream's pieces, so an upload can be echoed, transformed or
-    /// answered piece by piece as it arrives. `RequestBody` is itself a
-    /// [`Stream`](futures_lite::Stream) of its chunks, so
-    /// `HttpResponse::new(200).with_stream(body)` echoes it.
+    /// once (but see `Expect: 100-continue` below); the server then feeds
+    /// the body to its reader while it sends the stream's pieces, so an
+    /// upload can be echoed, transformed or answered piece by piece as it
+    /// arrives. `RequestBody` is itself a [`Stream`](futures_lite::Stream)
+    /// of its chunks, so `HttpResponse::new(200).with_stream(body)` echoes
+    /// it.
     ///
-    /// * A client that sent `Expect: 100-continue` gets `100 Continue`
-    ///   before such a response's head (the handler kept the body to read
-    ///   it), once, unless some of the body had already arrived.
+    /// * A client that sent `Expect: 100-continue` (and sent nothing yet)
+    ///   gets `100 Continue` when the stream first reads the body, and the
+    ///   response's head waits for it, as an interim response must come
+    ///   first. If the stream yields a piece or ends before reading, the
+    ///   head goes then: with a `100 Continue` in front while something
+    ///   still holds the body (to read it later), else with none and with
+    ///   `Connection: close` (the client was never asked for its body, and
+    ///   curl, for one, then sends its next request instead).
     /// * The head goes out before anyone knows how much of the body the
     ///   stream will read, saying the connection stays open (unless the
     ///   client asked to close it). So once the whole response has been

@@ -58,6 +58,14 @@ impl ResponseContext {
         ResponseContext::new(head.version(), head.method(), head.keep_alive())
     }
 
+    /// The same context on a connection that closes after the response.
+    pub(crate) fn to_closing(self) -> Self {
+        ResponseContext {
+            keep_alive: false,
+            ..self
+        }
+    }
+
     /// The context for an answer that ends the connection, such as the 400 to a
     /// request that could not be parsed.
     pub fn closing() -> Self {

@@ -6,11 +6,12 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    body_of, data, find, fnv, raw, read_more, read_response, read_until_close, start, FNV_START,
+    assert_nothing_arrived, body_of, data, find, fnv, raw, read_more, read_response,
+    read_until_close, start, FNV_START,
 };
 use futures_lite::{stream, StreamExt};
 use monocle_core::Channel;
@@ -306,6 +307,163 @@ fn continue_goes_out_once_before_the_head_of_a_duplex_response() {
     let next = read_response(&mut s, &mut buf);
     assert!(next.starts_with("HTTP/1.1 200 OK\r\n"), "{next}");
     assert!(!next.contains("100 Continue"), "{next}");
+}
+
+#[test]
+fn continue_waits_for_the_stream_s_first_read() {
+    let (polled_tx, polled) = mpsc::channel::<()>();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let go_rx = Arc::new(Mutex::new(go_rx));
+    let srv = start(move || {
+        let mut server = app();
+        // The response's stream holds the body, and reads it only once the
+        // test says go.
+        server.post(
+            "/gated",
+            Handler::streaming(async move |_req: HttpRequest, mut body: RequestBody| {
+                let (polled_tx, go) = (polled_tx.clone(), Arc::clone(&go_rx));
+                HttpResponse::new(200).with_stream(stream::once_future(async move {
+                    polled_tx.send(()).unwrap();
+                    monocle_stack::offload(move || go.lock().unwrap().recv())
+                        .await
+                        .unwrap();
+                    let n = body.next_chunk().await?.map_or(0, |c| c.len());
+                    Ok(format!("{n} bytes").into_bytes())
+                }))
+            }),
+        );
+        server
+    });
+    let mut s = raw(srv.port);
+    s.write_all(
+        b"POST /gated HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap();
+    polled.recv_timeout(WAIT).expect("the stream was polled");
+    // The stream runs and has not read: no 100, and so no head yet (an
+    // interim response cannot follow the final one's head).
+    assert_nothing_arrived(&mut s);
+    go.send(()).unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(read_head(&mut s, &mut buf), "HTTP/1.1 100 Continue\r\n\r\n");
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    s.write_all(b"hello").unwrap();
+    assert_eq!(read_chunked_text(&mut s, &mut buf), "5 bytes");
+}
+
+/// Runs curl: one POST of `body` to `path` with `Expect: 100-continue`,
+/// then a GET of `/` (after `--next`), on the same connection if it can.
+/// Returns stdout: per transfer, the body then ` code connects exit
+/// connection-header`.
+fn curl_expect_then_get(port: u16, path: &str, body: &[u8]) -> Vec<u8> {
+    let sent = std::env::temp_dir().join(format!(
+        "monocle-duplex-expect-{}-{}",
+        std::process::id(),
+        path.trim_start_matches('/')
+    ));
+    std::fs::write(&sent, body).unwrap();
+    let w = " %{http_code} %{num_connects} %{exitcode} %header{connection}\n";
+    let out = std::process::Command::new("/usr/bin/curl")
+        .args(["-sS", "--max-time", "60", "-w", w])
+        .args(["-H", "Expect: 100-continue", "--data-binary"])
+        .arg(format!("@{}", sent.display()))
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .args(["--next", "-sS", "-w", w])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .expect("run curl");
+    let _ = std::fs::remove_file(&sent);
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn a_duplex_stream_that_lets_the_body_go_unread_asks_for_none_and_closes() {
+    let srv = start(|| {
+        let mut server = app();
+        // Answers without reading: the body goes when the future ends.
+        server.post(
+            "/unread",
+            Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+                HttpResponse::new(200).with_stream(stream::once_future(async move {
+                    drop(body);
+                    Ok(b"not read".to_vec())
+                }))
+            }),
+        );
+        server
+    });
+    let mut s = raw(srv.port);
+    s.write_all(
+        b"POST /unread HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap();
+    // No 100: the body was never asked for. The client may never send it,
+    // so the connection cannot be kept, and the head says so.
+    let out = read_until_close(&mut s);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("\r\nConnection: close\r\n"), "{out}");
+    assert_eq!(dechunk(&out).as_deref(), Some("not read"), "{out}");
+
+    // curl takes such an answer as the end of the exchange, and would send
+    // its next request where the server waits for the body.
+    if std::path::Path::new("/usr/bin/curl").exists() {
+        let out = curl_expect_then_get(srv.port, "/unread", &data(1 << 20, 23));
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out, "not read 200 1 0 close\nHello, World! 200 1 0 \n",
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_duplex_stream_that_yields_before_reading_asks_for_the_body_with_its_head() {
+    let srv = start(|| {
+        let mut server = app();
+        // A first line, then the body echoed.
+        server.post(
+            "/prelude",
+            Handler::streaming(async |_req: HttpRequest, body: RequestBody| {
+                HttpResponse::new(200).with_stream(stream::once(Ok(b"echo:".to_vec())).chain(body))
+            }),
+        );
+        server
+    });
+    let mut s = raw(srv.port);
+    s.write_all(
+        b"POST /prelude HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(read_head(&mut s, &mut buf), "HTTP/1.1 100 Continue\r\n\r\n");
+    let head = read_head(&mut s, &mut buf);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(!head.contains("Connection: close"), "{head}");
+    s.write_all(b"hello").unwrap();
+    assert_eq!(read_chunked_text(&mut s, &mut buf), "echo:hello");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let next = read_response(&mut s, &mut buf);
+    assert_eq!(body_of(&next), "Hello, World!", "{next}");
+
+    if std::path::Path::new("/usr/bin/curl").exists() {
+        let body = data(1 << 20, 24);
+        let out = curl_expect_then_get(srv.port, "/prelude", &body);
+        let mut want = b"echo:".to_vec();
+        want.extend_from_slice(&body);
+        want.extend_from_slice(b" 200 1 0 \nHello, World! 200 0 0 \n");
+        assert_eq!(out.len(), want.len());
+        assert!(
+            out == want,
+            "{}",
+            String::from_utf8_lossy(&out[out.len() - 40..])
+        );
+    }
 }
 
 #[test]

@@ -5,8 +5,7 @@
 mod common;
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, Write};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -14,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::{body_of, data, find, fnv, raw, read_response, read_until_close, start, FNV_START};
+use common::{
+    assert_nothing_arrived, body_of, data, find, fnv, raw, read_response, read_until_close, start,
+    FNV_START,
+};
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use monocle_http::{
     Handler, HttpClient, HttpError, HttpHeaders, HttpRequest, HttpServer, RequestBody,
@@ -96,17 +98,6 @@ fn app() -> HttpServer {
         }),
     );
     server
-}
-
-/// Asserts that nothing has arrived on `s` yet.
-fn assert_nothing_arrived(s: &mut TcpStream) {
-    s.set_nonblocking(true).unwrap();
-    let mut byte = [0u8; 1];
-    match s.read(&mut byte) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        other => panic!("expected nothing yet, got {other:?} {:?}", byte),
-    }
-    s.set_nonblocking(false).unwrap();
 }
 
 #[test]

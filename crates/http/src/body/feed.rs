@@ -46,7 +46,9 @@ pub(crate) enum Continue {
     Owed,
     /// Sent (written into the output buffer).
     Sent,
-    /// Not needed: body bytes were in when the server started reading.
+    /// Not sent: body bytes were in when the server started reading (a
+    /// client that did not wait needs no go-ahead), or the final response
+    /// went out first (no interim response may follow it).
     Skipped,
 }
 
@@ -77,6 +79,31 @@ impl Continue {
             } else {
                 Continue::Skipped
             };
+        }
+    }
+
+    /// As [`before_reading`](Self::before_reading), but the `100 Continue`
+    /// goes in front of what `out` holds: nothing, or the head of the final
+    /// response, held back until the server first reads the body (full
+    /// duplex), which an interim response must precede.
+    fn before_held_head(&mut self, inbuf: &InBuf, out: &mut Vec<u8>) {
+        let held = out.len();
+        self.before_reading(inbuf, out);
+        let written = out.len() - held;
+        out.rotate_right(written);
+    }
+
+    /// Whether a `100 Continue` may still be sent: the client asked, the
+    /// server has not started reading, and none of the body is in `inbuf`.
+    fn owed(self, inbuf: &InBuf) -> bool {
+        self == Continue::Owed && inbuf.is_empty()
+    }
+
+    /// The final response's head goes out before the server read the body,
+    /// without a `100 Continue`: none may follow it.
+    fn forgo(&mut self) {
+        if *self == Continue::Owed {
+            *self = Continue::Skipped;
         }
     }
 
@@ -257,8 +284,9 @@ impl BodyFeed {
     /// an error), so the handler should be polled again; `Pending` while the
     /// reader does not wait or the client sends nothing.
     ///
-    /// `out` is the connection's output buffer, empty but for the
-    /// `100 Continue` this may add; `flushing` its write state.
+    /// `out` is the connection's output buffer, empty but for the head of a
+    /// full-duplex response held back for the `100 Continue` this may put
+    /// in front of it, and sends with it; `flushing` its write state.
     pub(crate) fn poll<IO: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         io: &mut IO,
@@ -275,7 +303,7 @@ impl BodyFeed {
             }
             return Poll::Pending;
         }
-        self.cont.before_reading(inbuf, out);
+        self.cont.before_held_head(inbuf, out);
         if !out.is_empty() {
             let written = ready!(flushing.poll(io, &[out], self.clock.idle, cx));
             flushing.reset();
@@ -464,12 +492,24 @@ impl BodyFeed {
         matches!(self.state, State::Bad(_) | State::Broken)
     }
 
-    /// The handler answered with a response that goes out while the body is
-    /// still read (full duplex): the `100 Continue` owed is written into
-    /// `out` now, before the response's head, as the server is to read the
-    /// body (interim responses precede the final one).
-    pub(crate) fn before_response(&mut self, inbuf: &InBuf, out: &mut Vec<u8>) {
-        self.cont.before_reading(inbuf, out);
+    /// Whether the head of a full-duplex response is to be held back until
+    /// its stream first reads the body, for the `100 Continue` still owed to
+    /// go before it (see [`poll`](Self::poll)); else the head may go now.
+    pub(crate) fn owes_continue(&self, inbuf: &InBuf) -> bool {
+        self.cont.owed(inbuf)
+    }
+
+    /// Writes the `100 Continue` still owed in front of the held head of a
+    /// full-duplex response in `out`, whose stream has not read the body
+    /// yet but holds it (see [`poll`](Self::poll)).
+    pub(crate) fn continue_before_head(&mut self, inbuf: &InBuf, out: &mut Vec<u8>) {
+        self.cont.before_held_head(inbuf, out);
+    }
+
+    /// A full-duplex response's head goes out, its stream having let the
+    /// body go unread: no `100 Continue` may follow.
+    pub(crate) fn forgo_continue(&mut self) {
+        self.cont.forgo();
     }
 
     /// Reads the rest of the body and drops it, for a full-duplex response
@@ -479,8 +519,9 @@ impl BodyFeed {
     /// has the whole answer). `Ready` once the body has ended, whole ([`settle`](Self::settle)
     /// then keeps the connection) or not: the client sent nothing for the
     /// read timeout, fell below `min_body_rate`, left, or sent a malformed
-    /// body or one over `max_streamed_body`. A client owed a
-    /// `100 Continue` it never got, which sent nothing, is not waited for.
+    /// body or one over `max_streamed_body`. No `100 Continue` goes out
+    /// now, after the final response: a head that kept the connection went
+    /// with one, or to a client sending its body anyway.
     ///
     /// A reader still alive fails at once, as at [`settle`](Self::settle):
     /// the rest is the connection's, read as a reader that drops every chunk
@@ -493,9 +534,10 @@ impl BodyFeed {
         flushing: &mut IdleWrite,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        if self.state != State::Reading || (self.cont.unanswered() && inbuf.is_empty()) {
+        if self.state != State::Reading {
             return Poll::Ready(());
         }
+        self.cont.forgo();
         if Rc::strong_count(&self.slot) > 1 {
             self.let_go_of_reader();
             self.slot = Rc::default();
@@ -665,6 +707,23 @@ mod tests {
                 (want, if sent { CONTINUE.len() } else { 0 })
             );
         }
+    }
+
+    #[test]
+    fn continue_goes_in_front_of_a_held_head_or_is_forgone() {
+        let mut cont = Continue::new(true, BodyFraming::Length(5));
+        assert!(cont.owed(&InBuf::new()));
+        assert!(!cont.owed(&inbuf(b"hel")), "body bytes came: none is owed");
+        let mut out = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        cont.before_held_head(&InBuf::new(), &mut out);
+        assert_eq!(out, [CONTINUE, b"HTTP/1.1 200 OK\r\n\r\n"].concat());
+        assert!(!cont.owed(&InBuf::new()));
+        // The head went out first: no 100 follows it.
+        let mut cont = Continue::new(true, BodyFraming::Chunked);
+        cont.forgo();
+        let mut out = Vec::new();
+        cont.before_held_head(&InBuf::new(), &mut out);
+        assert_eq!((cont, out.len()), (Continue::Skipped, 0));
     }
 
     #[test]

@@ -191,7 +191,6 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         if resp.body().is_stream() && feed.is_read() {
             // Full duplex: the body is still to be read (by the response's
             // stream, say) while the response goes out.
-            feed.before_response(&self.inbuf, &mut self.out);
             self.duplex = Some(Box::new(feed));
             return Ok(Ok((resp, After::Reading)));
         }

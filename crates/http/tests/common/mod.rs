@@ -103,6 +103,17 @@ pub fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&chunk[..n]);
 }
 
+/// Asserts that nothing has arrived on `s` yet.
+pub fn assert_nothing_arrived(s: &mut TcpStream) {
+    s.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    match s.read(&mut byte) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("expected nothing yet, got {other:?} {:?}", byte),
+    }
+    s.set_nonblocking(false).unwrap();
+}
+
 /// The start of an FNV-1a hash.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
