@@ -19,6 +19,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
 
 use futures_lite::io::AsyncRead;
 use futures_lite::Stream;
@@ -45,7 +46,8 @@ pub(crate) use pace::{Pace, ReadClock};
 /// the handler waits ([`TimedOut`](io::ErrorKind::TimedOut)), a body that
 /// arrives more slowly than
 /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
-/// allows ([`TimedOut`](io::ErrorKind::TimedOut), wrapping
+/// (or [`set_min_rate`](Self::set_min_rate)) allows
+/// ([`TimedOut`](io::ErrorKind::TimedOut), wrapping
 /// [`Error::BodyTooSlow`](crate::Error::BodyTooSlow)), a malformed chunked
 /// body or one over
 /// [`Limits::max_streamed_body`](crate::Limits::max_streamed_body)
@@ -112,6 +114,8 @@ struct Slot {
     reader: Option<Waker>,
     /// Woken when the reader starts waiting (it may run in another o-routine).
     conn: Option<Waker>,
+    /// The least rate the reader set for its body, until the feed takes it.
+    pace: Option<Pace>,
 }
 
 /// How a streamed body ended.
@@ -184,6 +188,46 @@ impl RequestBody {
         let slot = self.slot.clone();
         let _guard = Unwant(&slot);
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// Sets the least rate this body must arrive at, in place of
+    /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
+    /// (same rule: the server waits for the body up to `grace`, plus one
+    /// second for every `bytes_per_second` bytes received; 0 turns it off),
+    /// for a route that expects slow, long-lived uploads (log shipping, an
+    /// interactive full-duplex exchange) or one that wants them brisker.
+    ///
+    /// It counts from the start of the body, as the server's does, from the
+    /// next wait for the client's bytes on: set it before reading. It
+    /// bounds the body while the server feeds it to its reader, and the
+    /// discard of what a [full-duplex](crate::Handler::streaming) response
+    /// leaves unread; a rest of up to 64 KiB that the server drains after
+    /// an early answer keeps the server's rate.
+    /// [`read_timeout`](crate::ServerConfig::read_timeout) still bounds each
+    /// wait. A body in memory has nothing to wait for: this does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monocle_http::{Handler, HttpRequest, RequestBody};
+    ///
+    /// // Log lines as they come, however slowly: no least rate.
+    /// let tail = Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+    ///     body.set_min_rate(0, Duration::ZERO);
+    ///     let mut lines = 0;
+    ///     while let Some(chunk) = body.next_chunk().await? {
+    ///         lines += chunk.iter().filter(|&&b| b == b'\n').count();
+    ///     }
+    ///     std::io::Result::Ok(format!("{lines} lines\n"))
+    /// });
+    /// # let _ = tail;
+    /// ```
+    pub fn set_min_rate(&mut self, bytes_per_second: u64, grace: Duration) -> &mut Self {
+        if let Some(slot) = &self.slot {
+            slot.borrow_mut().pace = Some(Pace::new(bytes_per_second, grace));
+        }
+        self
     }
 
     /// Polls for the next piece of the body (see [`next_chunk`](Self::next_chunk)).

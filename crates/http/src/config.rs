@@ -114,7 +114,9 @@ impl ServerConfig {
     /// [`TimedOut`](std::io::ErrorKind::TimedOut), wrapping
     /// [`Error::BodyTooSlow`](crate::Error::BodyTooSlow), and the server
     /// answers 408 in place of its response (or, the response being
-    /// already out, cuts it short).
+    /// already out, cuts it short). A streaming handler may set another
+    /// rate for its own body, or none, with
+    /// [`RequestBody::set_min_rate`](crate::RequestBody::set_min_rate).
     ///
     /// # Examples
     ///

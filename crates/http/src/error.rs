@@ -94,7 +94,9 @@ pub enum Error {
         limit: u64,
     },
     /// A request body that arrived more slowly than
-    /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
+    /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate),
+    /// or the handler's
+    /// [`RequestBody::set_min_rate`](crate::RequestBody::set_min_rate),
     /// allows.
     BodyTooSlow {
         /// The least rate, in bytes per second.
@@ -218,7 +220,7 @@ impl fmt::Display for Error {
             ),
             Error::BodyTooSlow { bytes_per_second } => write!(
                 f,
-                "request body arrived slower than {bytes_per_second} bytes/s; lower or turn off ServerConfig::min_body_rate"
+                "request body arrived slower than {bytes_per_second} bytes/s; lower or turn off ServerConfig::min_body_rate (or the handler's RequestBody::set_min_rate)"
             ),
             Error::BadChunkSize => f.write_str("invalid chunk size"),
             Error::ChunkSizeOverflow => f.write_str("chunk size too large"),

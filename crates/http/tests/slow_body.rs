@@ -60,14 +60,34 @@ fn app(tx: mpsc::Sender<String>) -> HttpServer {
         }),
     );
     // Reads the first chunk, then answers with its length while still
-    // holding the body.
+    // holding the body; with `?unpaced`, the body has no least rate.
     server.post(
         "/first",
-        Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+        Handler::streaming(async |req: HttpRequest, mut body: RequestBody| {
+            if req.query_arg("unpaced").is_some() {
+                body.set_min_rate(0, Duration::ZERO);
+            }
             HttpResponse::new(200).with_stream(futures_lite::stream::once_future(async move {
                 let n = body.next_chunk().await?.map_or(0, |c| c.len());
                 Ok(n.to_string().into_bytes())
             }))
+        }),
+    );
+    // Sets its own least rate, `?rate=` bytes/s after `?grace=` ms, then
+    // reads to the end.
+    server.post(
+        "/paced",
+        Handler::streaming(async |req: HttpRequest, mut body: RequestBody| {
+            let arg = |name| req.query_arg(name).unwrap().parse::<u64>().unwrap();
+            body.set_min_rate(arg("rate"), Duration::from_millis(arg("grace")));
+            let mut n = 0;
+            loop {
+                match body.next_chunk().await {
+                    Ok(Some(chunk)) => n += chunk.len(),
+                    Ok(None) => break Ok(format!("ok {n}")),
+                    Err(e) => break Err(e),
+                }
+            }
         }),
     );
     server.post(
@@ -176,6 +196,64 @@ fn a_trickled_rest_is_not_drained_for_ever() {
     );
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.ends_with("\r\n0\r\n\r\n"), "{out}");
+}
+
+#[test]
+fn a_handler_may_set_its_own_body_rate() {
+    let (tx, _rx) = mpsc::channel();
+    let srv = start(move || app(tx));
+    // Off for this route: 20 bytes trickled over some 0.4 s, past the
+    // server's pace (1000 bytes/s after 200 ms), are read whole.
+    let mut s = raw(srv.port);
+    let stop = Arc::new(AtomicBool::new(false));
+    let head = b"POST /paced?rate=0&grace=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n";
+    let sending = trickle(&s, head, &stop);
+    let resp = read_response(&mut s, &mut Vec::new());
+    stop.store(true, Ordering::Relaxed);
+    sending.join().unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert_eq!(body_of(&resp), "ok 20");
+    // Stricter for this route, 1 MB/s after 50 ms: the trickle falls
+    // behind at once, and the server answers 408 in the handler's place.
+    let out = trickled(
+        srv.port,
+        "POST /paced?rate=1000000&grace=50 HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n",
+    );
+    assert!(out.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{out}");
+    assert!(
+        body_of(&out).starts_with("request body arrived slower than 1000000 bytes/s"),
+        "{out}"
+    );
+
+    // The rate set holds for the discard of what a full-duplex response
+    // left: 19 bytes trickled after it over some 0.4 s are waited for, and
+    // the connection serves the next request.
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /first?unpaced HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nx")
+        .unwrap();
+    let mut buf = Vec::new();
+    let resp = read_until_seen(&mut s, &mut buf, b"\r\n0\r\n\r\n");
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    for _ in 0..19 {
+        std::thread::sleep(Duration::from_millis(20));
+        s.write_all(b"x").unwrap();
+    }
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let next = read_response(&mut s, &mut buf);
+    assert_eq!(body_of(&next), "Hello, World!", "{next}");
+}
+
+/// Reads from `s` into `buf` until it holds `end`; returns what came up to
+/// it, which leaves `buf`.
+fn read_until_seen(s: &mut TcpStream, buf: &mut Vec<u8>, end: &[u8]) -> String {
+    loop {
+        if let Some(at) = common::find(buf, end) {
+            let text = String::from_utf8_lossy(&buf[..at + end.len()]).into_owned();
+            buf.drain(..at + end.len());
+            return text;
+        }
+        common::read_more(s, buf);
+    }
 }
 
 #[test]

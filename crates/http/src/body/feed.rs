@@ -219,6 +219,13 @@ impl WaitClock {
         Poll::Ready(self.paced)
     }
 
+    /// Bounds the waits by `pace` from now on (the time waited so far
+    /// counts against it, as against the one it replaces).
+    fn repace(&mut self, pace: Pace) {
+        self.end_wait();
+        self.pace = pace;
+    }
+
     /// The wait is over (bytes came, or the reader no longer asks): its
     /// time counts against the pace, and the next wait starts afresh.
     fn end_wait(&mut self) {
@@ -455,6 +462,7 @@ impl BodyFeed {
     /// The client sent nothing: wait, up to the read timeout, or less when
     /// the body would fall below its [`Pace`] first.
     fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.take_pace();
         if ready!(self.clock.poll(self.received, cx)) {
             let e = self.clock.pace.error();
             let error = io::Error::new(io::ErrorKind::TimedOut, e.clone());
@@ -468,6 +476,14 @@ impl BodyFeed {
             ),
         );
         self.fail(e, None, cx)
+    }
+
+    /// Takes the least rate the reader set for its body
+    /// ([`RequestBody::set_min_rate`]), if it set one since.
+    fn take_pace(&mut self) {
+        if let Some(pace) = self.slot.borrow_mut().pace.take() {
+            self.clock.repace(pace);
+        }
     }
 
     /// Whether the reader waits for a chunk that is not delivered yet: then
@@ -539,6 +555,7 @@ impl BodyFeed {
         }
         self.cont.forgo();
         if Rc::strong_count(&self.slot) > 1 {
+            self.take_pace();
             self.let_go_of_reader();
             self.slot = Rc::default();
         }

@@ -21,12 +21,17 @@ pub(crate) struct Pace {
 }
 
 impl Pace {
+    /// `bytes_per_second` (0: none) after `grace`.
+    pub(crate) fn new(bytes_per_second: u64, grace: Duration) -> Pace {
+        Pace {
+            bytes_per_second,
+            grace,
+        }
+    }
+
     /// The pace `config` sets.
     pub(crate) fn of(config: &ServerConfig) -> Pace {
-        Pace {
-            bytes_per_second: config.min_body_rate,
-            grace: config.body_grace,
-        }
+        Pace::new(config.min_body_rate, config.body_grace)
     }
 
     /// How long the next wait for the client's bytes may last, and whether
@@ -150,7 +155,7 @@ mod tests {
     #[test]
     fn the_default_is_apache_s() {
         let p = Pace::of(&ServerConfig::new());
-        assert_eq!(p.error().to_string(), "request body arrived slower than 500 bytes/s; lower or turn off ServerConfig::min_body_rate");
+        assert_eq!(p.error().to_string(), "request body arrived slower than 500 bytes/s; lower or turn off ServerConfig::min_body_rate (or the handler's RequestBody::set_min_rate)");
         assert_eq!(p.error().status(), 408);
     }
 }
