@@ -371,14 +371,18 @@ impl BodyReader {
                 if self.is_done() {
                     return Poll::Ready(Ok(()));
                 }
-                let grow = match self.state {
-                    // Doubling, up to what is left.
+                match self.state {
+                    // Doubling, up to what is left, and exact: the body
+                    // ends in a buffer of its size.
                     BodyState::Length(left) => {
-                        usize::try_from(left).map_or(len, |left| left.min(len.max(GROW_MIN)))
+                        let grow =
+                            usize::try_from(left).map_or(len, |left| left.min(len.max(GROW_MIN)));
+                        body.reserve_exact(grow);
+                        body.resize(len + grow, 0);
                     }
-                    _ => len.clamp(GROW_MIN, GROW_MAX),
-                };
-                body.resize(len + grow, 0);
+                    // The vector's own growth keeps this amortized.
+                    _ => body.resize(len + len.clamp(GROW_MIN, GROW_MAX), 0),
+                }
             }
             match ready!(self.poll_read(io, inbuf, cx, &mut body[len..])) {
                 Ok(0) => return Poll::Ready(Ok(())),
