@@ -340,12 +340,15 @@ impl From<Error> for io::Error {
 /// `ConnectionAborted` on some systems) rather than closing it in order: after
 /// a reset, what was read before may have been cut short (the reset dropped
 /// whatever the peer had not sent yet), where after a close (`Ok(0)`,
-/// `UnexpectedEof`) it is whole. A broken pipe (`BrokenPipe`, the error of a
-/// write after the peer's stream ended) is not a reset here.
+/// `UnexpectedEof`) it is whole. A raw broken pipe (`BrokenPipe`, the error
+/// of a socket write after the peer's stream ended) is not a reset here.
 ///
 /// A [`ConnectionLost`] with [`Reason::Reset`] converts into an `io::Error`
 /// this says yes to; so does the end of the stream that a read meets after a
-/// write failed with a reset (see [`Connection`](crate::Connection)).
+/// write failed with a reset (see [`Connection`](crate::Connection)). A
+/// [`Connection`](crate::Connection) reports a broken pipe as
+/// [`Reason::Reset`] too, so its write errors that were a raw `BrokenPipe`
+/// count as resets here.
 ///
 /// ```
 /// use std::io;
