@@ -705,18 +705,12 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         self.finish_lingering().await
     }
 
-    /// Sends what is pending, shuts down the write side, then lingers (see
-    /// [`linger`](Self::linger)).
+    /// Sends what is pending, shuts down the write side, then reads (and
+    /// drops) what the client still sends for a moment, so that closing with
+    /// unread data does not reset the connection before the client has read
+    /// the answer.
     async fn finish_lingering(&mut self) -> io::Result<()> {
         self.finish().await?;
-        self.linger().await;
-        Ok(())
-    }
-
-    /// Reads (and drops) what the client still sends for a moment after the
-    /// write side is shut down, so that closing with unread data does not
-    /// reset the connection before the client has read the answer.
-    async fn linger(&mut self) {
         let mut scratch = [0u8; 4096];
         let until = Instant::now() + std::time::Duration::from_millis(500);
         let mut budget = 256usize << 10;
@@ -726,6 +720,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 _ => break,
             }
         }
+        Ok(())
     }
 
     /// Sends what is pending and shuts down the write side.

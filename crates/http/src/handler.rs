@@ -67,8 +67,10 @@ trait Call {
     /// Starts handling a request whose body is in `req`.
     fn call(&self, req: HttpRequest) -> LocalBoxFuture<HttpResponse>;
 
-    /// Starts handling a request whose body is read from `body`; a buffered
-    /// handler is never called so (the server reads its body first).
+    /// Starts handling a request whose body is read from `body`. The
+    /// default, a buffered handler's, drops `body` and calls
+    /// [`call`](Self::call): the server never calls one so (it reads the
+    /// body first), but a streaming handler wrapping it may.
     fn call_streaming(&self, req: HttpRequest, body: RequestBody) -> LocalBoxFuture<HttpResponse> {
         drop(body);
         self.call(req)
