@@ -635,11 +635,7 @@ impl HttpClient {
         body: impl Into<Vec<u8>>,
     ) -> io::Result<HttpResponse> {
         let connects = self.connects;
-        let mut req = self.prepare(url, headers, method).await?;
-        let body = body.into();
-        if !body.is_empty() {
-            req = req.with_body(body);
-        }
+        let req = self.prepare(url, headers, method, body.into()).await?;
         self.send_inner(&req, None, connects).await
     }
 
@@ -692,7 +688,7 @@ impl HttpClient {
         body: impl Stream<Item = io::Result<Vec<u8>>>,
     ) -> io::Result<HttpResponse> {
         let connects = self.connects;
-        let req = self.prepare(url, headers, method).await?;
+        let req = self.prepare(url, headers, method, Vec::new()).await?;
         let body = std::pin::pin!(body);
         self.send_inner(&req, Some(body), connects).await
     }
@@ -777,11 +773,7 @@ impl HttpClient {
         body: impl Into<Vec<u8>>,
     ) -> io::Result<ResponseReader<'_>> {
         let connects = self.connects;
-        let mut req = self.prepare(url, headers, method).await?;
-        let body = body.into();
-        if !body.is_empty() {
-            req = req.with_body(body);
-        }
+        let req = self.prepare(url, headers, method, body.into()).await?;
         let deadline = self.timeout.map(|t| Instant::now() + t);
         let (head, rest) = self.send_head(&req, None, connects, deadline).await?;
         // The reader times each wait for the body itself, with a message
@@ -799,12 +791,14 @@ impl HttpClient {
         (self.conn.as_mut(), &mut self.inbuf)
     }
 
-    /// Builds the request for `url` (connecting if it names another server).
+    /// Builds the request for `url` with `body` (sent only if not empty),
+    /// connecting if it names another server.
     async fn prepare(
         &mut self,
         url: &str,
         headers: HttpHeaders,
         method: &str,
+        body: Vec<u8>,
     ) -> io::Result<HttpRequest> {
         let (mut req, target) = if url.starts_with('/') {
             let origin = self.origin.as_ref().ok_or_else(|| {
@@ -842,6 +836,9 @@ impl HttpClient {
             if self.origin.as_ref() != Some(&origin) || !self.is_connected() {
                 self.open(origin).await?;
             }
+        }
+        if !body.is_empty() {
+            req = req.with_body(body);
         }
         Ok(req)
     }

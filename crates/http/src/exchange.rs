@@ -144,9 +144,11 @@ pub(crate) async fn read_answer_head<IO: AsyncRead + Unpin>(
 }
 
 /// Reads the whole body of the answer to `req` whose `head` was read, from
-/// where `rest` says, bounded by the body limit. Returns the response and
-/// whether the connection may carry another request: not after a request
-/// that did not go out whole (see [`Rest`]), nor as [`read_body`] says.
+/// where `rest` says, bounded by [`Limits::max_body`], with the client's one
+/// reading of a body by its framing ([`BodyReader`]). Returns the response
+/// and whether the connection may carry another request: not after a
+/// request that did not go out whole (see [`Rest`]), nor if the head or
+/// leftover bytes say otherwise.
 pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
     rest: Rest,
     io: &mut IO,
@@ -156,16 +158,23 @@ pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
     limits: &Limits,
     deadline: Deadline,
 ) -> Result<(HttpResponse, bool), ExchangeError> {
-    let reusable = rest.connection_reusable();
-    let read = match rest {
-        Rest::Buffer(mut end) => {
-            read_body(&mut end, inbuf, head, req, limits, Deadline::Never).await
-        }
-        Rest::Connection | Rest::WriteFailed(_) => {
-            read_body(io, inbuf, head, req, limits, deadline).await
-        }
+    let framing = head.framing();
+    // What the input buffer holds is all there is: no wait to bound.
+    let deadline = match rest {
+        Rest::Buffer(_) => Deadline::Never,
+        Rest::Connection | Rest::WriteFailed(_) => deadline,
     };
-    read.map(|(resp, keep)| (resp, keep && reusable))
+    let reusable = rest.connection_reusable();
+    let read = match BodyReader::new(framing, limits, BodyLimit::Whole, deadline) {
+        Err(e) => Err(BodyError::TooLarge(e)),
+        Ok(mut reader) => match rest {
+            Rest::Buffer(mut end) => reader.read_to_end(&mut end, inbuf).await,
+            Rest::Connection | Rest::WriteFailed(_) => reader.read_to_end(io, inbuf).await,
+        },
+    };
+    let body = read.map_err(|e| body_error(e, framing))?;
+    let reusable = reusable && keeps_alive(&head) && reusable_after(inbuf, req);
+    Ok((HttpResponse::from_head(head, body), reusable))
 }
 
 /// Sends `req`, and says how it went out (see [`Sent`]).
@@ -290,29 +299,6 @@ async fn read_head<IO: AsyncRead + Unpin>(
         }
     };
     Ok(head)
-}
-
-/// Reads the whole body of the response whose `head` was read, bounded by
-/// [`Limits::max_body`], with the client's one reading of a body by its
-/// framing ([`BodyReader`]). Returns the response and whether the
-/// connection may carry another request.
-async fn read_body<IO: AsyncRead + Unpin>(
-    io: &mut IO,
-    inbuf: &mut InBuf,
-    head: ResponseHead,
-    req: &HttpRequest,
-    limits: &Limits,
-    deadline: Deadline,
-) -> Result<(HttpResponse, bool), ExchangeError> {
-    let framing = head.framing();
-    let whole = BodyLimit::Whole;
-    let read = match BodyReader::new(framing, limits, whole, deadline) {
-        Ok(mut reader) => reader.read_to_end(io, inbuf).await,
-        Err(e) => Err(BodyError::TooLarge(e)),
-    };
-    let body = read.map_err(|e| body_error(e, framing))?;
-    let reusable = keeps_alive(&head) && reusable_after(inbuf, req);
-    Ok((HttpResponse::from_head(head, body), reusable))
 }
 
 /// The error of a whole body framed as `framing` that could not be read.
