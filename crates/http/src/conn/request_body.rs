@@ -59,14 +59,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                             body.resize(n.min(got + BODY_GROWTH.max(got)), 0);
                         }
                         let (deadline, paced) = clock.next_read(got as u64);
-                        match read_guarded(&mut self.io, &mut body[got..], deadline, None).await {
-                            Ok(ReadEnd::Data(k)) => got += k,
-                            Ok(ReadEnd::TimedOut) if paced => {
-                                return Ok(Err(Stop::Reject(clock.error())))
-                            }
-                            Ok(_) => return Ok(Err(Stop::Close)),
-                            Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
-                            Err(e) => return Err(e),
+                        let read =
+                            read_guarded(&mut self.io, &mut body[got..], deadline, None).await;
+                        match body_read(read, paced, &clock)? {
+                            Ok(k) => got += k,
+                            Err(stop) => return Ok(Err(stop)),
                         }
                     }
                 }
@@ -88,14 +85,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                     self.flush().await?;
                     let clock = clock.get_or_insert_with(|| ReadClock::start(&self.config));
                     let (deadline, paced) = clock.next_read(body.len() as u64);
-                    match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
-                        Ok(ReadEnd::Data(_)) => {}
-                        Ok(ReadEnd::TimedOut) if paced => {
-                            return Ok(Err(Stop::Reject(clock.error())))
-                        }
-                        Ok(_) => return Ok(Err(Stop::Close)),
-                        Err(e) if is_disconnect(&e) => return Ok(Err(Stop::Close)),
-                        Err(e) => return Err(e),
+                    let read = fill(&mut self.io, &mut self.inbuf, deadline, None).await;
+                    if let Err(stop) = body_read(read, paced, clock)? {
+                        return Ok(Err(stop));
                     }
                 }
             }
@@ -286,12 +278,27 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             }
             // A client too slow for the pace is not waited for: it is closed.
             let (deadline, _) = clock.next_read(drained);
-            match fill(&mut self.io, &mut self.inbuf, deadline, None).await {
-                Ok(ReadEnd::Data(_)) => {}
-                Ok(_) => return Ok(false),
-                Err(e) if is_disconnect(&e) => return Ok(false),
-                Err(e) => return Err(e),
+            let read = fill(&mut self.io, &mut self.inbuf, deadline, None).await;
+            if body_read(read, false, &clock)?.is_err() {
+                return Ok(false);
             }
         }
+    }
+}
+
+/// What a read of request body bytes came to: the bytes read, or why the
+/// body ends here. A wait the pace cut short (`paced`) answers 408; any other
+/// end of the wait, the client's close or reset among them, closes.
+fn body_read(
+    read: io::Result<ReadEnd>,
+    paced: bool,
+    clock: &ReadClock,
+) -> io::Result<Result<usize, Stop>> {
+    match read {
+        Ok(ReadEnd::Data(k)) => Ok(Ok(k)),
+        Ok(ReadEnd::TimedOut) if paced => Ok(Err(Stop::Reject(clock.error()))),
+        Ok(_) => Ok(Err(Stop::Close)),
+        Err(e) if is_disconnect(&e) => Ok(Err(Stop::Close)),
+        Err(e) => Err(e),
     }
 }
