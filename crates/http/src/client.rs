@@ -447,9 +447,16 @@ impl HttpClient {
             // body of a refusal is not needed to report it.
             let answer = async {
                 let body = RequestBody::Full;
-                let sent =
-                    send_request(&mut conn, inbuf, out, &req, body, TargetForm::Origin, None)
-                        .await?;
+                let sent = send_request(
+                    &mut conn,
+                    inbuf,
+                    out,
+                    &req,
+                    body,
+                    TargetForm::Origin,
+                    Deadline::Never,
+                )
+                .await?;
                 read_answer_head(sent, &mut conn, inbuf, &req, limits, Deadline::Never).await
             };
             let (head, rest) = answer.await.map_err(|e| {
@@ -774,7 +781,7 @@ impl HttpClient {
     ) -> io::Result<ResponseReader<'_>> {
         let connects = self.connects;
         let req = self.prepare(url, headers, method, body.into()).await?;
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = self.deadline();
         let (head, rest) = self.send_head(&req, None, connects, deadline).await?;
         // The reader times each wait for the body itself, with a message
         // saying so; the connection's own timer would race it.
@@ -789,6 +796,13 @@ impl HttpClient {
     /// received of the response and not yet read.
     pub(crate) fn body_source(&mut self) -> (Option<&mut Connection>, &mut InBuf) {
         (self.conn.as_mut(), &mut self.inbuf)
+    }
+
+    /// When a request starting now must be done by: the client's timeout
+    /// from now, or never.
+    fn deadline(&self) -> Deadline {
+        self.timeout
+            .map_or(Deadline::Never, |t| Deadline::At(Instant::now() + t))
     }
 
     /// Builds the request for `url` with `body` (sent only if not empty),
@@ -869,13 +883,12 @@ impl HttpClient {
         stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
         connects: u64,
     ) -> io::Result<HttpResponse> {
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = self.deadline();
         let (head, rest) = self.send_head(req, stream, connects, deadline).await?;
         // As while the head was read: a body read half way is closed with
         // its connection.
         let in_flight = CloseOnDrop(&mut self.conn);
         let conn = in_flight.0.as_mut().expect("connected by send_head");
-        let deadline = deadline.map_or(Deadline::Never, Deadline::At);
         let (inbuf, limits) = (&mut self.inbuf, &self.limits);
         let result = read_answer_body(rest, conn, inbuf, head, req, limits, deadline).await;
         in_flight.disarm();
@@ -903,7 +916,7 @@ impl HttpClient {
         req: &HttpRequest,
         mut stream: Option<Pin<&mut dyn Stream<Item = io::Result<Vec<u8>>>>>,
         connects: u64,
-        deadline: Option<Instant>,
+        deadline: Deadline,
     ) -> io::Result<(ResponseHead, Rest)> {
         let origin = self.origin.clone().ok_or_else(|| {
             io::Error::new(
@@ -962,7 +975,6 @@ impl HttpClient {
             let (inbuf, out, limits) = (&mut self.inbuf, &mut self.out, &self.limits);
             let result = async {
                 let sent = send_request(conn, inbuf, out, req, body, form, deadline).await?;
-                let deadline = deadline.map_or(Deadline::Never, Deadline::At);
                 read_answer_head(sent, conn, inbuf, req, limits, deadline).await
             }
             .await;

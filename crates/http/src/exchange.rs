@@ -4,7 +4,6 @@
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
@@ -192,7 +191,7 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
     req: &HttpRequest,
     body: RequestBody<'_>,
     form: TargetForm,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Result<Sent, ExchangeError> {
     out.clear();
     // The head first, before anything is written: a request that cannot be
@@ -222,8 +221,6 @@ pub(crate) async fn send_request<IO: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
-    // Without a deadline no timer is armed at all.
-    let deadline = deadline.map_or(Deadline::Never, Deadline::At);
     let written = with_deadline(deadline, write)
         .await
         .ok_or(ExchangeError::TimedOut)?;
