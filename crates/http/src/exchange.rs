@@ -163,7 +163,7 @@ pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
         Rest::Buffer(_) => Deadline::Never,
         Rest::Connection | Rest::WriteFailed(_) => deadline,
     };
-    let reusable = rest.connection_reusable();
+    let sent_whole = rest.connection_reusable();
     let read = match BodyReader::new(framing, limits, BodyLimit::Whole, deadline) {
         Err(e) => Err(BodyError::TooLarge(e)),
         Ok(mut reader) => match rest {
@@ -172,7 +172,7 @@ pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
         },
     };
     let body = read.map_err(|e| body_error(e, framing))?;
-    let reusable = reusable && keeps_alive(&head) && reusable_after(inbuf, req);
+    let reusable = reusable(&head, sent_whole, inbuf, req);
     Ok((HttpResponse::from_head(head, body), reusable))
 }
 
@@ -326,20 +326,27 @@ fn body_error(e: BodyError, framing: BodyFraming) -> ExchangeError {
 }
 
 /// Whether the connection may carry another request once the body of the
-/// response whose head this is has been read, as far as the head says: not
-/// after a body read until close, nor after a 101 (another protocol follows).
-pub(crate) fn keeps_alive(head: &ResponseHead) -> bool {
-    head.keep_alive() && head.framing() != BodyFraming::UntilClose && head.code() != 101
-}
-
-/// Whether a connection whose response was read to its end (by its framing)
-/// may carry another request, as far as what is left is concerned.
-pub(crate) fn reusable_after(inbuf: &InBuf, req: &HttpRequest) -> bool {
-    // Bytes after the end of the response answer no request of ours: the
-    // server frames its messages differently than we read them (a body after
-    // a 204 or a HEAD answer, say). Taking them for the next response would
-    // hand a later request an answer to this one, or one the body forged.
-    inbuf.is_empty()
+/// response whose head this is was read to its end (by its framing).
+///
+/// Only after a request that went out whole (`sent_whole`, see
+/// [`Rest::connection_reusable`]); not after a body read until close, nor
+/// after a 101 (another protocol follows).
+pub(crate) fn reusable(
+    head: &ResponseHead,
+    sent_whole: bool,
+    inbuf: &InBuf,
+    req: &HttpRequest,
+) -> bool {
+    sent_whole
+        && head.keep_alive()
+        && head.framing() != BodyFraming::UntilClose
+        && head.code() != 101
+        // Bytes after the end of the response answer no request of ours: the
+        // server frames its messages differently than we read them (a body
+        // after a 204 or a HEAD answer, say). Taking them for the next
+        // response would hand a later request an answer to this one, or one
+        // the body forged.
+        && inbuf.is_empty()
         // RFC 9112 §9.6: after asking for `close`, send nothing more on it.
         && !req.headers().has_token("connection", "close")
 }

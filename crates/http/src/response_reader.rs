@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 use futures_lite::io::AsyncRead;
 
 use crate::client::HttpClient;
-use crate::exchange::{keeps_alive, reusable_after, Rest};
+use crate::exchange::{reusable, Rest};
 use crate::headers::HttpHeaders;
 use crate::io::Deadline;
 use crate::limits::Limits;
@@ -239,11 +239,12 @@ impl<'a> ResponseReader<'a> {
         }
         self.settled = true;
         let (_, inbuf) = self.client.body_source();
-        // A connection whose request did not go out whole is not reused.
-        let reusable = keeps_alive(&self.head)
-            && self.rest.connection_reusable()
-            && reusable_after(inbuf, &self.req);
-        if !reusable {
+        if !reusable(
+            &self.head,
+            self.rest.connection_reusable(),
+            inbuf,
+            &self.req,
+        ) {
             self.client.close();
         }
     }
