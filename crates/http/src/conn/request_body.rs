@@ -29,7 +29,7 @@ const DRAIN_MAX: u64 = 64 << 10;
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
     /// Reads the request body by its framing, for a handler that is not
-    /// streaming.
+    /// streaming, or before answering without a handler (404, 405).
     async fn read_body(
         &mut self,
         framing: BodyFraming,
