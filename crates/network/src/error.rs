@@ -51,6 +51,11 @@ impl Reason {
 /// write returns it, the connection's sending side is dead but what the peer
 /// sent before can still be read (see [`Connection`](crate::Connection)).
 ///
+/// Its display names the peer and the reason; the alternate display (`{:#}`)
+/// adds the causes, `connection to 127.0.0.1:80 was reset by the peer:
+/// Connection reset by peer (os error 104)`, as do the log lines of an
+/// o-routine that returns it.
+///
 /// Match on [`reason`](ConnectionLost::reason):
 ///
 /// ```
@@ -159,8 +164,26 @@ impl fmt::Display for ConnectionLost {
                 Some(e) => write!(f, "connection to {peer} failed: {e}"),
                 None => write!(f, "connection to {peer} failed: {kind}"),
             },
+        }?;
+        if f.alternate() {
+            write_causes(f, std::error::Error::source(self))?;
         }
+        Ok(())
     }
+}
+
+/// Writes `: cause` for each error of the chain that starts at `next`: the
+/// alternate display (`{:#}`) of this crate's errors, which is how monocle's
+/// log lines and anyhow-style reports show a chain.
+fn write_causes(
+    f: &mut fmt::Formatter<'_>,
+    mut next: Option<&(dyn std::error::Error + 'static)>,
+) -> fmt::Result {
+    while let Some(cause) = next {
+        write!(f, ": {cause}")?;
+        next = cause.source();
+    }
+    Ok(())
 }
 
 impl std::error::Error for ConnectionLost {
@@ -203,7 +226,8 @@ impl TryFrom<io::Error> for ConnectionLost {
 /// connection: connecting, resolving names, binding services.
 ///
 /// Converts into `std::io::Error` and back without wrapping twice, so `?` works in
-/// functions returning `io::Result`.
+/// functions returning `io::Result`. The alternate display (`{:#}`) adds the
+/// chain of causes to the message.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -285,7 +309,15 @@ impl fmt::Display for Error {
                 write!(f, "{addr}: {source})")
             }
             Error::Resolve { host, source } => write!(f, "cannot resolve {host:?}: {source}"),
-            Error::Io(e) => e.fmt(f),
+            Error::Io(e) => {
+                // Plain, so that an error inside that prints its own chain
+                // under `{:#}` does not print it twice.
+                write!(f, "{e}")?;
+                if f.alternate() {
+                    write_causes(f, std::error::Error::source(e))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -381,6 +413,61 @@ pub(crate) fn copy_error(e: &io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alternate_display_adds_the_causes() {
+        #[derive(Debug)]
+        struct Root;
+        impl fmt::Display for Root {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("root")
+            }
+        }
+        impl std::error::Error for Root {}
+        let peer: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let reset = || io::Error::new(io::ErrorKind::ConnectionReset, Root);
+        let lost = ConnectionLost::from_io(reset(), &peer);
+        assert_eq!(
+            lost.to_string(),
+            "connection to 127.0.0.1:80 was reset by the peer"
+        );
+        assert_eq!(
+            format!("{lost:#}"),
+            "connection to 127.0.0.1:80 was reset by the peer: root"
+        );
+        let err = Error::from(lost);
+        assert_eq!(
+            format!("{err:#}"),
+            "connection to 127.0.0.1:80 was reset by the peer: root"
+        );
+        // What an o-routine's failure log line says when it returns the error.
+        assert_eq!(
+            monocle_stack::Outcome::failure(&Err::<(), _>(err)).as_deref(),
+            Some("connection to 127.0.0.1:80 was reset by the peer: root")
+        );
+        // A socket error's text is the message already: no cause repeats it.
+        let failed = ConnectionLost::from_io(io::Error::other(Root), &peer);
+        assert_eq!(
+            format!("{failed:#}"),
+            "connection to 127.0.0.1:80 failed: root"
+        );
+        // An `Io` error shows what its io::Error wraps, and that one's causes.
+        #[derive(Debug)]
+        struct Outer(Root);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("outer")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = Error::Io(io::Error::new(io::ErrorKind::AddrInUse, Outer(Root)));
+        assert_eq!(io.to_string(), "outer");
+        assert_eq!(format!("{io:#}"), "outer: root");
+    }
 
     #[test]
     fn human_durations() {

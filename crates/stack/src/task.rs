@@ -73,12 +73,12 @@ pub(crate) fn describe(name: Option<&str>, location: &Location<'_>) -> String {
 /// `Arc<dyn Error + Send + Sync>`. Without specialization these are the only
 /// types whose `source()` the `Result` impl, which asks no more of the error
 /// than `Display`, can reach. Any other error is printed with its alternate
-/// display, `{:#}`: anyhow's and eyre's errors print their chain that way, most
-/// other types only their own message. To have another error's causes in the
+/// display, `{:#}`: anyhow's and eyre's errors print their chain that way, and
+/// so do monocle-network's `Error` and `ConnectionLost` (monocle-http's
+/// `Error` puts its one possible cause, a URL's, in its message). Most other
+/// types print only their own message. To have such an error's causes in the
 /// log, box it: return `Result<T, Box<dyn Error + Send + Sync>>` (`?`
-/// converts), or convert it into `std::io::Error` (monocle-network's `Error`
-/// and `ConnectionLost` and monocle-http's `Error` convert with `?` into
-/// either).
+/// converts), or convert it into `std::io::Error`.
 ///
 /// # Types of other crates
 ///
