@@ -137,26 +137,22 @@ pub(crate) async fn read_guarded<R: AsyncRead + Unpin>(
     stop: Option<&Signal>,
 ) -> io::Result<ReadEnd> {
     let mut timer: Option<Sleep> = None;
-    let mut waiter: Option<usize> = None;
-    let result = std::future::poll_fn(|cx| {
+    let mut waiter = stop.map(Waiter::new);
+    std::future::poll_fn(|cx| {
         match Pin::new(&mut *io).poll_read(cx, buf) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Ok(ReadEnd::Eof)),
             Poll::Ready(Ok(n)) => return Poll::Ready(Ok(ReadEnd::Data(n))),
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {}
         }
-        if let Some(stop) = stop {
-            if stop.poll_wait(&mut waiter, cx).is_ready() {
+        if let Some(waiter) = &mut waiter {
+            if waiter.poll(cx).is_ready() {
                 return Poll::Ready(Ok(ReadEnd::Stopped));
             }
         }
         poll_deadline(&mut timer, deadline, cx).map(|()| Ok(ReadEnd::TimedOut))
     })
-    .await;
-    if let (Some(stop), Some(key)) = (stop, waiter) {
-        stop.forget(key);
-    }
-    result
+    .await
 }
 
 /// Arms `timer` on first use and polls it; [`Deadline::Never`] arms nothing
@@ -383,12 +379,38 @@ impl Signal {
         }
     }
 
-    /// Waits until fired.
+    /// Waits until fired. A wait dropped before that (one that lost a race)
+    /// leaves no waker behind.
     pub(crate) async fn wait(&self) {
-        let mut key = None;
-        std::future::poll_fn(|cx| self.poll_wait(&mut key, cx)).await;
-        if let Some(k) = key {
-            self.forget(k);
+        let mut waiter = Waiter::new(self);
+        std::future::poll_fn(|cx| waiter.poll(cx)).await;
+    }
+}
+
+/// A wait for a [`Signal`] that unregisters its waker when dropped, whether
+/// or not the signal fired: a connection that ends while racing the server's
+/// stop against its work must not leave its waker, and with it its task's
+/// memory, in the signal's list until the server stops.
+pub(crate) struct Waiter<'a> {
+    signal: &'a Signal,
+    key: Option<usize>,
+}
+
+impl<'a> Waiter<'a> {
+    pub(crate) fn new(signal: &'a Signal) -> Self {
+        Waiter { signal, key: None }
+    }
+
+    /// Polls for the signal, registering `cx`'s waker while it is not fired.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.signal.poll_wait(&mut self.key, cx)
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.signal.forget(key);
         }
     }
 }
@@ -413,6 +435,56 @@ pub(crate) use monocle_network::is_reset;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Polls `fut` once with a no-op waker, expecting it to wait.
+    fn poll_pending<F: Future>(fut: Pin<&mut F>) {
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.poll(&mut cx).is_pending());
+    }
+
+    #[test]
+    fn a_wait_given_up_leaves_no_waker() {
+        let signal = Signal::default();
+        for _ in 0..3 {
+            let mut wait = std::pin::pin!(signal.wait());
+            poll_pending(wait.as_mut());
+            assert_eq!(signal.waiters.borrow().len(), 1);
+        }
+        assert_eq!(signal.waiters.borrow().len(), 0);
+
+        // A read raced against the signal, dropped while both wait.
+        struct Never;
+        impl AsyncRead for Never {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+                _: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Poll::Pending
+            }
+        }
+        let mut io = Never;
+        let mut buf = [0; 8];
+        {
+            let mut read = std::pin::pin!(read_guarded(
+                &mut io,
+                &mut buf,
+                Deadline::Never,
+                Some(&signal)
+            ));
+            poll_pending(read.as_mut());
+            assert_eq!(signal.waiters.borrow().len(), 1);
+        }
+        assert_eq!(signal.waiters.borrow().len(), 0);
+
+        // A wait that saw the signal fire ends with none either.
+        let mut wait = std::pin::pin!(signal.wait());
+        poll_pending(wait.as_mut());
+        signal.fire();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(signal.waiters.borrow().len(), 0);
+    }
 
     /// Polls `poll_deadline` once with a no-op waker; returns whether it was
     /// ready and whether a timer was armed.
