@@ -156,7 +156,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             // A request with a body is routed before the body is read (a
             // streaming handler reads it itself), in a future of its own.
             let mut after = After::KeepAlive;
-            let resp = if framing == BodyFraming::Empty {
+            let mut resp = if framing == BodyFraming::Empty {
                 let req = HttpRequest::from_head(head, Vec::new(), self.peer);
                 match self.route_and_call(req) {
                     Routed::Answer(resp) => resp,
@@ -179,6 +179,9 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     Err(_) => return self.finish().await,
                 }
             };
+            if resp.code() < 200 {
+                resp = interim_answer(resp.code());
+            }
             if let Some(err) = resp.handler_error() {
                 log_handler_error(self.peer, log.as_ref(), resp.code(), err);
             }
@@ -812,6 +815,17 @@ fn handler_panicked(panic: &(dyn std::any::Any + Send)) -> HttpResponse {
     HttpResponse::internal_error(format!(
         "handler panicked: {}",
         monocle_stack::diagnostics::panic_message(panic)
+    ))
+}
+
+/// The 500 that stands for a handler's answer with a 1xx status: a 1xx is
+/// interim (RFC 9110, section 15.2), so a client would go on waiting for
+/// the final answer, and pair the next request's with this one. The server
+/// sends its own `100 Continue`, and switches no protocol (101).
+#[cold]
+fn interim_answer(code: u16) -> HttpResponse {
+    HttpResponse::internal_error(format!(
+        "status {code} is interim, not an answer: a handler answers with 200 to 999"
     ))
 }
 

@@ -177,7 +177,9 @@ impl HttpResponse {
     /// A response with this status code, no headers and an empty body.
     ///
     /// A code outside 100–999 cannot be sent; it becomes a 500 whose
-    /// [`handler_error`](Self::handler_error) says so.
+    /// [`handler_error`](Self::handler_error) says so. A handler's answer
+    /// with a 1xx code is no answer either (1xx responses are interim): the
+    /// server sends a 500 instead and logs why.
     pub fn new(code: u16) -> Self {
         let mut resp = HttpResponse {
             code,

@@ -75,6 +75,39 @@ fn a_panic_before_the_future_is_a_500() {
     assert!(get(&mut s, &mut buf, "/fine").ends_with("fine"));
 }
 
+/// A handler that answers with a 1xx status gets a 500 sent instead: a 1xx is
+/// interim, so a client would wait on for the final answer and take the next
+/// pipelined request's answer for this one's.
+#[test]
+fn an_interim_status_is_no_answer() {
+    let srv = start(|| {
+        let mut s = HttpServer::with_router(0, Default::default());
+        s.get("/hints", |_req: HttpRequest| async {
+            HttpResponse::new(103).with_body("early")
+        });
+        s.get("/switch", |_req: HttpRequest| async { 101 });
+        s.get("/fine", |_req: HttpRequest| async { "fine" });
+        s
+    });
+    let (mut s, mut buf) = (raw(srv.port), Vec::new());
+    s.write_all(
+        b"GET /hints HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /switch HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /fine HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let hints = read_response(&mut s, &mut buf);
+    assert!(hints.starts_with("HTTP/1.1 500"), "{hints}");
+    assert!(!hints.contains("early"), "{hints}");
+    let switch = read_response(&mut s, &mut buf);
+    assert!(switch.starts_with("HTTP/1.1 500"), "{switch}");
+    let fine = read_response(&mut s, &mut buf);
+    assert!(
+        fine.starts_with("HTTP/1.1 200") && fine.ends_with("fine"),
+        "{fine}"
+    );
+}
+
 /// A handler that panics after it waited, pipelined between others: its 500
 /// comes in order and the connection goes on.
 #[test]
