@@ -199,10 +199,10 @@ impl RequestBody {
     ///
     /// It counts from the start of the body, as the server's does, from the
     /// next wait for the client's bytes on: set it before reading. It
-    /// bounds the body while the server feeds it to its reader, and the
-    /// discard of what a [full-duplex](crate::Handler::streaming) response
-    /// leaves unread; a rest of up to 64 KiB that the server drains after
-    /// an early answer keeps the server's rate.
+    /// bounds the body while the server feeds it to its reader, and while
+    /// the server drops what the handler leaves unread: the rest of up to
+    /// 64 KiB after an early answer, or what a
+    /// [full-duplex](crate::Handler::streaming) response leaves.
     /// [`read_timeout`](crate::ServerConfig::read_timeout) still bounds each
     /// wait. A body in memory has nothing to wait for: this does nothing.
     ///

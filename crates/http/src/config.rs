@@ -109,14 +109,16 @@ impl ServerConfig {
     /// Only the time the server waits for body bytes counts: all of it for
     /// a body read before the handler runs, and for a [streaming
     /// handler](crate::Handler::streaming) only the waits while it asks for
-    /// the next chunk, so a handler that is slow to read holds the client
-    /// back without counting against it. Its read then fails with
+    /// the next chunk (or while the server drops what it left unread after
+    /// its answer), so a handler that is slow to read holds the client back
+    /// without counting against it. Its read then fails with
     /// [`TimedOut`](std::io::ErrorKind::TimedOut), wrapping
     /// [`Error::BodyTooSlow`](crate::Error::BodyTooSlow), and the server
     /// answers 408 in place of its response (or, the response being
     /// already out, cuts it short). A streaming handler may set another
     /// rate for its own body, or none, with
-    /// [`RequestBody::set_min_rate`](crate::RequestBody::set_min_rate).
+    /// [`RequestBody::set_min_rate`](crate::RequestBody::set_min_rate): it
+    /// holds for the rest the server drops after the handler's answer too.
     ///
     /// # Examples
     ///

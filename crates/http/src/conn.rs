@@ -6,9 +6,10 @@
 //! write the response into the output buffer. A streaming handler is called
 //! before the body is read, and the loop feeds it the body (see `body.rs`)
 //! while it runs, and on while its streamed response goes out if that still
-//! holds the body (full duplex). Responses to pipelined requests pile up in
-//! that buffer and go out in one write once no complete request is left
-//! buffered (or before anything would wait).
+//! holds the body (full duplex); what is left of the body after the response
+//! is read and dropped, or the connection closes. Responses to pipelined
+//! requests pile up in that buffer and go out in one write once no complete
+//! request is left buffered (or before anything would wait).
 
 use std::future::Future;
 use std::io;
@@ -91,9 +92,11 @@ pub(crate) struct Conn<'a, IO> {
     /// This connection's registration with the server's stop signal, kept for
     /// the connection's life.
     stop_key: Option<usize>,
-    /// The body of the request being answered, while the response's stream
-    /// may still read it (full duplex, [`After::Reading`]).
-    duplex: Option<Box<BodyFeed>>,
+    /// The body of the request being answered while the connection still
+    /// reads it ([`After::Reading`]): for the response's stream, which may
+    /// still read it (full duplex), or to drop what is left of it after the
+    /// response.
+    feed: Option<Box<BodyFeed>>,
 }
 
 impl<IO> Drop for Conn<'_, IO> {
@@ -123,7 +126,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             served: 0,
             served_at_arm: 0,
             stop_key: None,
-            duplex: None,
+            feed: None,
         }
     }
 
@@ -436,7 +439,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
         // or for the stream to yield or end first (see `release_head`), with
         // the same head saying `Connection: close` (unless it does already)
         // for when it must go without a 100.
-        let held = match &self.duplex {
+        let held = match &self.feed {
             Some(feed) if feed.owes_continue(&self.inbuf) => {
                 debug_assert_eq!(head_at, 0, "the output buffer holds only the head");
                 Some(keep_alive.then(|| {
@@ -526,7 +529,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 // (malformed, oversized, too slow, stalled, cut off): the
                 // exchange failed, and the response must not look complete,
                 // whether or not the stream passed the error on.
-                if self.duplex.as_ref().is_some_and(|feed| feed.failed()) {
+                if self.feed.as_ref().is_some_and(|feed| feed.failed()) {
                     complete = false;
                 }
                 match framing {
@@ -550,7 +553,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
     /// request): `closing`, the same head saying `Connection: close`, goes
     /// in its place (`None` when the head says so already).
     fn release_head(&mut self, closing: Option<Vec<u8>>) -> bool {
-        let Some(feed) = self.duplex.as_mut() else {
+        let Some(feed) = self.feed.as_mut() else {
             return true;
         };
         if feed.is_read() || !feed.owes_continue(&self.inbuf) {
@@ -591,7 +594,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             inbuf,
             out,
             flushing,
-            duplex,
+            feed,
             ..
         } = self;
         std::future::poll_fn(|cx| loop {
@@ -599,7 +602,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                 return Poll::Ready(Ok(Piece::Next(piece)));
             }
             let mut keep = head_limit;
-            if let Some(feed) = duplex.as_mut().filter(|feed| feed.is_read()) {
+            if let Some(feed) = feed.as_mut().filter(|feed| feed.is_read()) {
                 if feed.poll(io, inbuf, out, flushing, cx).is_ready() {
                     // Something was delivered to the reader: the stream may
                     // have a piece now.

@@ -1,7 +1,7 @@
 //! `ServerConfig::min_body_rate`: a request body trickled slower than the
 //! least rate is answered 408 and the connection closed, whoever reads it
 //! (the server for a buffered handler, a streaming handler, a full-duplex
-//! response, the drain or discard of an unread rest); a handler slow to read is not
+//! response, the discard of an unread rest); a handler slow to read is not
 //! held against the client. Driven by raw sockets on loopback that trickle
 //! a byte at a time.
 
@@ -93,6 +93,14 @@ fn app(tx: mpsc::Sender<String>) -> HttpServer {
     server.post(
         "/ignore",
         Handler::streaming(async |_req: HttpRequest, _body: RequestBody| "ignored"),
+    );
+    // Turns the least rate off for its body, then answers without reading.
+    server.post(
+        "/ignore-unpaced",
+        Handler::streaming(async |_req: HttpRequest, mut body: RequestBody| {
+            body.set_min_rate(0, Duration::ZERO);
+            "ignored"
+        }),
     );
     server
 }
@@ -241,6 +249,32 @@ fn a_handler_may_set_its_own_body_rate() {
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let next = read_response(&mut s, &mut buf);
     assert_eq!(body_of(&next), "Hello, World!", "{next}");
+}
+
+#[test]
+fn a_handler_s_rate_holds_for_the_drain_after_its_early_answer() {
+    let (tx, _rx) = mpsc::channel();
+    let srv = start(move || app(tx));
+    // The handler turns the least rate off and answers before the body
+    // comes: the 20 bytes trickled after the answer over some 0.4 s, past
+    // the server's pace (1000 bytes/s after 200 ms) but not the handler's,
+    // are read and dropped, and the connection serves the next request.
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /ignore-unpaced HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let resp = read_response(&mut s, &mut buf);
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert!(!resp.contains("Connection: close"), "{resp}");
+    assert_eq!(body_of(&resp), "ignored");
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(20));
+        s.write_all(b"x").unwrap();
+    }
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let next = read_response(&mut s, &mut buf);
+    assert_eq!(body_of(&next), "Hello, World!", "{next}");
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
 }
 
 /// Reads from `s` into `buf` until it holds `end`; returns what came up to

@@ -353,6 +353,34 @@ fn an_early_answer_with_a_large_rest_closes_the_connection() {
 }
 
 #[test]
+fn an_early_answer_drains_a_rest_of_64_kib_and_no_more() {
+    let srv = start(app);
+    // The answer comes before any of the body: the whole body is the rest.
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let first = read_response(&mut s, &mut buf);
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(!first.contains("Connection: close"), "{first}");
+    let mut rest = data(64 << 10, 3);
+    rest.extend_from_slice(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write_all(&rest).unwrap();
+    let second = read_response(&mut s, &mut buf);
+    assert_eq!(body_of(&second), "Hello, World!", "{second}");
+    assert_eq!(srv.with_server(|s| s.connections_accepted()), 1);
+
+    // A byte more: the connection closes after the answer.
+    let mut s = raw(srv.port);
+    s.write_all(b"POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n")
+        .unwrap();
+    let out = read_until_close(&mut s);
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("\r\nConnection: close\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\nignored"), "{out}");
+}
+
+#[test]
 fn an_early_answer_to_a_chunked_body_closes_the_connection() {
     let srv = start(app);
     let mut s = raw(srv.port);

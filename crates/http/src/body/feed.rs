@@ -120,15 +120,13 @@ impl Continue {
 pub(crate) enum After {
     /// The body was read to its end: serve the next request.
     KeepAlive,
-    /// The response's stream may still read the body (full duplex): the
-    /// connection keeps feeding it while the response goes out, then
-    /// discards what is left of it ([`BodyFeed::poll_discard`]) if the
-    /// response went out whole, and decides with [`BodyFeed::settle`].
-    /// Counts as keeping the connection until then.
+    /// The body is still being read: the connection keeps its feed, which
+    /// goes on feeding the response's stream while the response goes out if
+    /// that stream holds the body (full duplex), then discards what is left
+    /// of it ([`BodyFeed::poll_discard`]) if the response went out whole, and
+    /// decides with [`BodyFeed::settle`]. Counts as keeping the connection
+    /// until then.
     Reading,
-    /// Discard this many more body bytes after sending the response, then
-    /// serve the next request.
-    Drain(u64),
     /// Send the response with `Connection: close` and close; `linger` when
     /// the client may still be sending body bytes, which are read and
     /// dropped for a moment so the client gets the answer, not a reset.
@@ -137,13 +135,13 @@ pub(crate) enum After {
 
 impl After {
     pub(crate) fn keeps_alive(self) -> bool {
-        matches!(self, After::KeepAlive | After::Reading | After::Drain(_))
+        matches!(self, After::KeepAlive | After::Reading)
     }
 
     /// Whether the client may still be sending body bytes when the
     /// connection closes.
     pub(crate) fn lingers(self) -> bool {
-        matches!(self, After::Close { linger: true } | After::Drain(_))
+        matches!(self, After::Close { linger: true })
     }
 }
 
@@ -528,16 +526,19 @@ impl BodyFeed {
         self.cont.forgo();
     }
 
-    /// Reads the rest of the body and drops it, for a full-duplex response
-    /// that stopped reading it but said the connection stays open: the
-    /// client may still be sending, and closing on its unread bytes would
-    /// reset the connection under it (curl then fails its upload, though it
-    /// has the whole answer). `Ready` once the body has ended, whole ([`settle`](Self::settle)
+    /// Reads the rest of the body and drops it, once a response that said
+    /// the connection stays open has gone out: a full-duplex response that
+    /// stopped reading the body, or an early answer that left a short rest
+    /// ([`After::Reading`] from [`settle`](Self::settle)). The client may
+    /// still be sending, and closing on its unread bytes would reset the
+    /// connection under it (curl then fails its upload, though it has the
+    /// whole answer). `Ready` once the body has ended, whole ([`settle`](Self::settle)
     /// then keeps the connection) or not: the client sent nothing for the
-    /// read timeout, fell below `min_body_rate`, left, or sent a malformed
-    /// body or one over `max_streamed_body`. No `100 Continue` goes out
-    /// now, after the final response: a head that kept the connection went
-    /// with one, or to a client sending its body anyway.
+    /// read timeout, fell below the body's least rate (`min_body_rate`, or
+    /// the reader's [`RequestBody::set_min_rate`]), left, or sent a
+    /// malformed body or one over `max_streamed_body`. No `100 Continue`
+    /// goes out now, after the final response: a head that kept the
+    /// connection went with one, or to a client sending its body anyway.
     ///
     /// A reader still alive fails at once, as at [`settle`](Self::settle):
     /// the rest is the connection's, read as a reader that drops every chunk
@@ -555,9 +556,7 @@ impl BodyFeed {
         }
         self.cont.forgo();
         if Rc::strong_count(&self.slot) > 1 {
-            self.take_pace();
-            self.let_go_of_reader();
-            self.slot = Rc::default();
+            self.detach();
         }
         loop {
             self.slot.borrow_mut().wanted = true;
@@ -575,11 +574,17 @@ impl BodyFeed {
 
     /// Decides what follows the handler's answer, or the end of a response
     /// that went on reading the body, finishing the body from what is
-    /// already buffered when it can; reads after this fail. `Err` when the
-    /// client sent a malformed or oversized body: the server answers that
-    /// error in place of the handler's response (or, that response being
-    /// out, has cut it short), and closes.
-    pub(crate) fn settle(&mut self, inbuf: &mut InBuf, drain_max: u64) -> Result<After, Error> {
+    /// already buffered when it can; the reader's reads fail after this.
+    /// `Err` when the client sent a malformed or oversized body: the server
+    /// answers that error in place of the handler's response (or, that
+    /// response being out, has cut it short), and closes.
+    ///
+    /// A `Content-Length` rest of at most `rest_max` bytes (0 once the
+    /// response is out) is left to read: [`After::Reading`], and the
+    /// connection [discards](Self::poll_discard) it after the response, at
+    /// the body's least rate (the reader's, if it set one), then settles
+    /// again.
+    pub(crate) fn settle(&mut self, inbuf: &mut InBuf, rest_max: u64) -> Result<After, Error> {
         let after = match &self.state {
             State::Complete => Ok(After::KeepAlive),
             State::Bad(e) => Err(e.clone()),
@@ -591,14 +596,17 @@ impl BodyFeed {
                         .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
                     inbuf.consume(k);
                     *remaining -= k as u64;
-                    let arrived = self.received > 0 || k > 0;
+                    self.received += k as u64;
                     if *remaining == 0 {
                         After::KeepAlive
-                    } else if self.cont.unanswered() && !arrived {
+                    } else if self.cont.unanswered() && self.received == 0 {
                         // RFC 9110 §10.1.1: the client may never send it.
                         After::Close { linger: true }
-                    } else if *remaining <= drain_max {
-                        After::Drain(*remaining)
+                    } else if *remaining <= rest_max {
+                        // The response goes out with no 100 in front.
+                        self.cont.forgo();
+                        self.detach();
+                        return Ok(After::Reading);
                     } else {
                         After::Close { linger: true }
                     }
@@ -619,6 +627,14 @@ impl BodyFeed {
         self.let_go_of_reader();
         self.state = State::Broken;
         after
+    }
+
+    /// The rest of the body is the connection's: the reader's reads fail
+    /// from now on, and the least rate it set (if any) holds for the rest.
+    fn detach(&mut self) {
+        self.take_pace();
+        self.let_go_of_reader();
+        self.slot = Rc::default();
     }
 
     /// The reader reads no more: unless its body ended, its reads fail from
@@ -769,8 +785,15 @@ mod tests {
         assert_eq!(chunked.settle(&mut inbuf, 0), Ok(After::KeepAlive));
         assert_eq!(inbuf.data(), b"GET /");
 
-        let (_body, mut length) = feed(BodyFraming::Length(100), false);
-        assert_eq!(length.settle(&mut inbuf, 1000), Ok(After::Drain(95)));
+        // A rest within the bound is left to discard, and the reader, let
+        // go of, fails.
+        let (mut body, mut length) = feed(BodyFraming::Length(100), false);
+        assert_eq!(length.settle(&mut inbuf, 1000), Ok(After::Reading));
+        assert!(block_on(body.next_chunk()).is_err());
+        assert_eq!(
+            length.settle(&mut inbuf, 0),
+            Ok(After::Close { linger: true })
+        );
         let (_body, mut length) = feed(BodyFraming::Length(100), false);
         assert_eq!(
             length.settle(&mut inbuf, 10),

@@ -12,7 +12,8 @@ use crate::io::Deadline;
 /// the body up to `grace`, plus one second for every `bytes_per_second`
 /// bytes received. Only the time the server spends waiting for body bytes
 /// counts: all of it for a body read before the handler runs, and for a
-/// streaming handler's body the waits while its reader asks for a chunk.
+/// streaming handler's body the waits while its reader asks for a chunk or
+/// the server drops the rest the handler left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pace {
     /// 0: no least rate.
@@ -64,9 +65,9 @@ impl Pace {
     }
 }
 
-/// The clock of a body the connection reads by itself, start to end (one
-/// read before the handler runs, or the rest of one a streaming handler
-/// left): every moment from its start counts as waiting for the client.
+/// The clock of a body the connection reads by itself, start to end, before
+/// the handler runs: every moment from its start counts as waiting for the
+/// client.
 #[derive(Debug)]
 pub(crate) struct ReadClock {
     pace: Pace,

@@ -24,7 +24,8 @@ const BODY_GROWTH: usize = 64 << 10;
 
 /// A streaming handler that answers with at most this much of a
 /// `Content-Length` body unread keeps the connection: the rest is read and
-/// dropped. With more left (or a chunked rest), the connection closes.
+/// dropped after the response ([`BodyFeed::poll_discard`]). With more left
+/// (or a chunked rest), the connection closes.
 const DRAIN_MAX: u64 = 64 << 10;
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
@@ -183,10 +184,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         if resp.body().is_stream() && feed.is_read() {
             // Full duplex: the body is still to be read (by the response's
             // stream, say) while the response goes out.
-            self.duplex = Some(Box::new(feed));
+            self.feed = Some(Box::new(feed));
             return Ok(Ok((resp, After::Reading)));
         }
         match feed.settle(&mut self.inbuf, DRAIN_MAX) {
+            Ok(After::Reading) => {
+                // A short rest, dropped after the response goes out.
+                self.feed = Some(Box::new(feed));
+                Ok(Ok((resp, After::Reading)))
+            }
             Ok(after) => Ok(Ok((resp, after))),
             Err(e) => {
                 log::info!(
@@ -204,16 +210,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
     /// ([`After::Reading`], decided now). `kept`: the response went out
     /// whole, saying the connection stays open.
     ///
-    /// A full-duplex response said so before it knew how much of the body
-    /// it would read: what it left is read and dropped to the body's end
-    /// (see [`BodyFeed::poll_discard`]), so that a client still sending gets
-    /// no reset, and the connection serves the next request if the body
-    /// ended whole. Otherwise the connection closes (lingering if the
-    /// client may still be sending) unless `kept` and the server is not
-    /// stopping, else drains what is left of the body. Returns whether the
-    /// connection serves another request.
+    /// A body still being read, which a full-duplex response left or an
+    /// early answer left short, is then read and dropped to its end if
+    /// `kept` (see [`BodyFeed::poll_discard`]), so that a client still
+    /// sending gets no reset, and the connection serves the next request if
+    /// the body ended whole. Otherwise the connection closes (lingering if
+    /// the client may still be sending) unless `kept` and the server is not
+    /// stopping. Returns whether the connection serves another request.
     pub(super) async fn after_body(&mut self, mut after: After, kept: bool) -> io::Result<bool> {
-        if let Some(mut feed) = self.duplex.take() {
+        if let Some(mut feed) = self.feed.take() {
             debug_assert_eq!(after, After::Reading);
             if kept {
                 self.flush().await?;
@@ -226,13 +231,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                 } = &mut *self;
                 std::future::poll_fn(|cx| feed.poll_discard(io, inbuf, out, flushing, cx)).await;
             }
-            after = match feed.settle(&mut self.inbuf, DRAIN_MAX) {
+            after = match feed.settle(&mut self.inbuf, 0) {
                 Ok(after) => after,
                 Err(e) => {
                     // The response is out: it was cut short, or the rest
                     // of the body failed, and the connection closes.
                     log::info!(
-                        "[{}] bad request body during or after a streamed response, closing: {e}",
+                        "[{}] bad request body during or after its response, closing: {e}",
                         PeerIp(self.peer)
                     );
                     After::Close { linger: true }
@@ -248,41 +253,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
             }
             return Ok(false);
         }
-        if let After::Drain(left) = after {
-            if !self.drain(left).await? {
-                self.finish().await?;
-                return Ok(false);
-            }
-        }
         Ok(true)
-    }
-
-    /// Reads and drops the `left` bytes of a body a streaming handler did not
-    /// read, after sending what is pending; `false` if the client did not send
-    /// them, or not at the pace of `ServerConfig::min_body_rate` (the
-    /// connection then closes).
-    async fn drain(&mut self, mut left: u64) -> io::Result<bool> {
-        self.flush().await?;
-        let clock = ReadClock::start(&self.config);
-        let mut drained = 0;
-        loop {
-            let k = self
-                .inbuf
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.inbuf.consume(k);
-            left -= k as u64;
-            drained += k as u64;
-            if left == 0 {
-                return Ok(true);
-            }
-            // A client too slow for the pace is not waited for: it is closed.
-            let (deadline, _) = clock.next_read(drained);
-            let read = fill(&mut self.io, &mut self.inbuf, deadline, None).await;
-            if body_read(read, false, &clock)?.is_err() {
-                return Ok(false);
-            }
-        }
     }
 }
 
