@@ -63,6 +63,16 @@ impl InBuf {
         }
     }
 
+    /// Drops up to `n` unread bytes from the front, as many as there are,
+    /// and returns them: their count is how many were dropped, and they stay
+    /// readable until the buffer is next written to.
+    pub(crate) fn consume_up_to(&mut self, n: u64) -> &[u8] {
+        let k = usize::try_from(n).map_or(self.len(), |n| n.min(self.len()));
+        let at = self.start;
+        self.consume(k);
+        &self.buf[at..at + k]
+    }
+
     /// How many bytes it can hold without growing.
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
@@ -493,6 +503,20 @@ mod tests {
         let mut cx = Context::from_waker(Waker::noop());
         let ready = poll_deadline(&mut timer, deadline, &mut cx).is_ready();
         (ready, timer.is_some())
+    }
+
+    #[test]
+    fn consume_up_to_takes_what_there_is() {
+        let mut inbuf = InBuf::new();
+        inbuf.spare()[..5].copy_from_slice(b"hello");
+        inbuf.filled(5);
+        assert_eq!(inbuf.consume_up_to(2), b"he");
+        assert_eq!(inbuf.data(), b"llo");
+        assert_eq!(inbuf.consume_up_to(0), b"");
+        // More than there is, up to past any usize: what there is.
+        assert_eq!(inbuf.consume_up_to(u64::MAX), b"llo");
+        assert!(inbuf.is_empty());
+        assert_eq!(inbuf.consume_up_to(10), b"");
     }
 
     #[test]

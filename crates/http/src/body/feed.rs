@@ -332,13 +332,8 @@ impl BodyFeed {
             Framing::Length(remaining) => {
                 let remaining = *remaining;
                 if !inbuf.is_empty() {
-                    let k = inbuf
-                        .len()
-                        .min(usize::try_from(remaining).unwrap_or(usize::MAX))
-                        .min(STREAM_READ);
-                    let chunk = inbuf.data()[..k].to_vec();
-                    inbuf.consume(k);
-                    return self.deliver(chunk, cx);
+                    let chunk = inbuf.consume_up_to(remaining.min(STREAM_READ as u64));
+                    return self.deliver(chunk.to_vec(), cx);
                 }
                 let want = usize::try_from(remaining)
                     .unwrap_or(usize::MAX)
@@ -591,12 +586,9 @@ impl BodyFeed {
             State::Broken => Ok(After::Close { linger: false }),
             State::Reading => Ok(match &mut self.framing {
                 Framing::Length(remaining) => {
-                    let k = inbuf
-                        .len()
-                        .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                    inbuf.consume(k);
-                    *remaining -= k as u64;
-                    self.received += k as u64;
+                    let k = inbuf.consume_up_to(*remaining).len() as u64;
+                    *remaining -= k;
+                    self.received += k;
                     if *remaining == 0 {
                         After::KeepAlive
                     } else if self.cont.unanswered() && self.received == 0 {

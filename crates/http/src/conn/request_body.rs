@@ -45,12 +45,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
                     _ => return Ok(Err(Stop::Reject(Error::BodyTooLarge { limit }))),
                 };
                 cont.before_reading(&self.inbuf, &mut self.out);
-                let have = n.min(self.inbuf.len());
                 // Memory follows the bytes that arrive, not the Content-Length a
                 // peer announces: a head alone must not reserve the body limit.
                 let mut body = Vec::with_capacity(n.min(BODY_GROWTH));
-                body.extend_from_slice(&self.inbuf.data()[..have]);
-                self.inbuf.consume(have);
+                body.extend_from_slice(self.inbuf.consume_up_to(n as u64));
+                let have = body.len();
                 if have < n {
                     self.flush().await?;
                     let clock = ReadClock::start(&self.config);
