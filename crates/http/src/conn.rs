@@ -159,27 +159,29 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             // A request with a body is routed before the body is read (a
             // streaming handler reads it itself), in a future of its own.
             let mut after = After::KeepAlive;
-            let mut resp = if framing == BodyFraming::Empty {
+            let routed = if framing == BodyFraming::Empty {
                 let req = HttpRequest::from_head(head, Vec::new(), self.peer);
-                match self.route_and_call(req) {
-                    Routed::Answer(resp) => resp,
-                    Routed::Handler(mut fut) => {
-                        match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx)))
-                            .await
-                        {
-                            Some(resp) => resp,
-                            None => self.wait_handler(fut).await?,
-                        }
-                    }
-                }
+                self.route_and_call(req)
             } else {
                 match Box::pin(self.serve_body(head, framing)).await? {
-                    Ok((resp, then)) => {
+                    Ok((routed, then)) => {
                         after = then;
-                        resp
+                        routed
                     }
                     Err(Stop::Reject(e)) => return Box::pin(self.reject(&e)).await,
                     Err(_) => return self.finish().await,
+                }
+            };
+            // The one place a handler's future runs (a streaming handler's
+            // ran while its body was read): most answer at the first poll.
+            let mut resp = match routed {
+                Routed::Answer(resp) => resp,
+                Routed::Handler(mut fut) => {
+                    match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await
+                    {
+                        Some(resp) => resp,
+                        None => self.wait_handler(fut).await?,
+                    }
                 }
             };
             if resp.code() < 200 {
@@ -796,7 +798,8 @@ enum Route {
 
 /// How a request is answered.
 enum Routed {
-    /// Answer this without a handler (404, 405).
+    /// Answer this: no handler's (404, 405), or a streaming handler's, which
+    /// ran as its body was read.
     Answer(HttpResponse),
     /// Run this handler's future.
     Handler(LocalBoxFuture<HttpResponse>),

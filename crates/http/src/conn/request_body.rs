@@ -6,7 +6,6 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::task::Poll;
 
-use futures_lite::future::poll_once;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
 use super::{call, handler_panicked, poll_handler, Conn, PeerIp, Route, Routed, Stop};
@@ -94,42 +93,33 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Conn<'_, IO> {
         }
     }
 
-    /// Routes a request that has a body and answers it: reads the body, then
-    /// calls the handler, or hands the body to a streaming handler as it
-    /// reads it.
+    /// Routes a request that has a body: reads the body, then calls the
+    /// handler (whose future the caller runs), or hands the body to a
+    /// streaming handler as it reads it and runs that to its answer.
     pub(super) async fn serve_body(
         &mut self,
         head: RequestHead,
         framing: BodyFraming,
-    ) -> io::Result<Result<(HttpResponse, After), Stop>> {
+    ) -> io::Result<Result<(Routed, After), Stop>> {
         let cont = Continue::new(head.expect_continue(), framing);
         let mut req = HttpRequest::from_head(head, Vec::new(), self.peer);
-        let called = match self.find(&mut req) {
+        match self.find(&mut req) {
             Route::Handler(handler) if handler.is_streaming() => {
-                let streamed = self.serve_streaming(&handler, req, framing, cont);
-                return streamed.await;
+                let streamed = self.serve_streaming(&handler, req, framing, cont).await?;
+                Ok(streamed.map(|(resp, after)| (Routed::Answer(resp), after)))
             }
             route => {
                 match self.read_body(framing, cont).await? {
                     Ok(body) => *req.body_mut() = body,
                     Err(stop) => return Ok(Err(stop)),
                 }
-                match route {
+                let routed = match route {
                     Route::Handler(handler) => call(&handler, req),
                     Route::Answer(answer) => Routed::Answer(answer),
-                }
+                };
+                Ok(Ok((routed, After::KeepAlive)))
             }
-        };
-        let resp = match called {
-            Routed::Answer(resp) => resp,
-            Routed::Handler(mut fut) => {
-                match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await {
-                    Some(resp) => resp,
-                    None => self.wait_handler(fut).await?,
-                }
-            }
-        };
-        Ok(Ok((resp, After::KeepAlive)))
+        }
     }
 
     /// Runs a streaming handler: calls it before the body is read, then
