@@ -630,7 +630,13 @@ impl HttpClient {
     ///
     /// A URL that does not parse, an unsupported scheme, a path with no
     /// connected server, a connection failure, the [timeout](Self::set_timeout),
-    /// or a malformed or oversized response. A request that cannot be sent
+    /// or a malformed or oversized response (a body past
+    /// [`max_body`](Limits::max_body): `InvalidData`, naming the setter). A
+    /// body cut short by the server closing (`UnexpectedEof`) or resetting
+    /// the connection (`ConnectionReset`), or a malformed chunked coding
+    /// (`InvalidData`), fails with the kind and message a [`ResponseReader`]'s
+    /// read gives for the same reply, which name the framing and how much of
+    /// the body came. A request that cannot be sent
     /// (a path with a control byte, a method that is not a token) fails with
     /// `InvalidInput` saying why, before anything is written: the connection
     /// is kept.
@@ -899,7 +905,10 @@ impl HttpClient {
                 }
                 Ok(resp)
             }
-            Err(e) => Err(self.failed(req, e)),
+            Err(failure) => {
+                self.close();
+                Err(failure.into_io(&self.describe(req), self.timeout))
+            }
         }
     }
 

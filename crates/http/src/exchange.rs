@@ -9,14 +9,12 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
 
 use crate::chunked::{chunk_header, CHUNK_END, LAST_CHUNK};
-use crate::io::{
-    fill, is_disconnect, is_reset, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd,
-};
+use crate::io::{fill, is_disconnect, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
 use crate::limits::Limits;
 use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::response_body::{BodyError, BodyLimit, BodyReader};
+use crate::response_body::{BodyError, BodyFailure, BodyLimit, BodyReader};
 use crate::write_request::{write_request, RequestFraming, TargetForm, Unsendable};
 
 /// A body at most this long is copied after the head; a longer one goes out
@@ -148,6 +146,11 @@ pub(crate) async fn read_answer_head<IO: AsyncRead + Unpin>(
 /// and whether the connection may carry another request: not after a
 /// request that did not go out whole (see [`Rest`]), nor if the head or
 /// leftover bytes say otherwise.
+///
+/// # Errors
+///
+/// The body could not be read to its end: the client words it as for a
+/// [`ResponseReader`](crate::ResponseReader) ([`BodyFailure::into_io`]).
 pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
     rest: Rest,
     io: &mut IO,
@@ -156,7 +159,7 @@ pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
     req: &HttpRequest,
     limits: &Limits,
     deadline: Deadline,
-) -> Result<(HttpResponse, bool), ExchangeError> {
+) -> Result<(HttpResponse, bool), BodyFailure> {
     let framing = head.framing();
     // What the input buffer holds is all there is: no wait to bound.
     let deadline = match rest {
@@ -164,14 +167,13 @@ pub(crate) async fn read_answer_body<IO: AsyncRead + Unpin>(
         Rest::Connection | Rest::WriteFailed(_) => deadline,
     };
     let sent_whole = rest.connection_reusable();
-    let read = match BodyReader::new(framing, limits, BodyLimit::Whole, deadline) {
-        Err(e) => Err(BodyError::TooLarge(e)),
-        Ok(mut reader) => match rest {
-            Rest::Buffer(mut end) => reader.read_to_end(&mut end, inbuf).await,
-            Rest::Connection | Rest::WriteFailed(_) => reader.read_to_end(io, inbuf).await,
-        },
+    let mut reader = BodyReader::new(framing, limits, BodyLimit::Whole, deadline)
+        .map_err(|e| BodyFailure::new(BodyError::TooLarge(e), framing, 0))?;
+    let read = match rest {
+        Rest::Buffer(mut end) => reader.read_to_end(&mut end, inbuf).await,
+        Rest::Connection | Rest::WriteFailed(_) => reader.read_to_end(io, inbuf).await,
     };
-    let body = read.map_err(|e| body_error(e, framing))?;
+    let body = read.map_err(|e| reader.failure(e))?;
     let reusable = reusable(&head, sent_whole, inbuf, req);
     Ok((HttpResponse::from_head(head, body), reusable))
 }
@@ -296,33 +298,6 @@ async fn read_head<IO: AsyncRead + Unpin>(
         }
     };
     Ok(head)
-}
-
-/// The error of a whole body framed as `framing` that could not be read.
-fn body_error(e: BodyError, framing: BodyFraming) -> ExchangeError {
-    let e = match e {
-        BodyError::TimedOut => return ExchangeError::TimedOut,
-        BodyError::Cut => {
-            let what = match framing {
-                BodyFraming::Chunked => "chunked body",
-                _ => "body",
-            };
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("the server closed the connection before the end of the {what}"),
-            )
-        }
-        BodyError::Chunked(e) => e.into(),
-        BodyError::TooLarge(e) => e.into(),
-        // A reset is no close: the body was cut short, and what came of it
-        // must not pass for all of it.
-        BodyError::Io(e) if is_reset(&e) => io::Error::new(
-            e.kind(),
-            format!("the server reset the connection before the end of the body: {e}"),
-        ),
-        BodyError::Io(e) => e,
-    };
-    ExchangeError::Other(e)
 }
 
 /// Whether the connection may carry another request once the body of the

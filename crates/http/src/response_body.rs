@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use futures_lite::io::AsyncRead;
 use monocle_stack::util::Sleep;
@@ -81,6 +82,93 @@ pub(crate) enum BodyError {
     Io(io::Error),
 }
 
+/// A body that could not be read to its end: why, how it was framed and how
+/// much of it came.
+///
+/// [`into_io`](Self::into_io) is the client's one wording of a body
+/// failure: [`HttpClient::request`](crate::HttpClient::request), which
+/// reads the body whole, and a [`ResponseReader`](crate::ResponseReader),
+/// which hands it on piece by piece, fail alike for the same reply.
+#[derive(Debug)]
+pub(crate) struct BodyFailure {
+    error: BodyError,
+    framing: BodyFraming,
+    /// Body bytes handed out before the failure.
+    read: u64,
+}
+
+impl BodyFailure {
+    /// A body framed as `framing` that failed with `error` once `read`
+    /// bytes of it were handed out.
+    pub(crate) fn new(error: BodyError, framing: BodyFraming, read: u64) -> Self {
+        BodyFailure {
+            error,
+            framing,
+            read,
+        }
+    }
+
+    /// The error of the request `what` (as
+    /// `HttpClient::describe` names it) whose
+    /// body failed so; `timeout` is the client's, named if it ran out.
+    ///
+    /// Its kind is what callers match on: `UnexpectedEof` for a body the
+    /// server cut short by closing, `InvalidData` for a malformed chunked
+    /// coding or a body past its limit, `TimedOut`, and a failed read's own
+    /// kind (`ConnectionReset` for a reset...). The message names the
+    /// framing (a chunked body or a body) and how much of it came, but for
+    /// a body past its limit, which names the setter that raises it.
+    pub(crate) fn into_io(self, what: &str, timeout: Option<Duration>) -> io::Error {
+        let body = match self.framing {
+            BodyFraming::Chunked => "chunked body",
+            _ => "body",
+        };
+        let read = self.read;
+        let progress = match self.framing {
+            BodyFraming::Length(total) => format!("{read} of {total} bytes"),
+            _ => format!("{read} bytes read"),
+        };
+        let (kind, message) = match self.error {
+            BodyError::TimedOut => (
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{what} timed out after {:?} waiting for more of the {body} ({progress}); \
+                     raise it with HttpClient::set_timeout",
+                    timeout.unwrap_or_default()
+                ),
+            ),
+            BodyError::Cut => (
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{what}: the server closed the connection before the end of the {body} \
+                     ({progress})"
+                ),
+            ),
+            BodyError::Chunked(e) => (
+                io::ErrorKind::InvalidData,
+                format!("{what}: bad chunked body ({progress}): {e}"),
+            ),
+            BodyError::TooLarge(e) => (io::ErrorKind::InvalidData, format!("{what}: {e}")),
+            // A reset is no close: the body was cut short, and what came of
+            // it must not pass for all of it.
+            BodyError::Io(e) if is_reset(&e) => (
+                e.kind(),
+                format!(
+                    "{what}: the server reset the connection before the end of the {body} \
+                     ({progress}): {e}"
+                ),
+            ),
+            BodyError::Io(e) => (
+                e.kind(),
+                format!(
+                    "{what}: the connection failed before the end of the {body} ({progress}): {e}"
+                ),
+            ),
+        };
+        io::Error::new(kind, message)
+    }
+}
+
 /// A body longer than the `which` limit, `limit` bytes. As a message it
 /// names the setter that raises it; as an `io::Error` it is `InvalidData`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +203,8 @@ impl From<TooLarge> for io::Error {
 /// [`HttpClient::request`](crate::HttpClient::request).
 pub(crate) struct BodyReader {
     state: BodyState,
-    /// The length announced by `Content-Length`, for messages.
-    total: Option<u64>,
+    /// How the body is framed, for messages.
+    framing: BodyFraming,
     /// Body bytes handed out so far.
     read: u64,
     /// Which limit holds the body, and its bytes: a body read until the
@@ -171,13 +259,9 @@ impl BodyReader {
             }
             BodyFraming::UntilClose => BodyState::UntilClose,
         };
-        let total = match framing {
-            BodyFraming::Length(n) => Some(n),
-            _ => None,
-        };
         Ok(BodyReader {
             state,
-            total,
+            framing,
             read: 0,
             which,
             limit,
@@ -196,12 +280,9 @@ impl BodyReader {
         self.read
     }
 
-    /// How much of the body came, for messages.
-    pub(crate) fn progress(&self) -> String {
-        match self.total {
-            Some(total) => format!("{} of {total} bytes", self.read),
-            None => format!("{} bytes read", self.read),
-        }
+    /// The body failed with `error`: that, with how far it came.
+    pub(crate) fn failure(&self, error: BodyError) -> BodyFailure {
+        BodyFailure::new(error, self.framing, self.read)
     }
 
     /// Reads body bytes into `buf`: first what `inbuf` holds, then from
@@ -723,6 +804,80 @@ mod tests {
             "response body larger than 1048576 bytes; \
              raise it with HttpClient::limits_mut().max_streamed_body"
         );
+    }
+
+    /// Each failure of a body has one wording, naming the request, the
+    /// framing and how much came, with the kind callers match on.
+    #[test]
+    fn a_body_failure_is_worded_once() {
+        let what = "GET http://a:1/x";
+        let timeout = Some(Duration::from_millis(1500));
+        let reset = || io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer");
+        let too_large = TooLarge {
+            which: BodyLimit::Streamed,
+            limit: 10,
+        };
+        let cases: [(BodyError, BodyFraming, u64, io::ErrorKind, &str); 7] = [
+            (
+                BodyError::Cut,
+                BodyFraming::Length(10),
+                4,
+                io::ErrorKind::UnexpectedEof,
+                "GET http://a:1/x: the server closed the connection before the end of the \
+                 body (4 of 10 bytes)",
+            ),
+            (
+                BodyError::Cut,
+                BodyFraming::Chunked,
+                4,
+                io::ErrorKind::UnexpectedEof,
+                "GET http://a:1/x: the server closed the connection before the end of the \
+                 chunked body (4 bytes read)",
+            ),
+            (
+                BodyError::Chunked(crate::Error::BadChunkSize),
+                BodyFraming::Chunked,
+                0,
+                io::ErrorKind::InvalidData,
+                "GET http://a:1/x: bad chunked body (0 bytes read): invalid chunk size",
+            ),
+            (
+                BodyError::Io(reset()),
+                BodyFraming::UntilClose,
+                7,
+                io::ErrorKind::ConnectionReset,
+                "GET http://a:1/x: the server reset the connection before the end of the \
+                 body (7 bytes read): reset by peer",
+            ),
+            (
+                BodyError::Io(io::Error::new(io::ErrorKind::PermissionDenied, "denied")),
+                BodyFraming::Length(10),
+                0,
+                io::ErrorKind::PermissionDenied,
+                "GET http://a:1/x: the connection failed before the end of the body \
+                 (0 of 10 bytes): denied",
+            ),
+            (
+                BodyError::TimedOut,
+                BodyFraming::Length(10),
+                4,
+                io::ErrorKind::TimedOut,
+                "GET http://a:1/x timed out after 1.5s waiting for more of the body \
+                 (4 of 10 bytes); raise it with HttpClient::set_timeout",
+            ),
+            (
+                BodyError::TooLarge(too_large),
+                BodyFraming::Chunked,
+                10,
+                io::ErrorKind::InvalidData,
+                "GET http://a:1/x: response body larger than 10 bytes; \
+                 raise it with HttpClient::limits_mut().max_streamed_body",
+            ),
+        ];
+        for (error, framing, read, kind, message) in cases {
+            let e = BodyFailure::new(error, framing, read).into_io(what, timeout);
+            assert_eq!((e.kind(), e.to_string()), (kind, message.to_owned()));
+        }
     }
 
     /// A body much larger than the input buffer goes through it without

@@ -14,7 +14,7 @@ use crate::io::Deadline;
 use crate::limits::Limits;
 use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
-use crate::response_body::{BodyError, BodyLimit, BodyReader};
+use crate::response_body::{BodyError, BodyFailure, BodyLimit, BodyReader};
 use crate::version::Version;
 
 /// A response whose body is read piece by piece as it arrives, made by
@@ -74,8 +74,9 @@ use crate::version::Version;
 /// the timeout (`TimedOut`). For a body that runs until close, the server
 /// closing is its end but a reset is still an error. Each message names the
 /// request and, but for the body limit's (which names its setter instead),
-/// how much of the body came. After an error the connection is
-/// closed and every later read fails again.
+/// how much of the body came, in the same words as
+/// [`request`](HttpClient::request)'s for the same reply. After an error the
+/// connection is closed and every later read fails again.
 ///
 /// # Timeout
 ///
@@ -177,10 +178,8 @@ impl<'a> ResponseReader<'a> {
             Err(e) => {
                 client.close();
                 let what = client.describe(&req);
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{what}: {e}"),
-                ));
+                let failure = BodyFailure::new(BodyError::TooLarge(e), head.framing(), 0);
+                return Err(failure.into_io(&what, client.timeout()));
             }
         };
         let mut reader = ResponseReader {
@@ -250,42 +249,15 @@ impl<'a> ResponseReader<'a> {
     }
 
     /// The body failed: the connection is closed, and the error, naming the
-    /// request, is kept for the reads to come.
+    /// request and worded as [`HttpClient::request`] words it, is kept for
+    /// the reads to come.
     fn fail(&mut self, e: BodyError) -> io::Error {
         self.settled = true;
         self.client.close();
         let what = self.client.describe(&self.req);
-        let progress = self.body.progress();
-        let (kind, message) = match e {
-            BodyError::TimedOut => (
-                io::ErrorKind::TimedOut,
-                format!(
-                    "{what} timed out after {:?} waiting for more of the body ({progress}); \
-                     raise it with HttpClient::set_timeout",
-                    self.client.timeout().unwrap_or_default()
-                ),
-            ),
-            BodyError::Cut => (
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{what}: the server closed the connection before the end of the body \
-                     ({progress})"
-                ),
-            ),
-            BodyError::Chunked(e) => (
-                io::ErrorKind::InvalidData,
-                format!("{what}: bad chunked body ({progress}): {e}"),
-            ),
-            BodyError::TooLarge(e) => (io::ErrorKind::InvalidData, format!("{what}: {e}")),
-            BodyError::Io(e) => (
-                e.kind(),
-                format!(
-                    "{what}: the connection failed before the end of the body ({progress}): {e}"
-                ),
-            ),
-        };
-        self.failure = Some((kind, message.clone()));
-        io::Error::new(kind, message)
+        let e = self.body.failure(e).into_io(&what, self.client.timeout());
+        self.failure = Some((e.kind(), e.to_string()));
+        e
     }
 }
 

@@ -434,10 +434,12 @@ fn keep_alive_after_the_end_is_decided_as_for_a_whole_response() {
 }
 
 /// The server closing or resetting the connection before the end of the
-/// body is an error, never a short body, and stays one; the connection is
-/// closed and the next request works on a new one.
+/// body, or a malformed chunked coding, is an error, never a short body, and
+/// stays one; the connection is closed and the next request works on a new
+/// one. The same reply fails `request` (the body read whole) and the reader
+/// alike: one kind, one message, naming the framing and how much came.
 #[test]
-fn a_body_cut_short_is_an_error() {
+fn a_body_cut_short_is_the_same_error_to_request_and_to_the_reader() {
     let len_head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
     let chunked_head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     let until_close_head = b"HTTP/1.1 200 OK\r\n\r\n";
@@ -448,65 +450,132 @@ fn a_body_cut_short_is_an_error() {
             After::Keep,
         )
     };
-    let cases: Vec<(Vec<u8>, After, &str)> = vec![
+    let closed = "the server closed the connection before the end of the";
+    let reset = "the server reset the connection before the end of the";
+    // The reply, what the server does after it, the error's kind, and its
+    // message after "GET http://127.0.0.1:{port}/cut: " (`{peer}`: the
+    // server's address): whole, or for a reset, which may drop what came
+    // before it, its start and end around the count of bytes read.
+    type Case = (Vec<u8>, After, io::ErrorKind, String, &'static str);
+    let cases: Vec<Case> = vec![
         (
             [&len_head[..], &half].concat(),
             After::Close,
-            "500 of 1000 bytes",
+            io::ErrorKind::UnexpectedEof,
+            format!("{closed} body (500 of 1000 bytes)"),
+            "",
         ),
         (
             [&chunked_head[..], b"3e8\r\n", &half].concat(),
             After::Close,
-            "500 bytes read",
+            io::ErrorKind::UnexpectedEof,
+            format!("{closed} chunked body (500 bytes read)"),
+            "",
         ),
         (
             [&chunked_head[..], b"1f4\r\n", &half, b"\r\n"].concat(),
             After::Close,
-            "500 bytes read",
+            io::ErrorKind::UnexpectedEof,
+            format!("{closed} chunked body (500 bytes read)"),
+            "",
         ),
-        ([&len_head[..], &half].concat(), After::Reset, ""),
-        ([&until_close_head[..], &half].concat(), After::Reset, ""),
+        (
+            [&chunked_head[..], b"5\r\nhello\r\nzz\r\n"].concat(),
+            After::Keep,
+            io::ErrorKind::InvalidData,
+            "bad chunked body (0 bytes read): invalid chunk size".to_owned(),
+            "",
+        ),
+        (
+            [&chunked_head[..], b"5\r\nhello\n0\r\n\r\n"].concat(),
+            After::Keep,
+            io::ErrorKind::InvalidData,
+            "bad chunked body (0 bytes read): chunk line not ended by CRLF".to_owned(),
+            "",
+        ),
+        (
+            [&len_head[..], &half].concat(),
+            After::Reset,
+            io::ErrorKind::ConnectionReset,
+            format!("{reset} body ("),
+            " of 1000 bytes): connection to {peer} was reset by the peer",
+        ),
+        (
+            [&chunked_head[..], b"3e8\r\n", &half].concat(),
+            After::Reset,
+            io::ErrorKind::ConnectionReset,
+            format!("{reset} chunked body ("),
+            " bytes read): connection to {peer} was reset by the peer",
+        ),
+        (
+            [&until_close_head[..], &half].concat(),
+            After::Reset,
+            io::ErrorKind::ConnectionReset,
+            format!("{reset} body ("),
+            " bytes read): connection to {peer} was reset by the peer",
+        ),
     ];
-    for (bytes, after, progress) in cases {
-        let (port, server) = raw_server(vec![reply(bytes, after), ok()]);
-        block_on(async move {
-            let mut client = client(port).await?;
-            let mut reader = client.get_reader("/cut").await?;
-            let mut body = Vec::new();
-            let err = reader
-                .read_to_end(&mut body)
-                .await
-                .expect_err("the body was cut short");
-            assert!(body.len() <= 500);
-            if after == After::Close {
-                assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
-                assert_eq!(body.len(), 500);
-                let want = format!(
-                    "GET http://127.0.0.1:{port}/cut: the server closed the connection \
-                     before the end of the body ({progress})"
+    for (bytes, after, kind, message, reset_end) in cases {
+        let what = String::from_utf8_lossy(&bytes[..bytes.len().min(60)]).into_owned();
+        let (port, server) =
+            raw_server(vec![reply(bytes.clone(), after), ok(), reply(bytes, after)]);
+        let (streamed, whole) = block_on({
+            let what = what.clone();
+            async move {
+                let mut client = client(port).await?;
+                let mut reader = client.get_reader("/cut").await?;
+                let mut body = Vec::new();
+                let streamed = reader
+                    .read_to_end(&mut body)
+                    .await
+                    .expect_err("the body was cut short");
+                assert!(body.len() <= 500, "{what}");
+                if after == After::Close {
+                    assert_eq!(body.len(), 500, "{what}");
+                }
+                // Again on the next read.
+                let again = reader.read(&mut [0; 10]).await.expect_err("failed before");
+                assert_eq!(
+                    (again.kind(), again.to_string()),
+                    (streamed.kind(), streamed.to_string())
                 );
-                assert_eq!(err.to_string(), want);
-            } else {
-                assert!(
-                    matches!(
-                        err.kind(),
-                        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-                    ),
-                    "{after:?}: {err}"
-                );
+                assert!(!reader.is_finished());
+                drop(reader);
+                assert!(!client.is_connected(), "{what}");
+                assert_eq!(client.get("/next").await?.text(), "ok");
+                assert_eq!(client.connects(), 2);
+                let whole = client
+                    .get("/cut")
+                    .await
+                    .expect_err("the body was cut short");
+                assert!(!client.is_connected(), "{what}");
+                io::Result::Ok((streamed, whole))
             }
-            // Again on the next read.
-            let again = reader.read(&mut [0; 10]).await.expect_err("failed before");
-            assert_eq!(again.kind(), err.kind());
-            assert!(!reader.is_finished());
-            drop(reader);
-            assert!(!client.is_connected());
-            assert_eq!(client.get("/next").await?.text(), "ok");
-            assert_eq!(client.connects(), 2);
-            io::Result::Ok(())
         })
         .unwrap();
-        assert_eq!(server.join().unwrap(), seen(&[(0, "/cut"), (1, "/next")]));
+        // The second `/cut` on the connection kept after `/next`.
+        assert_eq!(
+            server.join().unwrap(),
+            seen(&[(0, "/cut"), (1, "/next"), (1, "/cut")])
+        );
+        let start = format!("GET http://127.0.0.1:{port}/cut: {message}");
+        for err in [&streamed, &whole] {
+            assert_eq!(err.kind(), kind, "{what}: {err}");
+            let err = err.to_string();
+            if reset_end.is_empty() {
+                assert_eq!(err, start, "{what}");
+                continue;
+            }
+            let end = reset_end.replace("{peer}", &format!("127.0.0.1:{port}"));
+            let count = err
+                .strip_prefix(&start)
+                .and_then(|rest| rest.strip_suffix(&end))
+                .unwrap_or_else(|| panic!("{what}: {err}"));
+            assert!(count.parse::<u16>().is_ok_and(|n| n <= 500), "{err}");
+        }
+        if reset_end.is_empty() {
+            assert_eq!(streamed.to_string(), whole.to_string());
+        }
     }
 }
 
@@ -917,7 +986,8 @@ fn a_huge_announced_length_takes_memory_as_the_bytes_come() {
     })
     .unwrap_err();
     assert!(
-        err.to_string().contains("before the end of the body"),
+        err.to_string()
+            .ends_with("before the end of the body (3000 of 1099511627776 bytes)"),
         "{err}"
     );
     assert_eq!(server.join().unwrap(), seen(&[(0, "/tera")]));
