@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::headers::is_tchar;
-use crate::limits::Limits;
+use crate::limits::{BodyLimit, Limits};
 
 /// Decodes a chunked body incrementally, from bytes split anywhere.
 ///
@@ -17,7 +17,9 @@ use crate::limits::Limits;
 /// It rejects what request smuggling relies on: a size that is not hex or
 /// overflows, a lone LF or CR where CRLF belongs, whitespace after a size that
 /// is not followed by an extension, chunk extensions or trailers past their
-/// limits, and a body past [`Limits::max_body`] (413). Extensions and trailers
+/// limits, and a body past its limit (413): [`Limits::max_body`] for a decoder
+/// made with [`new`](Self::new), the one chosen for a decoder made with
+/// [`with_body_limit`](Self::with_body_limit). Extensions and trailers
 /// are checked and dropped: an extension may hold no control byte but HTAB,
 /// and each trailer line must be `name: value`, a token name right before the
 /// colon and a value without control bytes but HTAB (a line without a colon,
@@ -50,7 +52,10 @@ pub struct ChunkedDecoder {
     body_len: u64,
     extensions_len: usize,
     trailers_len: usize,
+    /// The largest body, in bytes, and which of the [`Limits`] it is, for
+    /// the error past it.
     max_body: u64,
+    body_limit: BodyLimit,
     max_extensions: usize,
     max_trailers: usize,
 }
@@ -94,8 +99,39 @@ enum State {
 const MAX_SIZE_DIGITS: u8 = 16;
 
 impl ChunkedDecoder {
-    /// Creates a decoder enforcing the body, extension and trailer limits of `limits`.
+    /// Creates a decoder enforcing the body, extension and trailer limits of
+    /// `limits`: a body past [`Limits::max_body`] fails with
+    /// [`Error::BodyTooLarge`]. The common case, a body held whole; it is
+    /// `with_body_limit(limits, BodyLimit::Whole)`.
     pub fn new(limits: &Limits) -> Self {
+        Self::with_body_limit(limits, BodyLimit::Whole)
+    }
+
+    /// Creates a decoder enforcing the extension and trailer limits of
+    /// `limits`, and the body limit `body_limit` names: a body past it
+    /// fails with that limit's error ([`BodyLimit::exceeded`]), naming it
+    /// and the setter that raises it. `BodyLimit::Streamed` holds a body
+    /// handed on piece by piece to [`Limits::max_streamed_body`], with
+    /// [`Error::StreamedBodyTooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monocle_http::{BodyLimit, ChunkedDecoder, Error, Limits};
+    ///
+    /// let mut limits = Limits::new();
+    /// limits.max_body(4).max_streamed_body(10);
+    /// let mut decoder = ChunkedDecoder::with_body_limit(&limits, BodyLimit::Streamed);
+    /// let mut body = Vec::new();
+    /// // 10 bytes pass max_body, not max_streamed_body...
+    /// decoder.decode(b"a\r\n0123456789\r\n", &mut body)?;
+    /// assert_eq!(body.len(), 10);
+    /// // ...which one byte more passes.
+    /// let err = decoder.decode(b"1\r\n", &mut body).unwrap_err();
+    /// assert_eq!(err, Error::StreamedBodyTooLarge { limit: 10 });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_body_limit(limits: &Limits, body_limit: BodyLimit) -> Self {
         ChunkedDecoder {
             state: State::Size {
                 value: 0,
@@ -104,7 +140,8 @@ impl ChunkedDecoder {
             body_len: 0,
             extensions_len: 0,
             trailers_len: 0,
-            max_body: limits.max_body,
+            max_body: body_limit.bytes(limits),
+            body_limit,
             max_extensions: limits.max_chunk_extensions,
             max_trailers: limits.max_trailers,
         }
@@ -131,8 +168,10 @@ impl ChunkedDecoder {
     /// [`Error::BadChunkSize`], [`Error::ChunkSizeOverflow`],
     /// [`Error::BadChunkLineEnding`], [`Error::BadChunkExtension`],
     /// [`Error::ChunkExtensionsTooLong`], [`Error::BadTrailer`],
-    /// [`Error::TrailersTooLarge`] (431), [`Error::BodyTooLarge`] (413). Bytes
-    /// decoded before the error may have been appended to `body`.
+    /// [`Error::TrailersTooLarge`] (431), and past the body limit
+    /// [`Error::BodyTooLarge`] or [`Error::StreamedBodyTooLarge`] (413), as
+    /// the decoder's [`BodyLimit`] says. Bytes decoded before the error may
+    /// have been appended to `body`.
     pub fn decode(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<usize> {
         self.run(input, usize::MAX, |data| body.extend_from_slice(data))
     }
@@ -281,9 +320,7 @@ impl ChunkedDecoder {
                         .body_len
                         .checked_add(value)
                         .filter(|&n| n <= self.max_body)
-                        .ok_or(Error::BodyTooLarge {
-                            limit: self.max_body,
-                        })?;
+                        .ok_or_else(|| self.body_limit.exceeded(self.max_body))?;
                     State::Data { remaining: value }
                 }
             }
@@ -870,6 +907,58 @@ mod tests {
         // Nothing to write into: only what precedes the data is consumed.
         let mut d = ChunkedDecoder::new(&limits());
         assert_eq!(d.decode_into(b"5\r\nhello", &mut []), Ok((3, 0)));
+    }
+
+    /// A decoder holds the body to the limit it was given, and past it
+    /// fails with that limit's error: `limit` bytes pass, in one chunk or
+    /// several, fed whole or a byte at a time; one more is refused as its
+    /// chunk's size is read. The other limit, lower, plays no part.
+    #[test]
+    fn the_body_limit_given_holds_at_its_boundary() {
+        const LIMIT: u64 = 1000;
+        for body_limit in [BodyLimit::Whole, BodyLimit::Streamed] {
+            let mut limits = Limits::new();
+            match body_limit {
+                BodyLimit::Whole => limits.max_body(LIMIT).max_streamed_body(10),
+                BodyLimit::Streamed => limits.max_streamed_body(LIMIT).max_body(10),
+            };
+            for (len, split) in [(1000, 1000), (1000, 600), (1001, 1001), (1001, 600)] {
+                let body = vec![b'x'; len];
+                let mut wire = Vec::new();
+                for piece in body.chunks(split) {
+                    encode_chunk(piece, &mut wire);
+                }
+                wire.extend_from_slice(LAST_CHUNK);
+                for step in [1, wire.len()] {
+                    let what = format!(
+                        "{body_limit:?}, {len} bytes in chunks of {split}, fed {step} at a time"
+                    );
+                    let mut d = ChunkedDecoder::with_body_limit(&limits, body_limit);
+                    let mut got = Vec::new();
+                    let result = wire
+                        .chunks(step)
+                        .try_for_each(|piece| d.decode(piece, &mut got).map(drop));
+                    if len as u64 <= LIMIT {
+                        assert_eq!(result, Ok(()), "{what}");
+                        assert!(d.is_done() && got == body, "{what}");
+                    } else {
+                        assert_eq!(result, Err(body_limit.exceeded(LIMIT)), "{what}");
+                        // Refused as the size of the chunk that passes the
+                        // limit is read: none of its bytes came out.
+                        let before = if split < len { split } else { 0 };
+                        assert!(got.len() <= before, "{what}: {}", got.len());
+                    }
+                }
+            }
+        }
+        // `new` is the limit of a body held whole.
+        let mut limits = Limits::new();
+        limits.max_body(4).max_streamed_body(100);
+        let mut d = ChunkedDecoder::new(&limits);
+        assert_eq!(
+            d.decode(b"5\r\n", &mut Vec::new()),
+            Err(Error::BodyTooLarge { limit: 4 })
+        );
     }
 
     #[test]

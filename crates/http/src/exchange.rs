@@ -10,11 +10,11 @@ use futures_lite::Stream;
 
 use crate::chunked::{chunk_header, CHUNK_END, LAST_CHUNK};
 use crate::io::{fill, is_disconnect, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
-use crate::limits::Limits;
+use crate::limits::{BodyLimit, Limits};
 use crate::parse::{parse_response_head, BodyFraming, ResponseHead};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::response_body::{BodyError, BodyFailure, BodyLimit, BodyReader};
+use crate::response_body::{BodyError, BodyFailure, BodyReader};
 use crate::write_request::{write_request, RequestFraming, TargetForm, Unsendable};
 
 /// A body at most this long is copied after the head; a longer one goes out

@@ -123,7 +123,7 @@ pub use handler::{Handler, LocalBoxFuture};
 pub use headers::{GetAll, HttpHeaders, IntoHeaderValue, Iter};
 pub use http_error::HttpError;
 pub use into_response::{IntoBody, IntoResponse};
-pub use limits::Limits;
+pub use limits::{BodyLimit, Limits};
 pub use params::Params;
 pub use parse::{parse_request_head, parse_response_head, BodyFraming, RequestHead, ResponseHead};
 pub use request::{Cookies, HttpRequest};

@@ -1,4 +1,7 @@
-//! [`Limits`]: how much a peer may send before it is refused.
+//! [`Limits`]: how much a peer may send before it is refused, and
+//! [`BodyLimit`]: which of them bounds a body.
+
+use crate::error::Error;
 
 /// Size limits for parsing, with safe defaults; each is enforced with the status
 /// code named below, and every error message names the setter that raises it.
@@ -154,6 +157,69 @@ impl Limits {
     /// The largest trailer section, in bytes.
     pub fn trailers_limit(&self) -> usize {
         self.max_trailers
+    }
+}
+
+/// Which of the two body limits of [`Limits`] bounds a body: the one for a
+/// body held whole in memory, or the one for a body handed on piece by
+/// piece. A [`ChunkedDecoder`](crate::ChunkedDecoder) is given one
+/// ([`with_body_limit`](crate::ChunkedDecoder::with_body_limit)) and, past
+/// it, fails with that limit's error.
+///
+/// # Examples
+///
+/// ```
+/// use monocle_http::{BodyLimit, Limits};
+///
+/// let mut limits = Limits::new();
+/// limits.max_body(1000).max_streamed_body(5000);
+/// assert_eq!(BodyLimit::Whole.bytes(&limits), 1000);
+/// assert_eq!(BodyLimit::Streamed.bytes(&limits), 5000);
+/// assert_eq!(
+///     BodyLimit::Streamed.exceeded(5000),
+///     monocle_http::Error::StreamedBodyTooLarge { limit: 5000 }
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyLimit {
+    /// [`Limits::max_body`]: a body held whole in memory (a server's
+    /// buffered request body, a client's
+    /// [`request`](crate::HttpClient::request)); past it,
+    /// [`Error::BodyTooLarge`].
+    Whole,
+    /// [`Limits::max_streamed_body`]: a body handed on piece by piece (to a
+    /// [streaming handler](crate::Handler::streaming), or by a client's
+    /// [`ResponseReader`](crate::ResponseReader)); past it,
+    /// [`Error::StreamedBodyTooLarge`].
+    Streamed,
+}
+
+impl BodyLimit {
+    /// This limit in `limits`, in bytes.
+    pub fn bytes(self, limits: &Limits) -> u64 {
+        match self {
+            BodyLimit::Whole => limits.max_body,
+            BodyLimit::Streamed => limits.max_streamed_body,
+        }
+    }
+
+    /// The error of a body longer than this limit, `limit` bytes:
+    /// [`Error::BodyTooLarge`] or [`Error::StreamedBodyTooLarge`], whose
+    /// message names the setter that raises it.
+    pub fn exceeded(self, limit: u64) -> Error {
+        match self {
+            BodyLimit::Whole => Error::BodyTooLarge { limit },
+            BodyLimit::Streamed => Error::StreamedBodyTooLarge { limit },
+        }
+    }
+
+    /// The setter of this limit on [`Limits`], for messages.
+    pub(crate) fn setter(self) -> &'static str {
+        match self {
+            BodyLimit::Whole => "max_body",
+            BodyLimit::Streamed => "max_streamed_body",
+        }
     }
 }
 

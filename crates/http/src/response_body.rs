@@ -14,7 +14,7 @@ use monocle_stack::util::Sleep;
 
 use crate::chunked::ChunkedDecoder;
 use crate::io::{is_disconnect, is_reset, poll_deadline, Deadline, InBuf};
-use crate::limits::Limits;
+use crate::limits::{BodyLimit, Limits};
 use crate::parse::BodyFraming;
 
 /// A read into a buffer at least this long goes straight into it, when the
@@ -34,35 +34,6 @@ const GROW_MAX: usize = 64 << 10;
 /// The most memory taken at once for a body of known length, before its
 /// bytes arrive: a `Content-Length` is only the server's word.
 const PREALLOC_MAX: usize = 1 << 20;
-
-/// Which of the [`Limits`] bounds a body, by how it is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BodyLimit {
-    /// [`Limits::max_body`]: a body held whole in memory, by
-    /// [`HttpClient::request`](crate::HttpClient::request).
-    Whole,
-    /// [`Limits::max_streamed_body`]: a body handed on piece by piece, by
-    /// a [`ResponseReader`](crate::ResponseReader).
-    Streamed,
-}
-
-impl BodyLimit {
-    /// The largest body, in bytes.
-    pub(crate) fn bytes(self, limits: &Limits) -> u64 {
-        match self {
-            BodyLimit::Whole => limits.max_body,
-            BodyLimit::Streamed => limits.max_streamed_body,
-        }
-    }
-
-    /// The setter of the limit.
-    fn setter(self) -> &'static str {
-        match self {
-            BodyLimit::Whole => "max_body",
-            BodyLimit::Streamed => "max_streamed_body",
-        }
-    }
-}
 
 /// Why a body could not be read to its end.
 #[derive(Debug)]
@@ -251,11 +222,7 @@ impl BodyReader {
             BodyFraming::Length(n) if n > limit => return Err(TooLarge { which, limit }),
             BodyFraming::Length(n) => BodyState::Length(n),
             BodyFraming::Chunked => {
-                let limits = Limits {
-                    max_body: limit,
-                    ..*limits
-                };
-                BodyState::Chunked(Box::new(ChunkedDecoder::new(&limits)))
+                BodyState::Chunked(Box::new(ChunkedDecoder::with_body_limit(limits, which)))
             }
             BodyFraming::UntilClose => BodyState::UntilClose,
         };
@@ -323,8 +290,12 @@ impl BodyReader {
                 BodyState::Chunked(decoder) => {
                     let which = self.which;
                     let decoded = decoder.decode_into(inbuf.data(), buf);
+                    // The decoder holds the body to `which` and says so; the
+                    // client words it with its own setter.
                     let (used, written) = decoded.map_err(|e| match e {
-                        crate::Error::BodyTooLarge { limit } => {
+                        crate::Error::BodyTooLarge { limit }
+                        | crate::Error::StreamedBodyTooLarge { limit } => {
+                            debug_assert_eq!(e, which.exceeded(limit));
                             BodyError::TooLarge(TooLarge { which, limit })
                         }
                         e => BodyError::Chunked(e),

@@ -11,10 +11,10 @@ use crate::client::HttpClient;
 use crate::exchange::{reusable, Rest};
 use crate::headers::HttpHeaders;
 use crate::io::Deadline;
-use crate::limits::Limits;
+use crate::limits::{BodyLimit, Limits};
 use crate::parse::ResponseHead;
 use crate::request::HttpRequest;
-use crate::response_body::{BodyError, BodyFailure, BodyLimit, BodyReader};
+use crate::response_body::{BodyError, BodyFailure, BodyReader};
 use crate::version::Version;
 
 /// A response whose body is read piece by piece as it arrives, made by

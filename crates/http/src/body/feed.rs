@@ -248,9 +248,8 @@ impl BodyFeed {
         let (framing, state, length) = match framing {
             BodyFraming::Length(n) => (Framing::Length(n), State::Reading, Some(n)),
             BodyFraming::Chunked => {
-                let mut limits = *limits;
-                limits.max_body = limits.max_streamed_body;
-                let decoder = Box::new(ChunkedDecoder::new(&limits));
+                let streamed = crate::limits::BodyLimit::Streamed;
+                let decoder = Box::new(ChunkedDecoder::with_body_limit(limits, streamed));
                 (Framing::Chunked(decoder), State::Reading, None)
             }
             BodyFraming::Empty | BodyFraming::UntilClose => {
