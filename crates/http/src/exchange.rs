@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::Stream;
+use monocle_network::copy_error;
 
 use crate::chunked::{chunk_header, CHUNK_END, LAST_CHUNK};
 use crate::io::{fill, is_disconnect, with_deadline, write_all_vectored, Deadline, InBuf, ReadEnd};
@@ -338,7 +339,9 @@ const TURN_EVERY: usize = 256 << 10;
 /// How the server's side of the connection ended while the request went out.
 ///
 /// As a byte source it is what is left of that side: reads give the end of
-/// the stream, or the error it failed with.
+/// the stream, or the error it failed with, each time a copy as
+/// [`copy_error`] makes it (its OS error code, or the `ConnectionLost` it
+/// is, kept).
 #[derive(Debug)]
 pub(crate) enum PeerEnd {
     /// It closed its side (EOF): nothing more will come, and a request
@@ -356,7 +359,7 @@ impl AsyncRead for PeerEnd {
     ) -> Poll<io::Result<usize>> {
         Poll::Ready(match &*self {
             PeerEnd::Closed => Ok(0),
-            PeerEnd::Failed(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            PeerEnd::Failed(e) => Err(copy_error(e)),
         })
     }
 }
@@ -619,6 +622,112 @@ mod tests {
                 Poll::Pending => on_pending(),
             }
         }
+    }
+
+    /// A listener on loopback, and its port.
+    fn loopback_listener() -> (std::net::TcpListener, u16) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, port)
+    }
+
+    /// Accepts the next connection on `listener` and resets it (closed
+    /// with a zero linger: RST).
+    fn accept_and_reset(listener: &std::net::TcpListener) {
+        let (server, _) = listener.accept().unwrap();
+        socket2::SockRef::from(&server)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .unwrap();
+        drop(server);
+    }
+
+    /// Watches `io` until the server's side ends, and returns how.
+    async fn watch_until_the_end<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut IO) -> PeerEnd {
+        let mut inbuf = InBuf::new();
+        let mut watched = Watched::new(io, &mut inbuf);
+        std::future::poll_fn(|cx| {
+            watched.poll_watch(cx);
+            match watched.end.take() {
+                Some(end) => Poll::Ready(end),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Checks that `code` is a reset's OS error code, on a platform that
+    /// gives one.
+    fn assert_reset_code(code: Option<i32>) {
+        #[cfg(unix)]
+        {
+            let code = code.expect("an OS error code");
+            assert_eq!(
+                io::Error::from_raw_os_error(code).kind(),
+                io::ErrorKind::ConnectionReset
+            );
+        }
+        #[cfg(target_os = "linux")]
+        assert_eq!(code, Some(104), "ECONNRESET");
+        let _ = code;
+    }
+
+    /// A reset seen through [`PeerEnd`] keeps its OS error code, each time
+    /// it is read, over a socket whose errors are the OS's...
+    #[test]
+    fn a_reset_seen_through_peer_end_keeps_its_os_error_code() {
+        let (listener, port) = loopback_listener();
+        async_io::block_on(async {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let mut io = async_io::Async::<std::net::TcpStream>::connect(addr)
+                .await
+                .unwrap();
+            accept_and_reset(&listener);
+            let mut end = watch_until_the_end(&mut io).await;
+            let PeerEnd::Failed(seen) = &end else {
+                panic!("a reset, not {end:?}");
+            };
+            assert_reset_code(seen.raw_os_error());
+            let (code, message) = (seen.raw_os_error(), seen.to_string());
+            for _ in 0..2 {
+                let read = futures_lite::AsyncReadExt::read(&mut end, &mut [0; 10]).await;
+                let e = read.expect_err("the reset, again");
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+                assert_eq!((e.raw_os_error(), e.to_string()), (code, message.clone()));
+            }
+        });
+    }
+
+    /// ...and over a monocle connection, whose errors are `ConnectionLost`:
+    /// the copy is one too, with the reason, and the OS error code kept in
+    /// its source.
+    #[test]
+    fn a_reset_seen_through_peer_end_on_a_connection_stays_a_connection_lost() {
+        let (listener, port) = loopback_listener();
+        let source_code = |e: &io::Error| {
+            let lost = e
+                .get_ref()
+                .and_then(|r| r.downcast_ref::<monocle_network::ConnectionLost>())
+                .expect("a ConnectionLost");
+            assert_eq!(lost.reason(), monocle_network::Reason::Reset);
+            std::error::Error::source(lost)
+                .and_then(|s| s.downcast_ref::<io::Error>())
+                .and_then(io::Error::raw_os_error)
+        };
+        monocle_stack::block_on(async {
+            let mut conn = monocle_network::connect("127.0.0.1", port).await.unwrap();
+            accept_and_reset(&listener);
+            let mut end = watch_until_the_end(&mut conn).await;
+            let PeerEnd::Failed(seen) = &end else {
+                panic!("a reset, not {end:?}");
+            };
+            let code = source_code(seen);
+            assert_reset_code(code);
+            let message = seen.to_string();
+            let read = futures_lite::AsyncReadExt::read(&mut end, &mut [0; 10]).await;
+            let e = read.expect_err("the reset, again");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+            assert_eq!((source_code(&e), e.to_string()), (code, message));
+        });
     }
 
     #[test]

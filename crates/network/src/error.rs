@@ -125,6 +125,15 @@ impl ConnectionLost {
         }
     }
 
+    /// This error again, its source copied by [`copy_error`].
+    fn copy(&self) -> ConnectionLost {
+        ConnectionLost {
+            reason: self.reason,
+            peer: self.peer.clone(),
+            source: self.source.as_ref().map(copy_error),
+        }
+    }
+
     /// Why the connection was lost.
     pub fn reason(&self) -> Reason {
         self.reason
@@ -401,11 +410,39 @@ pub fn is_reset(e: &io::Error) -> bool {
 
 pub(crate) use monocle_stack::diagnostics::format_duration as human;
 
-/// `e` again (`io::Error` is not `Clone`): from its OS error code, or its kind
-/// and message.
-pub(crate) fn copy_error(e: &io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code),
+/// `e` again, for an error kept to be given more than once (`io::Error` is
+/// not `Clone`), losing as little as it can: an OS error from its code, so
+/// that [`raw_os_error`](io::Error::raw_os_error) and the message are the
+/// same; a [`ConnectionLost`] as a `ConnectionLost` (same reason, peer and
+/// message, its source copied so), so that [`ConnectionLost::try_from`]
+/// still takes it out; any other error by its kind and message.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use monocle_network::{copy_error, ConnectionLost, Reason};
+///
+/// // An error from the OS, with its code.
+/// let os = std::fs::File::open("/no/such/dir/file").unwrap_err();
+/// assert!(os.raw_os_error().is_some());
+/// let lost = io::Error::from(ConnectionLost::new(Reason::Reset, "127.0.0.1:8088"));
+/// let other = io::Error::other("the backend went away");
+/// for e in [os, lost, other] {
+///     let copy = copy_error(&e);
+///     assert_eq!((copy.kind(), copy.to_string()), (e.kind(), e.to_string()));
+///     assert_eq!(copy.raw_os_error(), e.raw_os_error());
+/// }
+/// let lost = io::Error::from(ConnectionLost::new(Reason::Reset, "127.0.0.1:8088"));
+/// let copy = ConnectionLost::try_from(copy_error(&lost)).unwrap();
+/// assert_eq!((copy.reason(), copy.peer()), (Reason::Reset, "127.0.0.1:8088"));
+/// ```
+pub fn copy_error(e: &io::Error) -> io::Error {
+    if let Some(code) = e.raw_os_error() {
+        return io::Error::from_raw_os_error(code);
+    }
+    match e.get_ref().and_then(|r| r.downcast_ref::<ConnectionLost>()) {
+        Some(lost) => lost.copy().into(),
         None => io::Error::new(e.kind(), e.to_string()),
     }
 }

@@ -37,7 +37,9 @@
 //!   its [`Reason`]; [`Error`] for connecting and binding. Both convert to and from
 //!   `std::io::Error`. A failed write ends only the sending side: what the peer
 //!   sent before is still read (see [`Connection`]). [`is_reset`] tells a
-//!   reset, after which what was read may be cut short, from a close.
+//!   reset, after which what was read may be cut short, from a close;
+//!   [`copy_error`] gives an error kept to be given again, OS error code and
+//!   `ConnectionLost` included.
 //! * `tls` feature: TLS services and clients on rustls, with the same `Connection`.
 //!
 //! # Implementation
@@ -63,5 +65,5 @@ pub mod tls;
 
 pub use client::{connect, Client};
 pub use connection::Connection;
-pub use error::{is_reset, ConnectionLost, Error, Reason, Result};
+pub use error::{copy_error, is_reset, ConnectionLost, Error, Reason, Result};
 pub use service::{add_service, add_service_on, HandlerOutput, Service, ServiceHandle};
