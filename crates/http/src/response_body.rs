@@ -66,6 +66,10 @@ pub(crate) struct BodyFailure {
     framing: BodyFraming,
     /// Body bytes handed out before the failure.
     read: u64,
+    /// Whether the timeout, if it ran out, bounds each wait for bytes (a
+    /// [`ResponseReader`](crate::ResponseReader)'s) rather than the whole
+    /// request ([`HttpClient::request`](crate::HttpClient::request)'s).
+    idle: bool,
 }
 
 impl BodyFailure {
@@ -76,6 +80,7 @@ impl BodyFailure {
             error,
             framing,
             read,
+            idle: false,
         }
     }
 
@@ -88,7 +93,9 @@ impl BodyFailure {
     /// coding or a body past its limit, `TimedOut`, and a failed read's own
     /// kind (`ConnectionReset` for a reset...). The message names the
     /// framing (a chunked body or a body) and how much of it came, but for
-    /// a body past its limit, which names the setter that raises it.
+    /// a body past its limit, which names the setter that raises it; a
+    /// timeout's says what it bounded: each wait for more of the body (a
+    /// reader's, idle) or the whole request (`request`'s).
     pub(crate) fn into_io(self, what: &str, timeout: Option<Duration>) -> io::Error {
         let body = match self.framing {
             BodyFraming::Chunked => "chunked body",
@@ -100,14 +107,23 @@ impl BodyFailure {
             _ => format!("{read} bytes read"),
         };
         let (kind, message) = match self.error {
-            BodyError::TimedOut => (
-                io::ErrorKind::TimedOut,
-                format!(
-                    "{what} timed out after {:?} waiting for more of the {body} ({progress}); \
-                     raise it with HttpClient::set_timeout",
-                    timeout.unwrap_or_default()
-                ),
-            ),
+            BodyError::TimedOut => {
+                // What the timeout bounds: each wait for bytes, or the
+                // whole request.
+                let waiting = if self.idle {
+                    "waiting for more of the"
+                } else {
+                    "before the end of the"
+                };
+                (
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{what} timed out after {:?} {waiting} {body} ({progress}); \
+                         raise it with HttpClient::set_timeout",
+                        timeout.unwrap_or_default()
+                    ),
+                )
+            }
             BodyError::Cut => (
                 io::ErrorKind::UnexpectedEof,
                 format!(
@@ -249,7 +265,10 @@ impl BodyReader {
 
     /// The body failed with `error`: that, with how far it came.
     pub(crate) fn failure(&self, error: BodyError) -> BodyFailure {
-        BodyFailure::new(error, self.framing, self.read)
+        BodyFailure {
+            idle: matches!(self.deadline, Deadline::After(_)),
+            ..BodyFailure::new(error, self.framing, self.read)
+        }
     }
 
     /// Reads body bytes into `buf`: first what `inbuf` holds, then from
@@ -833,7 +852,7 @@ mod tests {
                 BodyFraming::Length(10),
                 4,
                 io::ErrorKind::TimedOut,
-                "GET http://a:1/x timed out after 1.5s waiting for more of the body \
+                "GET http://a:1/x timed out after 1.5s before the end of the body \
                  (4 of 10 bytes); raise it with HttpClient::set_timeout",
             ),
             (
@@ -849,6 +868,26 @@ mod tests {
             let e = BodyFailure::new(error, framing, read).into_io(what, timeout);
             assert_eq!((e.kind(), e.to_string()), (kind, message.to_owned()));
         }
+        // The timeout of a reader, for each wait: as from a reader's
+        // failure.
+        let mut reader = BodyReader::new(
+            BodyFraming::Chunked,
+            &Limits::new(),
+            BodyLimit::Streamed,
+            Deadline::After(Duration::from_millis(1500)),
+        )
+        .unwrap();
+        reader.read = 4;
+        let e = reader.failure(BodyError::TimedOut).into_io(what, timeout);
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (
+                io::ErrorKind::TimedOut,
+                "GET http://a:1/x timed out after 1.5s waiting for more of the chunked body \
+                 (4 bytes read); raise it with HttpClient::set_timeout"
+                    .to_owned()
+            )
+        );
     }
 
     /// A body much larger than the input buffer goes through it without
