@@ -367,12 +367,6 @@ impl BodyFeed {
                     match decoder.decode(input, &mut chunk) {
                         Ok(used) => inbuf.consume(used),
                         Err(e) => {
-                            let e = match e {
-                                Error::BodyTooLarge { limit } => {
-                                    Error::StreamedBodyTooLarge { limit }
-                                }
-                                e => e,
-                            };
                             // The bytes before the error come first, as they
                             // would had the error arrived in a later read.
                             self.received += chunk.len() as u64;
