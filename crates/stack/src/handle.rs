@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::diagnostics::TaskInfo;
 use crate::oneshot;
 use crate::reactor::ReactorKind;
-use crate::runtime::{self, Shared, TimerEntry};
+use crate::runtime::{self, Shared};
 use crate::timer::QueuedTask;
 
 /// A handle to an event loop, usable from any thread: halt it, queue work on it,
@@ -138,9 +138,9 @@ impl Handle {
     where
         F: FnOnce() + Send + 'static,
     {
-        let guarded = task.guard(f);
+        let armed = task.clone();
         let command: runtime::Command = Box::new(move || {
-            runtime::with_loop(|lp| lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded))));
+            runtime::with_loop(|lp| armed.arm(lp, deadline, f));
         });
         if self.shared.send(command).is_err() {
             task.cancel();

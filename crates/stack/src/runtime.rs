@@ -26,7 +26,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -46,8 +46,13 @@ const BUDGET: usize = 128;
 /// `current` when no o-routine is being polled.
 const NO_TASK: usize = usize::MAX;
 
+/// A loop's identity, unique over the process's life (unlike an address,
+/// which a later loop may reuse): what a timer remembers of its loop.
+pub(crate) type LoopId = u64;
+
 /// The part of a loop that other threads see.
 pub(crate) struct Shared {
+    pub(crate) id: LoopId,
     pub(crate) name: String,
     pub(crate) reactor_kind: ReactorKind,
     remote: ConcurrentQueue<Runnable>,
@@ -100,6 +105,57 @@ impl Shared {
     }
 }
 
+/// Every live loop, so that a timer dropped or cancelled on another thread can
+/// ask its own loop to take it out of the wheel. A loop is added when created
+/// and removed when its thread ends; there are few, so a list does.
+static LOOPS: Mutex<Vec<(LoopId, Weak<Shared>)>> = Mutex::new(Vec::new());
+
+fn register_loop(shared: &Arc<Shared>) {
+    let mut loops = LOOPS.lock().unwrap_or_else(|e| e.into_inner());
+    loops.push((shared.id, Arc::downgrade(shared)));
+}
+
+fn unregister_loop(id: LoopId) {
+    let mut loops = LOOPS.lock().unwrap_or_else(|e| e.into_inner());
+    loops.retain(|(live, _)| *live != id);
+}
+
+fn find_loop(id: LoopId) -> Option<Arc<Shared>> {
+    let loops = LOOPS.lock().unwrap_or_else(|e| e.into_inner());
+    loops
+        .iter()
+        .find(|(live, _)| *live == id)
+        .and_then(|(_, shared)| shared.upgrade())
+}
+
+/// Takes timer `key` out of the wheel of loop `owner`, dropping its entry (a
+/// waker, or a queued task's closure with its captures): at once on the
+/// owner's thread, otherwise at the owner's next turn. Does nothing if the
+/// timer already fired or the loop is gone (its wheel went with it).
+#[inline]
+pub(crate) fn cancel_timer(owner: LoopId, key: TimerKey) {
+    let here = try_with_loop(|lp| (lp.id == owner).then(|| lp.remove_timer(key)));
+    match here {
+        // Dropped here, outside the wheel's borrow: a closure's captures may
+        // run any code.
+        Some(Some(entry)) => drop(entry),
+        _ => cancel_timer_remote(owner, key),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn cancel_timer_remote(owner: LoopId, key: TimerKey) {
+    let Some(shared) = find_loop(owner) else {
+        return;
+    };
+    // Fails only when the loop has just shut down, taking its wheel along.
+    let _ = shared.send(Box::new(move || {
+        let entry = try_with_loop(|lp| lp.remove_timer(key)).flatten();
+        drop(entry);
+    }));
+}
+
 /// The schedule function of every o-routine of the loop owning `shared`.
 pub(crate) fn schedule(shared: &Arc<Shared>, runnable: Runnable) {
     let mut runnable = Some(runnable);
@@ -143,6 +199,8 @@ pub(crate) struct TaskEntry {
 /// One thread's event loop.
 pub(crate) struct Loop {
     pub(crate) shared: Arc<Shared>,
+    /// `shared.id`, kept here to save a pointer hop on the timer path.
+    pub(crate) id: LoopId,
     pub(crate) local: RefCell<VecDeque<Runnable>>,
     pub(crate) reactor: Reactor,
     timers: RefCell<Wheel<TimerEntry>>,
@@ -227,7 +285,10 @@ impl Loop {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("{:?}", thread.id()))
         });
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
+            id,
             name,
             reactor_kind: reactor.kind(),
             remote: ConcurrentQueue::unbounded(),
@@ -241,12 +302,14 @@ impl Loop {
             threshold_ms: AtomicU64::new(diagnostics::default_threshold_ms()),
         });
         watchdog::watch(&shared);
+        register_loop(&shared);
         if may_be_main {
             diagnostics::register_main(&shared);
         }
         let now = Instant::now();
         Ok(Rc::new(Loop {
             shared,
+            id,
             local: RefCell::new(VecDeque::with_capacity(256)),
             reactor,
             timers: RefCell::new(Wheel::new()),
@@ -273,11 +336,6 @@ impl Loop {
     /// The clock as of the loop's last reading (once per turn).
     pub(crate) fn last_now(&self) -> Instant {
         self.now.get()
-    }
-
-    /// An identity for this loop that `Send` values can carry.
-    pub(crate) fn shared_addr(&self) -> usize {
-        Arc::as_ptr(&self.shared) as usize
     }
 
     pub(crate) fn register_task(
@@ -327,6 +385,12 @@ impl Loop {
     pub(crate) fn insert_timer(&self, deadline: Instant, entry: TimerEntry) -> TimerKey {
         let tick = self.tick_of(deadline);
         self.timers.borrow_mut().insert(tick, entry)
+    }
+
+    /// Number of timers in the wheel.
+    #[cfg(test)]
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.borrow().len()
     }
 
     pub(crate) fn remove_timer(&self, key: TimerKey) -> Option<TimerEntry> {
@@ -569,6 +633,7 @@ impl Drop for Loop {
         // them).
         self.shared.remote.close();
         self.shared.commands.close();
+        unregister_loop(self.id);
         diagnostics::unregister_main(&self.shared);
         while self.shared.remote.pop().is_ok() {}
         while self.shared.commands.pop().is_ok() {}

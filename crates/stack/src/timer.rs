@@ -6,11 +6,11 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::runtime::{self, TimerEntry};
+use crate::runtime::{self, LoopId, TimerEntry};
 use crate::wheel::TimerKey;
 
 /// A future that completes at a deadline.
@@ -27,10 +27,10 @@ pub struct Sleep {
 
 enum SleepState {
     Idle,
-    /// Registered in the wheel of the loop whose `Shared` has this address.
+    /// Registered in the wheel of loop `owner`.
     Wheel {
         key: TimerKey,
-        owner: usize,
+        owner: LoopId,
     },
     Portable(async_io::Timer),
     Done,
@@ -84,13 +84,12 @@ impl Sleep {
         self.state = SleepState::Idle;
     }
 
+    /// Takes the timer out of its loop's wheel, from any thread: a sleep
+    /// dropped or moved off its loop's thread does not leave its entry (and
+    /// the waker in it, which keeps its task alive) there until the deadline.
     fn cancel(&mut self) {
         if let SleepState::Wheel { key, owner } = self.state {
-            runtime::try_with_loop(|lp| {
-                if lp.shared_addr() == owner {
-                    lp.remove_timer(key);
-                }
-            });
+            runtime::cancel_timer(owner, key);
         }
     }
 }
@@ -115,7 +114,7 @@ impl Future for Sleep {
                             }
                             let waker = cx.waker().clone();
                             let key = lp.insert_timer(deadline, TimerEntry::Wake(waker));
-                            Some((key, lp.shared_addr()))
+                            Some((key, lp.id))
                         })
                     })
                     .flatten();
@@ -136,8 +135,8 @@ impl Future for Sleep {
                 SleepState::Wheel { key, owner } => {
                     let (key, owner) = (*key, *owner);
                     let in_wheel = runtime::try_with_loop(|lp| {
-                        if lp.shared_addr() != owner {
-                            return InWheel::Elsewhere;
+                        if lp.id != owner {
+                            return InWheel::Moved;
                         }
                         if lp.is_driving() {
                             if lp.refresh_timer(key, cx.waker()) {
@@ -149,20 +148,26 @@ impl Future for Sleep {
                             // Polled by another executor while the loop is idle:
                             // take the timer out of the wheel, wait elsewhere.
                             match lp.remove_timer(key) {
-                                Some(_) => InWheel::Elsewhere,
+                                Some(_) => InWheel::Removed,
                                 None => InWheel::Fired,
                             }
                         }
                     })
-                    .unwrap_or(InWheel::Elsewhere);
+                    .unwrap_or(InWheel::Moved);
                     match in_wheel {
                         InWheel::Waiting => return Poll::Pending,
                         InWheel::Fired => {
                             this.state = SleepState::Done;
                             return Poll::Ready(());
                         }
-                        // Moved to another thread, or away from the loop: start over.
-                        InWheel::Elsewhere => this.state = SleepState::Idle,
+                        // Taken away from the loop: start over.
+                        InWheel::Removed => this.state = SleepState::Idle,
+                        // Moved to another thread: have the owner drop its
+                        // entry, then start over.
+                        InWheel::Moved => {
+                            this.cancel();
+                            this.state = SleepState::Idle;
+                        }
                     }
                 }
                 SleepState::Portable(timer) => {
@@ -185,8 +190,10 @@ enum InWheel {
     Waiting,
     /// The wheel fired it.
     Fired,
-    /// Polled on another thread, or while its loop is not running.
-    Elsewhere,
+    /// Polled while its loop is not running: taken out of the wheel.
+    Removed,
+    /// Polled on another thread: still in its loop's wheel.
+    Moved,
 }
 
 impl Drop for Sleep {
@@ -357,7 +364,16 @@ impl<F: Future> Future for Timeout<F> {
 /// The handle is `Send + Sync + Clone`: any thread may cancel.
 #[derive(Clone)]
 pub struct QueuedTask {
-    state: Arc<AtomicU8>,
+    inner: Arc<TaskInner>,
+}
+
+struct TaskInner {
+    state: AtomicU8,
+    /// The loop whose wheel holds the task and its key there, once queued.
+    /// Queuing and cancelling both take the lock, so a cancel that comes
+    /// first makes the queuing drop the closure, and one that comes after
+    /// finds the key.
+    queued: Mutex<Option<(LoopId, TimerKey)>>,
 }
 
 impl crate::Outcome for QueuedTask {}
@@ -369,45 +385,78 @@ const STARTED: u8 = 2;
 impl QueuedTask {
     pub(crate) fn new() -> QueuedTask {
         QueuedTask {
-            state: Arc::new(AtomicU8::new(QUEUED)),
+            inner: Arc::new(TaskInner {
+                state: AtomicU8::new(QUEUED),
+                queued: Mutex::new(None),
+            }),
         }
     }
 
     /// Stops the task from running. Returns `true` if it had not started yet
     /// (and now never will), `false` if it already ran or was cancelled.
+    ///
+    /// The function and what it captured are dropped on its loop's thread: at
+    /// once when cancelled there, otherwise at the loop's next turn.
     pub fn cancel(&self) -> bool {
-        self.state
+        if self
+            .inner
+            .state
             .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+            .is_err()
+        {
+            return false;
+        }
+        let queued = self.lock().take();
+        if let Some((owner, key)) = queued {
+            runtime::cancel_timer(owner, key);
+        }
+        true
     }
 
     /// Whether the task has started running.
     pub fn has_run(&self) -> bool {
-        self.state.load(Ordering::Acquire) == STARTED
+        self.inner.state.load(Ordering::Acquire) == STARTED
     }
 
     /// Whether the task was cancelled before it ran.
     pub fn is_cancelled(&self) -> bool {
-        self.state.load(Ordering::Acquire) == CANCELLED
+        self.inner.state.load(Ordering::Acquire) == CANCELLED
     }
 
-    /// Wraps `f` so that it runs only if the task was not cancelled first.
-    pub(crate) fn guard(&self, f: impl FnOnce()) -> impl FnOnce() {
-        let state = self.state.clone();
-        move || {
-            if state
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(LoopId, TimerKey)>> {
+        self.inner.queued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `f` in the wheel of `lp` (this thread's loop) until `deadline`,
+    /// unless the task was cancelled first; then `f` is dropped here.
+    pub(crate) fn arm<F>(&self, lp: &runtime::Loop, deadline: Instant, f: F)
+    where
+        F: FnOnce() + 'static,
+    {
+        let mut queued = self.lock();
+        if self.inner.state.load(Ordering::Acquire) != QUEUED {
+            drop(queued);
+            drop(f);
+            return;
+        }
+        let inner = self.inner.clone();
+        let guarded = move || {
+            if inner
+                .state
                 .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
                 f();
             }
-        }
+        };
+        let key = lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded)));
+        *queued = Some((lp.id, key));
     }
 }
 
 impl fmt::Debug for QueuedTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state.load(Ordering::Acquire) {
+        let state = match self.inner.state.load(Ordering::Acquire) {
             QUEUED => "queued",
             CANCELLED => "cancelled",
             _ => "started",
@@ -482,7 +531,144 @@ where
 {
     let task = QueuedTask::new();
     let deadline = deadline_after(delay);
-    let guarded = task.guard(f);
-    runtime::with_loop(|lp| lp.insert_timer(deadline, TimerEntry::Call(Box::new(guarded))));
+    runtime::with_loop(|lp| task.arm(lp, deadline, f));
     task
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use std::thread;
+    use std::time::Duration;
+
+    use super::{next_tick, queue_local_task, sleep};
+    use crate::{block_on, runtime, Handle};
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    fn timers() -> usize {
+        runtime::with_loop(|lp| lp.timer_count())
+    }
+
+    /// One loop turn: the loop runs the commands other threads sent it.
+    fn turn() {
+        block_on(next_tick());
+    }
+
+    /// A waker that does nothing; its strong count says who holds it.
+    struct Counted;
+
+    impl Wake for Counted {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn cancelling_a_queued_task_on_its_loop_drops_it_at_once() {
+        let capture = Rc::new(Cell::new(0));
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let c = capture.clone();
+                queue_local_task(LONG, move || c.set(c.get() + 1))
+            })
+            .collect();
+        assert_eq!(timers(), 100);
+        assert_eq!(Rc::strong_count(&capture), 101);
+        for task in &tasks {
+            assert!(task.cancel());
+        }
+        assert_eq!(timers(), 0);
+        assert_eq!(Rc::strong_count(&capture), 1);
+        assert!(!tasks[0].cancel());
+        assert!(tasks[0].is_cancelled());
+        assert_eq!(capture.get(), 0);
+    }
+
+    #[test]
+    fn cancelling_a_queued_task_from_another_thread_drops_it_at_the_next_turn() {
+        let capture = Arc::new(());
+        let c = capture.clone();
+        let task = queue_local_task(LONG, move || drop(c));
+        assert_eq!(timers(), 1);
+        thread::spawn(move || assert!(task.cancel()))
+            .join()
+            .unwrap();
+        // The closure is not `Send`: only its loop may drop it, on its turn.
+        assert_eq!(Arc::strong_count(&capture), 2);
+        turn();
+        assert_eq!(timers(), 0);
+        assert_eq!(Arc::strong_count(&capture), 1);
+    }
+
+    #[test]
+    fn a_task_queued_through_a_handle_is_dropped_when_cancelled() {
+        let handle = Handle::current();
+        // Cancelled from another thread after the loop queued it.
+        let capture = Arc::new(());
+        let c = capture.clone();
+        let h = handle.clone();
+        let task = thread::spawn(move || h.queue_task(LONG, move || drop(c)))
+            .join()
+            .unwrap();
+        turn();
+        assert_eq!(timers(), 1);
+        thread::spawn(move || assert!(task.cancel()))
+            .join()
+            .unwrap();
+        turn();
+        assert_eq!(timers(), 0);
+        assert_eq!(Arc::strong_count(&capture), 1);
+
+        // Cancelled before the loop got to queue it: never enters the wheel.
+        let c = capture.clone();
+        let task = handle.queue_task(LONG, move || drop(c));
+        assert!(task.cancel());
+        turn();
+        assert_eq!(timers(), 0);
+        assert_eq!(Arc::strong_count(&capture), 1);
+        assert!(!task.has_run());
+    }
+
+    #[test]
+    fn a_sleep_dropped_on_another_thread_leaves_its_loop_at_the_next_turn() {
+        let counted = Arc::new(Counted);
+        let waker = Waker::from(counted.clone());
+        // A sleep polled once by the running loop, so in its wheel.
+        let pending = |waker: &Waker| {
+            let mut s = sleep(LONG);
+            block_on(async {
+                let polled = Pin::new(&mut s).poll(&mut Context::from_waker(waker));
+                assert!(polled.is_pending());
+            });
+            s
+        };
+        let s = pending(&waker);
+        assert_eq!(timers(), 1);
+        assert_eq!(Arc::strong_count(&counted), 3);
+        thread::spawn(move || drop(s)).join().unwrap();
+        turn();
+        assert_eq!(timers(), 0);
+        assert_eq!(Arc::strong_count(&counted), 2);
+
+        // Moved to another thread's loop and polled there: it leaves the first.
+        let s = pending(&waker);
+        let w = waker.clone();
+        thread::spawn(move || {
+            block_on(async move {
+                let mut s = s;
+                let polled = Pin::new(&mut s).poll(&mut Context::from_waker(&w));
+                assert!(polled.is_pending());
+                assert_eq!(timers(), 1);
+            })
+        })
+        .join()
+        .unwrap();
+        turn();
+        assert_eq!(timers(), 0);
+        assert_eq!(Arc::strong_count(&counted), 2);
+    }
 }
