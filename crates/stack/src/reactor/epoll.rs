@@ -13,6 +13,7 @@
 //! loop would have (see `Reactor::poll_ready_idle`).
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
 use std::io;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -60,16 +61,38 @@ struct IdleWatch {
     waiters: Arc<Waiters>,
 }
 
-/// The wakers of the futures waiting for the epoll descriptor to be readable.
+/// The wakers of the futures waiting for the epoll descriptor to be readable:
+/// at most one per source and direction, keyed by the source's slab key and
+/// `write`. A new poll replaces the waker; a wake-up or the source's
+/// deregistration removes it, so futures dropped while waiting leave at most
+/// one waker per source behind, for no longer than the source lives.
 #[derive(Default)]
-struct Waiters(Mutex<Vec<Waker>>);
+struct Waiters(Mutex<HashMap<(usize, bool), Waker>>);
 
 impl Waiters {
-    fn add(&self, waker: &Waker) {
-        let mut wakers = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, bool), Waker>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add(&self, key: usize, write: bool, waker: &Waker) {
+        let mut wakers = self.lock();
+        match wakers.get_mut(&(key, write)) {
+            Some(w) if w.will_wake(waker) => {}
+            Some(w) => w.clone_from(waker),
+            None => {
+                wakers.insert((key, write), waker.clone());
+            }
         }
+    }
+
+    fn remove(&self, key: usize, write: bool) -> Option<Waker> {
+        self.lock().remove(&(key, write))
+    }
+
+    /// Forgets the wakers of a source that is going away.
+    fn remove_source(&self, key: usize) -> [Option<Waker>; 2] {
+        let mut wakers = self.lock();
+        [wakers.remove(&(key, false)), wakers.remove(&(key, true))]
     }
 }
 
@@ -79,8 +102,8 @@ impl Wake for Waiters {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let wakers = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in wakers {
+        let wakers = std::mem::take(&mut *self.lock());
+        for w in wakers.into_values() {
             w.wake();
         }
     }
@@ -265,9 +288,11 @@ impl Reactor {
         loop {
             self.collect(Some(Duration::ZERO))?;
             if let Poll::Ready(res) = self.poll_flag(key, cx, write) {
+                // Dropped outside the lock: a waker may run any code.
+                drop(watch.waiters.remove(key, write));
                 return Poll::Ready(res);
             }
-            watch.waiters.add(cx.waker());
+            watch.waiters.add(key, write, cx.waker());
             match watch
                 .epoll
                 .poll_readable(&mut Context::from_waker(&watch.waker))
@@ -373,6 +398,57 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         // Nobody can be waiting: a waiter holds the `Source` that owns `self`.
-        self.reactor.0.sources.borrow_mut().remove(self.key);
+        // A future dropped while waiting may have left its waker, though.
+        let state = self.reactor.0.sources.borrow_mut().remove(self.key);
+        let idle = self
+            .reactor
+            .0
+            .idle_watch
+            .get()
+            .map(|watch| watch.waiters.remove_source(self.key));
+        // Dropped outside the borrow and the lock: a waker may run any code.
+        drop((state, idle));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    use crate::reactor::{ReactorKind, Source};
+    use crate::runtime;
+
+    /// A waker that does nothing; its strong count says who holds it.
+    struct Counted;
+
+    impl Wake for Counted {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn reads_dropped_while_waiting_idle_leave_no_wakers_behind() {
+        // An epoll loop that is not running: reads take the idle path.
+        runtime::init_loop(ReactorKind::Epoll, None, false).unwrap();
+        let (a, _b) = UnixStream::pair().unwrap();
+        let a = Source::new(a).unwrap();
+        let wakers: Vec<Arc<Counted>> = (0..50).map(|_| Arc::new(Counted)).collect();
+        for counted in &wakers {
+            let waker = Waker::from(counted.clone());
+            let mut buf = [0u8; 4];
+            let mut read = Box::pin(a.read_with(|mut s| s.read(&mut buf)));
+            assert!(read
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        let held = || wakers.iter().filter(|w| Arc::strong_count(w) > 1).count();
+        // The last read's waker may stay until the source goes, no other.
+        assert!(held() <= 1, "{} wakers held", held());
+        drop(a);
+        assert_eq!(held(), 0);
     }
 }
