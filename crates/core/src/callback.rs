@@ -212,6 +212,12 @@ impl<T> Callback<T> {
     /// handlers added before it. A handler added once the callback is resolved
     /// is called right away, on this thread.
     ///
+    /// A handler cannot be removed: it stays, with what it captured, until the
+    /// callback is resolved (then it is called and dropped) or every handle to
+    /// the callback is dropped. For a wait that may be given up, such as one
+    /// per request on a long-lived callback, await a clone under a timeout
+    /// instead: a dropped wait gives its place back.
+    ///
     /// ```
     /// use monocle_core::Callback;
     /// use std::sync::{Arc, Mutex};
