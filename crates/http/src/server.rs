@@ -5,6 +5,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use std::net::IpAddr;
 
@@ -440,9 +442,15 @@ impl HttpServer {
             std::sync::Arc<monocle_network::tls::rustls::ServerConfig>,
         >,
     ) -> io::Result<LoopsServer> {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let per_loop = PerLoop { id, make };
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            stopped: AtomicBool::new(false),
+        });
+        let per_loop = PerLoop {
+            shared: shared.clone(),
+            make,
+        };
         let mut service = Service::new(move |conn: Connection| per_loop.serve(conn), port);
         if let Some(ip) = bind {
             service = service.bind_addr(ip);
@@ -453,7 +461,7 @@ impl HttpServer {
         }
         let service = add_service_on(loops, service)?;
         Ok(LoopsServer {
-            id,
+            shared,
             service,
             loops: loops.handles().to_vec(),
         })
@@ -519,7 +527,7 @@ impl fmt::Debug for HttpServer {
 /// `Send + Sync + Clone`; dropping it does not stop the server.
 #[derive(Clone)]
 pub struct LoopsServer {
-    id: u64,
+    shared: Arc<Shared>,
     service: ServiceHandle,
     loops: Vec<Handle>,
 }
@@ -550,10 +558,17 @@ impl LoopsServer {
     /// The stop starts when this is called, from any thread (a loop's own
     /// thread included); the returned future, which may be awaited on any
     /// executor, completes when every listener is closed and every loop is
-    /// drained. Stopping twice is harmless.
+    /// drained; by then no loop holds the servers that `make` built any more
+    /// (nor their handlers and what those captured). A connection that the
+    /// listener accepted before it closed but hands over after the stop
+    /// started is closed at once, unanswered. Stopping twice is harmless.
     pub fn stop(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        // Set before any loop hears of the stop, so that no loop builds or
+        // uses a server once its share of the stop has started (the spawns
+        // below order this store before their closures run).
+        self.shared.stopped.store(true, Ordering::Release);
         self.service.stop();
-        let id = self.id;
+        let id = self.shared.id;
         let drains: Vec<_> = self
             .loops
             .iter()
@@ -571,7 +586,7 @@ impl LoopsServer {
 
     /// Whether [`stop`](Self::stop) was called.
     pub fn is_stopping(&self) -> bool {
-        self.service.is_stopped()
+        self.shared.stopped.load(Ordering::Acquire)
     }
 }
 
@@ -585,68 +600,64 @@ impl fmt::Debug for LoopsServer {
     }
 }
 
-/// This loop's share of [`LoopsServer::stop`]: marks server `id` stopped on
-/// this thread (so connections the listener still hands over are closed at
-/// once) and drains its server, if one was built here.
+/// This loop's share of [`LoopsServer::stop`]: drains server `id` if one was
+/// built on this thread, then drops this thread's entry for it.
 async fn stop_on_this_loop(id: u64) {
-    let server = LOOP_SERVERS.with(|servers| {
-        let mut servers = servers.borrow_mut();
-        match servers.iter().find(|(i, _)| *i == id) {
-            // Kept in place, so connections still accepted see it stopping.
-            Some((_, LoopSlot::Running(server))) => Some(server.clone()),
-            Some((_, LoopSlot::Stopped)) => None,
-            None => {
-                servers.push((id, LoopSlot::Stopped));
-                None
-            }
-        }
-    });
-    if let Some(server) = server {
-        server.stop().await;
-    }
+    let Some(server) = loop_server(id) else {
+        return;
+    };
+    server.stop().await;
+    // Removed only now, so that a second stop also finds the server and
+    // waits for its drain. Nothing adds it back: serve() sees the stopped flag.
+    LOOP_SERVERS.with(|servers| servers.borrow_mut().retain(|(i, _)| *i != id));
 }
 
-/// A [`LoopsServer`]'s state on one loop thread.
-enum LoopSlot {
-    /// The server built on this loop.
-    Running(HttpServer),
-    /// Stopped before any connection came here: none is ever built.
-    Stopped,
+/// This thread's server of [`LoopsServer`] `id`, if one was built here.
+fn loop_server(id: u64) -> Option<HttpServer> {
+    LOOP_SERVERS.with(|servers| {
+        let servers = servers.borrow();
+        let found = servers.iter().find(|(i, _)| *i == id);
+        found.map(|(_, server)| server.clone())
+    })
+}
+
+/// What a [`LoopsServer`] shares with its connection handler on every loop.
+struct Shared {
+    /// The key of its server in each loop thread's [`LOOP_SERVERS`].
+    id: u64,
+    /// Set by [`LoopsServer::stop`]: from then on no server is built or used
+    /// for a new connection, on any loop.
+    stopped: AtomicBool,
 }
 
 thread_local! {
-    /// The servers [`PerLoop`] built on this thread, by id.
-    static LOOP_SERVERS: RefCell<Vec<(u64, LoopSlot)>> = const { RefCell::new(Vec::new()) };
+    /// The servers [`PerLoop`] built on this thread and not yet stopped, by id.
+    static LOOP_SERVERS: RefCell<Vec<(u64, HttpServer)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The connection handler of [`HttpServer::start_on`]: `Send + Sync`, it
 /// builds (once per loop thread) and then uses that loop's own server.
 struct PerLoop {
-    id: u64,
+    shared: Arc<Shared>,
     make: Box<dyn Fn() -> HttpServer + Send + Sync>,
 }
 
 impl PerLoop {
     /// Serves one connection with this loop's server, building it if needed;
-    /// closes it at once if the server was stopped before it was built.
+    /// once the server is stopping, closes the connection at once.
     fn serve(&self, conn: Connection) -> LocalBoxFuture<io::Result<()>> {
-        let server = LOOP_SERVERS.with(|servers| {
-            if let Some((_, slot)) = servers.borrow().iter().find(|(id, _)| *id == self.id) {
-                return match slot {
-                    LoopSlot::Running(s) => Some(s.clone()),
-                    LoopSlot::Stopped => None,
-                };
-            }
+        if self.shared.stopped.load(Ordering::Acquire) {
+            // Dropped unanswered, which closes it.
+            drop(conn);
+            return Box::pin(async { Ok(()) });
+        }
+        let id = self.shared.id;
+        let server = loop_server(id).unwrap_or_else(|| {
             let server = (self.make)();
-            servers
-                .borrow_mut()
-                .push((self.id, LoopSlot::Running(server.clone())));
-            Some(server)
+            LOOP_SERVERS.with(|servers| servers.borrow_mut().push((id, server.clone())));
+            server
         });
         Box::pin(async move {
-            let Some(server) = server else {
-                return Ok(());
-            };
             let peer = Some(conn.peer_addr());
             server.serve_connection(conn, peer).await
         })
@@ -654,6 +665,65 @@ impl PerLoop {
 }
 impl fmt::Debug for PerLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PerLoop").field("id", &self.id).finish()
+        f.debug_struct("PerLoop")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::HttpRequest;
+
+    /// How many [`LOOP_SERVERS`] entries each loop of `loops` holds.
+    fn entries(loops: &Loops) -> Vec<usize> {
+        let count = |lp: &Handle| {
+            let count = lp.spawn(|| async { LOOP_SERVERS.with(|s| s.borrow().len()) });
+            monocle_stack::block_on(count).unwrap()
+        };
+        loops.handles().iter().map(count).collect()
+    }
+
+    #[test]
+    fn stopped_loops_servers_leave_no_entry_on_their_loops() {
+        let loops = Loops::start(2).unwrap();
+        for cycle in 0..4 {
+            let svc = HttpServer::start_on(&loops, 0, Some([127, 0, 0, 1].into()), || {
+                HttpServer::new(0, |_req: HttpRequest| async { "hi" })
+            })
+            .unwrap();
+            // Every other cycle serves a request and keeps its connection
+            // open through the stop; the others never see a connection.
+            let kept = (cycle % 2 == 0).then(|| {
+                let mut conn = TcpStream::connect(svc.local_addr()).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                let mut got = Vec::new();
+                while !got.ends_with(b"\r\n\r\nhi") {
+                    let mut chunk = [0; 1024];
+                    let n = conn.read(&mut chunk).unwrap();
+                    assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+                    got.extend_from_slice(&chunk[..n]);
+                }
+                assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+                // The probe sees the server built on the loop that served.
+                assert_eq!(entries(&loops).iter().sum::<usize>(), 1);
+                conn
+            });
+            monocle_stack::block_on(svc.stop());
+            assert_eq!(entries(&loops), [0, 0], "after cycle {cycle}");
+            if let Some(mut conn) = kept {
+                let mut rest = Vec::new();
+                conn.read_to_end(&mut rest).unwrap();
+                assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+            }
+        }
     }
 }

@@ -3,9 +3,11 @@
 mod common;
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{raw, read_response, start};
+use common::{exchange_until_close, raw, read_response, start};
 use monocle_http::{HttpClient, HttpRequest, HttpServer};
 use monocle_stack::util::sleep;
 
@@ -252,4 +254,59 @@ fn a_server_starts_once_and_not_after_stop() {
         let after = server.start().unwrap_err();
         assert!(after.to_string().contains("was stopped"), "{after}");
     });
+}
+
+/// What a handler captures: its answer, and a count bumped when it is dropped.
+struct Captured {
+    answer: String,
+    drops: Arc<AtomicUsize>,
+}
+
+impl Drop for Captured {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn stop_on_loops_drops_its_servers_and_the_port_serves_again() {
+    let loops = monocle_stack::Loops::start(1).unwrap();
+    let built = Arc::new(AtomicUsize::new(0));
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut port = 0;
+    for cycle in 0..4 {
+        let (built_here, drops_here) = (built.clone(), drops.clone());
+        let svc = HttpServer::start_on(&loops, port, Some([127, 0, 0, 1].into()), move || {
+            built_here.fetch_add(1, Ordering::SeqCst);
+            let captured = Captured {
+                answer: format!("cycle {cycle}"),
+                drops: drops_here.clone(),
+            };
+            HttpServer::new(0, move |_req: HttpRequest| {
+                let answer = captured.answer.clone();
+                async move { answer }
+            })
+        })
+        .unwrap();
+        // Every cycle after the first restarts on the first one's port.
+        port = svc.port();
+        // Every other cycle serves a request; the others never see a connection.
+        if cycle % 2 == 0 {
+            let out = exchange_until_close(
+                port,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+            assert!(out.ends_with(&format!("\r\n\r\ncycle {cycle}")), "{out}");
+            let running = built.load(Ordering::SeqCst) - 1;
+            assert_eq!(drops.load(Ordering::SeqCst), running, "cycle {cycle}");
+        }
+        monocle_stack::block_on(svc.stop());
+        assert_eq!(built.load(Ordering::SeqCst), cycle / 2 + 1);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            built.load(Ordering::SeqCst),
+            "a server built in cycle {cycle} or before outlived its stop"
+        );
+    }
 }
