@@ -263,7 +263,7 @@ async fn read_head<IO: AsyncRead + Unpin>(
     let mut received_any = !inbuf.is_empty();
     let head = loop {
         if !inbuf.is_empty() {
-            match parse_response_head(inbuf.data(), method, &limits).map_err(io::Error::from)? {
+            match parse_response_head(inbuf.data(), method, &limits).map_err(head_error)? {
                 // After a 101 the connection speaks another protocol: the
                 // 101 is the answer, and nothing after it is read as HTTP.
                 Some(head) if head.is_interim() && head.code() != 101 => {
@@ -299,6 +299,21 @@ async fn read_head<IO: AsyncRead + Unpin>(
         }
     };
     Ok(head)
+}
+
+/// The error of a response head that [`parse_response_head`] refused, in
+/// the client's words where the shared [`Error`](crate::Error) speaks for
+/// a server: a head over the limit is the response's, raised on the
+/// client's limits. `InvalidData` all.
+fn head_error(e: crate::Error) -> io::Error {
+    let msg = match e {
+        crate::Error::HeadTooLarge { limit } => format!(
+            "response head longer than {limit} bytes; \
+             raise it with HttpClient::limits_mut().max_head"
+        ),
+        e => return e.into(),
+    };
+    io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
 /// Whether the connection may carry another request once the body of the

@@ -1,0 +1,125 @@
+//! What the client says when a response cannot be read: the words name the
+//! client's side (a response head, not a request's) and the kind is the one
+//! to act on. Each case runs against a raw server on loopback that sends
+//! exact bytes.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use common::{exchange_until_close, find, start};
+use monocle_http::{HttpClient, HttpRequest, HttpServer};
+use monocle_stack::block_on;
+
+/// How long the raw server waits for bytes that should come at once, and
+/// the client's timeout.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A raw server for one connection: for each request head it reads (the
+/// requests here have no body) it writes the next reply; once they are all
+/// written it reads until the client closes. Returns the request lines it
+/// read.
+fn hostile(replies: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut lines = Vec::new();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        for reply in replies {
+            let end = loop {
+                if let Some(end) = find(&buf, b"\r\n\r\n") {
+                    break end;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return lines,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            lines.push(head.lines().next().unwrap_or_default().to_owned());
+            buf.drain(..end + 4);
+            // The client may stop reading part way (a head over its limit).
+            let _ = s.write_all(&reply);
+        }
+        while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+        lines
+    });
+    (port, server)
+}
+
+fn client() -> HttpClient {
+    let mut client = HttpClient::new();
+    client.set_timeout(Some(WAIT));
+    client
+}
+
+/// A response head of `len` bytes or a little more: a status line and one
+/// long header field.
+fn long_head(len: usize) -> Vec<u8> {
+    let mut head = b"HTTP/1.1 200 OK\r\nX-Long: ".to_vec();
+    head.resize(len, b'a');
+    head.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+    head
+}
+
+#[test]
+fn a_response_head_over_the_limit_is_called_a_response_head() {
+    let (port, server) = hostile(vec![long_head(70_000)]);
+    let err = block_on(async move {
+        let mut client = client();
+        client.get(&format!("http://127.0.0.1:{port}/")).await
+    })
+    .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("response head longer than 65536 bytes"),
+        "{msg}"
+    );
+    assert!(msg.contains("HttpClient::limits_mut().max_head"), "{msg}");
+    assert!(!msg.contains("request head"), "{msg}");
+    assert_eq!(server.join().unwrap(), ["GET / HTTP/1.1"]);
+}
+
+#[test]
+fn a_response_head_over_a_lowered_limit_names_that_limit_through_a_reader() {
+    let (port, server) = hostile(vec![long_head(2000)]);
+    let err = block_on(async move {
+        let mut client = client();
+        client.limits_mut().max_head(1024);
+        client
+            .get_reader(&format!("http://127.0.0.1:{port}/"))
+            .await
+            .map(|reader| reader.code())
+    })
+    .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    assert!(
+        err.to_string()
+            .contains("response head longer than 1024 bytes"),
+        "{err}"
+    );
+    server.join().unwrap();
+}
+
+/// The server side of the same error still speaks of the request's head, in
+/// the body of its 431.
+#[test]
+fn the_server_still_calls_it_a_request_head() {
+    let server = start(|| HttpServer::new(0, |_req: HttpRequest| async { "unreached" }));
+    let mut request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
+    request.resize(70_000, b'a');
+    request.extend_from_slice(b"\r\n\r\n");
+    let answer = exchange_until_close(server.port, &request);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    assert!(
+        answer.contains("request head longer than 65536 bytes"),
+        "{answer}"
+    );
+}
