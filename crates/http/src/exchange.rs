@@ -304,13 +304,22 @@ async fn read_head<IO: AsyncRead + Unpin>(
 /// The error of a response head that [`parse_response_head`] refused, in
 /// the client's words where the shared [`Error`](crate::Error) speaks for
 /// a server: a head over the limit is the response's, raised on the
-/// client's limits. `InvalidData` all.
+/// client's limits, and a `Content-Length` too large for a `u64` (which
+/// [`read_head`] alone can see, holding the head to no body limit) is no
+/// limit to raise but a length that cannot be read. `InvalidData` all.
 fn head_error(e: crate::Error) -> io::Error {
     let msg = match e {
         crate::Error::HeadTooLarge { limit } => format!(
             "response head longer than {limit} bytes; \
              raise it with HttpClient::limits_mut().max_head"
         ),
+        crate::Error::BodyTooLarge { limit } => {
+            debug_assert_eq!(limit, u64::MAX, "read_head sets no body limit");
+            format!(
+                "invalid content-length: too large to read, more than {} bytes",
+                u64::MAX
+            )
+        }
         e => return e.into(),
     };
     io::Error::new(io::ErrorKind::InvalidData, msg)

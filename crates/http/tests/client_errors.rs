@@ -1,6 +1,7 @@
 //! What the client says when a response cannot be read: the words name the
-//! client's side (a response head, not a request's) and the kind is the one
-//! to act on. Each case runs against a raw server on loopback that sends
+//! client's side (a response head, not a request's), and the kind and the
+//! advice are the ones to act on (no limit to raise for a length that
+//! cannot be read). Each case runs against a raw server on loopback that sends
 //! exact bytes.
 
 mod common;
@@ -122,4 +123,43 @@ fn the_server_still_calls_it_a_request_head() {
         answer.contains("request head longer than 65536 bytes"),
         "{answer}"
     );
+}
+
+/// A `Content-Length` too large for a `u64` is no body limit the caller
+/// could raise: it is a length the client cannot read.
+#[test]
+fn a_content_length_past_u64_is_invalid_not_over_a_limit() {
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nabc".to_vec();
+    let (port, server) = hostile(vec![reply]);
+    let err = block_on(async move {
+        let mut client = client();
+        client.get(&format!("http://127.0.0.1:{port}/")).await
+    })
+    .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("content-length"), "{msg}");
+    assert!(msg.contains("too large to read"), "{msg}");
+    assert!(!msg.contains("max_body"), "{msg}");
+    assert!(!msg.contains("raise it"), "{msg}");
+    server.join().unwrap();
+}
+
+/// A reader is refused the same way, on a connection of its own.
+#[test]
+fn a_content_length_past_u64_fails_a_reader_the_same_way() {
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n".to_vec();
+    let (port, server) = hostile(vec![reply]);
+    let err = block_on(async move {
+        let mut client = client();
+        client
+            .get_reader(&format!("http://127.0.0.1:{port}/"))
+            .await
+            .map(|reader| reader.code())
+    })
+    .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("too large to read"), "{err}");
+    assert!(!err.to_string().contains("max_"), "{err}");
+    server.join().unwrap();
 }
