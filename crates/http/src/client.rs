@@ -597,8 +597,9 @@ impl HttpClient {
     /// of a full URL, so both name the same resource: `/kv/two words` goes
     /// out as `/kv/two%20words`, `/café` as `/caf%C3%A9`; as in a URL,
     /// `.` and `..` segments are resolved, a fragment is dropped and spaces
-    /// at the end are trimmed. A path holding a control byte (CR, LF, tab,
-    /// NUL...) is refused instead.
+    /// at the end are trimmed. A path or URL holding a control byte (CR, LF,
+    /// tab, NUL...) is refused instead, where the url crate would drop it (or
+    /// encode it) and send another target than the one given.
     ///
     /// A server may answer before the body is all sent, refusing it (a 413,
     /// say) and closing (RFC 9112 §9.5): its answer is returned rather than
@@ -637,7 +638,7 @@ impl HttpClient {
     /// (`InvalidData`), fails with the kind and message a [`ResponseReader`]'s
     /// read gives for the same reply, which name the framing and how much of
     /// the body came. A request that cannot be sent
-    /// (a path with a control byte, a method that is not a token) fails with
+    /// (a path or URL with a control byte, a method that is not a token) fails with
     /// `InvalidInput` saying why, before anything is written: the connection
     /// is kept.
     pub async fn request(
@@ -832,6 +833,7 @@ impl HttpClient {
             req.headers_mut().set("Host", origin.host_header());
             (req, None)
         } else {
+            refuse_control_bytes(method, url, "URL")?;
             // The URL's only parse: the request's scheme and Host say where it goes.
             let req = HttpRequest::from_url(method, url).map_err(|e| {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("bad URL {url:?}: {e}"))
@@ -1078,17 +1080,28 @@ fn path_target(scheme: &str, method: &str, path: &str) -> io::Result<String> {
     if sent_as_is(path) {
         return Ok(path.to_owned());
     }
-    if let Some((at, byte)) = path.bytes().enumerate().find(|(_, b)| b.is_ascii_control()) {
-        return Err(io::Error::new(
+    refuse_control_bytes(method, path, "target")?;
+    parsed_target(scheme, method, path)
+}
+
+/// Refuses a path or URL (`what`, for the message) holding a control byte
+/// (CR, LF, tab, NUL, DEL...): the url crate would drop it (CR, LF and tab
+/// anywhere, as the URL Standard says, and any at either end) or encode it
+/// silently, and send another request than the one asked for, with
+/// `/p\r\nX-Inj: 2` going out as `/pX-Inj:%202`. `InvalidInput`, before
+/// anything is sent.
+fn refuse_control_bytes(method: &str, text: &str, what: &str) -> io::Result<()> {
+    match text.bytes().enumerate().find(|(_, b)| b.is_ascii_control()) {
+        Some((at, byte)) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "cannot send {method} {path:?}: the target holds {} at byte {at}, which no \
+                "cannot send {method} {text:?}: the {what} holds {} at byte {at}, which no \
                  request line can carry; percent-encode it (%{byte:02X}) if it is meant",
                 describe_byte(byte)
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    parsed_target(scheme, method, path)
 }
 
 /// Whether the url crate would give `path` back unchanged as the path and

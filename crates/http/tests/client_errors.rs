@@ -1,7 +1,8 @@
-//! What the client says when a response cannot be read: the words name the
-//! client's side (a response head, not a request's), and the kind and the
-//! advice are the ones to act on (no limit to raise for a length that
-//! cannot be read). Each case runs against a raw server on loopback that sends
+//! What the client says when a response cannot be read or a URL cannot be
+//! sent: the words name the client's side (a response head, not a
+//! request's), the kind and the advice are the ones to act on (no limit to
+//! raise for a length that cannot be read), and a URL the url crate would
+//! quietly change is refused before anything goes out. Each case runs against a raw server on loopback that sends
 //! exact bytes.
 
 mod common;
@@ -162,4 +163,53 @@ fn a_content_length_past_u64_fails_a_reader_the_same_way() {
     assert!(err.to_string().contains("too large to read"), "{err}");
     assert!(!err.to_string().contains("max_"), "{err}");
     server.join().unwrap();
+}
+
+/// CR, LF and TAB in a full URL are refused as they are in a path, before
+/// anything is sent, rather than dropped by the url crate (which would
+/// send `/p\r\nX-Inj: 2` as `/pX-Inj:%202`); the connection stays usable.
+#[test]
+fn a_url_with_cr_lf_or_tab_is_refused_like_a_path() {
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let (port, server) = hostile(vec![OK.to_vec(), OK.to_vec()]);
+    block_on(async move {
+        let mut client = client();
+        let base = format!("http://127.0.0.1:{port}");
+        assert_eq!(client.get(&format!("{base}/first")).await?.text(), "ok");
+        for (path, byte, what) in [
+            ("/p\r\nX-Inj: 2", 2, "carriage return (CR)"),
+            ("/p\nX-Inj: 2", 2, "line feed (LF)"),
+            ("/p\tq", 2, "tab"),
+            ("/p?q=\r\n", 5, "carriage return (CR)"),
+            ("/p\n", 2, "line feed (LF)"),
+        ] {
+            let url = format!("{base}{path}");
+            let err = client.get(&url).await.expect_err(&url);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{url:?}: {err}");
+            let at = base.len() + byte;
+            let msg = err.to_string();
+            assert!(msg.contains(what), "{url:?}: {msg}");
+            assert!(msg.contains(&format!("at byte {at}")), "{url:?}: {msg}");
+            assert!(msg.contains("percent-encode"), "{url:?}: {msg}");
+            assert!(client.is_connected(), "{url:?}");
+            // The path-only form of the same target is refused alike.
+            let err = client.get(path).await.expect_err(path);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{path:?}: {err}");
+            assert!(err.to_string().contains(what), "{path:?}: {err}");
+        }
+        // A control byte in the host is refused too, rather than dropped.
+        let err = client
+            .get(&format!("http://127.0.0.\t1:{port}/x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        assert_eq!(client.get(&format!("{base}/last")).await?.text(), "ok");
+        assert_eq!(client.connects(), 1);
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        ["GET /first HTTP/1.1", "GET /last HTTP/1.1"]
+    );
 }
