@@ -117,6 +117,45 @@ impl fmt::Display for Origin {
 /// })
 /// .unwrap();
 /// ```
+///
+/// # Redirects and credentials
+///
+/// Redirects are not followed: a 3xx response is returned as it is, body
+/// and all. To follow one, request its `Location`:
+/// [`request`](Self::request) and [`get`](Self::get) take the absolute
+/// path (`/new`) or the full URL it usually holds; a relative reference
+/// (`new`, `../new`) is to be resolved against the URL asked for first
+/// (`url::Url::join`). A 303 asks for a `GET`, a 307 or 308 for the same
+/// method and body.
+///
+/// The userinfo of a URL (`http://user:pw@host/`) is dropped, sent neither
+/// as credentials nor in `Host`. For HTTP Basic authentication give an
+/// `Authorization` header made by [`basic_auth`](crate::basic_auth).
+///
+/// ```
+/// use monocle_http::{basic_auth, HttpClient, HttpHeaders, HttpRequest, HttpResponse, HttpServer};
+///
+/// monocle_stack::block_on(async {
+///     let server = HttpServer::new(0, |req: HttpRequest| async move {
+///         match req.path() {
+///             "/old" => HttpResponse::new(302).with_header("Location", "/new"),
+///             _ => HttpResponse::new(200).with_body(format!("{:?}", req.basic_auth())),
+///         }
+///     });
+///     let svc = monocle_network::add_service(server.service().bind_addr([127, 0, 0, 1]))?;
+///     let mut client = HttpClient::new();
+///     let resp = client.get(&format!("http://user:pw@127.0.0.1:{}/old", svc.port())).await?;
+///     assert_eq!(resp.code(), 302); // returned, not followed
+///     let location = resp.headers().get("location").unwrap_or("/").to_owned();
+///     let mut headers = HttpHeaders::new();
+///     headers.set("Authorization", basic_auth("user", "pw")?);
+///     let resp = client.request(&location, headers, "GET", "").await?;
+///     assert_eq!(resp.text(), r#"Some(("user", "pw"))"#);
+///     svc.stop();
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
 pub struct HttpClient {
     conn: Option<Connection>,
     origin: Option<Origin>,
@@ -631,8 +670,10 @@ impl HttpClient {
     ///
     /// A URL that does not parse, an unsupported scheme, a path with no
     /// connected server, a connection failure, the [timeout](Self::set_timeout),
-    /// or a malformed or oversized response (a body past
-    /// [`max_body`](Limits::max_body): `InvalidData`, naming the setter). A
+    /// or a malformed or oversized response (a head or body past
+    /// [`max_head`](Limits::max_head) or [`max_body`](Limits::max_body):
+    /// `InvalidData`, naming the setter; a `Content-Length` too large for a
+    /// `u64`: `InvalidData`, with no limit to raise). A
     /// body cut short by the server closing (`UnexpectedEof`) or resetting
     /// the connection (`ConnectionReset`), or a malformed chunked coding
     /// (`InvalidData`), fails with the kind and message a [`ResponseReader`]'s
