@@ -174,7 +174,7 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
             };
             // The one place a handler's future runs (a streaming handler's
             // ran while its body was read): most answer at the first poll.
-            let mut resp = match routed {
+            let resp = match routed {
                 Routed::Answer(resp) => resp,
                 Routed::Handler(mut fut) => {
                     match poll_once(std::future::poll_fn(|cx| poll_handler(fut.as_mut(), cx))).await
@@ -184,9 +184,6 @@ impl<'a, IO: AsyncRead + AsyncWrite + Unpin> Conn<'a, IO> {
                     }
                 }
             };
-            if resp.code() < 200 {
-                resp = interim_answer(resp.code());
-            }
             if let Some(err) = resp.handler_error() {
                 log_handler_error(self.peer, log.as_ref(), resp.code(), err);
             }
@@ -811,6 +808,9 @@ fn poll_handler(
     cx: &mut Context<'_>,
 ) -> Poll<HttpResponse> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        // Replaced here, before anything is decided by the answer (a
+        // streamed body read on in full duplex, a 100 Continue still owed).
+        Ok(Poll::Ready(resp)) if resp.code() < 200 => Poll::Ready(interim_answer(resp.code())),
         Ok(polled) => polled,
         Err(panic) => Poll::Ready(handler_panicked(&*panic)),
     }

@@ -108,6 +108,38 @@ fn an_interim_status_is_no_answer() {
     );
 }
 
+/// The same for a streaming handler that would go on reading its body in
+/// its answer (full duplex): the 500 is no full-duplex answer, and with the
+/// body unread and its `100 Continue` not sent, the connection closes rather
+/// than take the client's next request for body bytes.
+#[test]
+fn an_interim_status_with_the_body_streamed_back_is_no_answer() {
+    let srv = start(|| {
+        let mut s = HttpServer::with_router(0, Default::default());
+        s.post(
+            "/echo",
+            monocle_http::Handler::streaming(|_req: HttpRequest, body| async move {
+                HttpResponse::new(103).with_stream(body)
+            }),
+        );
+        s
+    });
+    let (mut s, mut buf) = (raw(srv.port), Vec::new());
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\
+          Expect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let answer = read_response(&mut s, &mut buf);
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    assert!(answer.contains("Connection: close"), "{answer}");
+    // What the client sends next is not taken as the body: nothing comes
+    // back but the end of the connection.
+    let _ = s.write_all(b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n");
+    let rest = common::read_until_close(&mut s);
+    assert!(rest.is_empty(), "{rest}");
+}
+
 /// A handler that panics after it waited, pipelined between others: its 500
 /// comes in order and the connection goes on.
 #[test]
