@@ -175,7 +175,12 @@ impl fmt::Display for ConnectionLost {
             },
         }?;
         if f.alternate() {
-            write_causes(f, std::error::Error::source(self))?;
+            let next = match self.reason {
+                // The message holds the socket error: its causes follow.
+                Reason::Io(_) => self.source.as_ref().and_then(|e| e.get_ref()?.source()),
+                _ => std::error::Error::source(self),
+            };
+            write_causes(f, next)?;
         }
         Ok(())
     }
@@ -309,15 +314,26 @@ impl fmt::Display for Error {
                 earlier,
             } => {
                 if earlier.is_empty() && *target == addr.to_string() {
-                    return write!(f, "cannot connect to {addr}: {source}");
+                    write!(f, "cannot connect to {addr}: {source}")?;
+                } else {
+                    write!(f, "cannot connect to {target} (tried ")?;
+                    for (addr, e) in earlier {
+                        write!(f, "{addr}: {e}; ")?;
+                    }
+                    write!(f, "{addr}: {source})")?;
                 }
-                write!(f, "cannot connect to {target} (tried ")?;
-                for (addr, e) in earlier {
-                    write!(f, "{addr}: {e}; ")?;
+                if f.alternate() {
+                    write_causes(f, source.get_ref().and_then(|e| e.source()))?;
                 }
-                write!(f, "{addr}: {source})")
+                Ok(())
             }
-            Error::Resolve { host, source } => write!(f, "cannot resolve {host:?}: {source}"),
+            Error::Resolve { host, source } => {
+                write!(f, "cannot resolve {host:?}: {source}")?;
+                if f.alternate() {
+                    write_causes(f, source.get_ref().and_then(|e| e.source()))?;
+                }
+                Ok(())
+            }
             Error::Io(e) => {
                 // Plain, so that an error inside that prints its own chain
                 // under `{:#}` does not print it twice.
@@ -504,6 +520,33 @@ mod tests {
         let io = Error::Io(io::Error::new(io::ErrorKind::AddrInUse, Outer(Root)));
         assert_eq!(io.to_string(), "outer");
         assert_eq!(format!("{io:#}"), "outer: root");
+        // So do the socket errors inside a failed connection, a failed
+        // connect and a failed lookup.
+        let failed = ConnectionLost::from_io(io::Error::other(Outer(Root)), &peer);
+        assert_eq!(
+            failed.to_string(),
+            "connection to 127.0.0.1:80 failed: outer"
+        );
+        assert_eq!(
+            format!("{failed:#}"),
+            "connection to 127.0.0.1:80 failed: outer: root"
+        );
+        let resolve = Error::Resolve {
+            host: "x".into(),
+            source: io::Error::other(Outer(Root)),
+        };
+        assert_eq!(format!("{resolve:#}"), "cannot resolve \"x\": outer: root");
+        let connect = Error::Connect {
+            target: "127.0.0.1:1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            source: io::Error::other(Outer(Root)),
+            earlier: Vec::new(),
+        };
+        assert_eq!(connect.to_string(), "cannot connect to 127.0.0.1:1: outer");
+        assert_eq!(
+            format!("{connect:#}"),
+            "cannot connect to 127.0.0.1:1: outer: root"
+        );
     }
 
     #[test]
