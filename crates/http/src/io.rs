@@ -373,7 +373,11 @@ impl Signal {
         match key.and_then(|k| waiters.get_mut(k)) {
             Some(w) => {
                 if !w.will_wake(cx.waker()) {
-                    *w = cx.waker().clone();
+                    let old = std::mem::replace(w, cx.waker().clone());
+                    // Dropped after the borrow: the last waker of a task drops
+                    // the task, whose waits then leave this list.
+                    drop(waiters);
+                    drop(old);
                 }
             }
             None => *key = Some(waiters.insert(cx.waker().clone())),

@@ -403,7 +403,11 @@ impl Loop {
         match timers.get_mut(key) {
             Some(TimerEntry::Wake(w)) => {
                 if !w.will_wake(waker) {
-                    *w = waker.clone();
+                    let old = std::mem::replace(w, waker.clone());
+                    // Dropped after the borrow: the last waker of a task drops
+                    // the task, whose timers then leave this wheel.
+                    drop(timers);
+                    drop(old);
                 }
                 true
             }

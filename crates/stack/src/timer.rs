@@ -633,6 +633,38 @@ mod tests {
         assert!(!task.has_run());
     }
 
+    /// A waker holding a sleep: dropping its last handle drops the sleep.
+    struct Holding {
+        _sleep: std::sync::Mutex<super::Sleep>,
+    }
+
+    impl Wake for Holding {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn a_waker_replaced_in_the_wheel_may_drop_a_sleep_of_the_same_loop() {
+        block_on(async {
+            let mut held = sleep(LONG);
+            let _ = Pin::new(&mut held).poll(&mut Context::from_waker(Waker::noop()));
+            let holding = Waker::from(Arc::new(Holding {
+                _sleep: std::sync::Mutex::new(held),
+            }));
+            let mut s = sleep(LONG);
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(&holding))
+                .is_pending());
+            drop(holding);
+            assert_eq!(timers(), 2);
+            // The wheel held the last handle of the waker: replacing it drops
+            // the held sleep, which leaves the wheel at once.
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending());
+            assert_eq!(timers(), 1);
+        });
+    }
+
     #[test]
     fn a_sleep_dropped_on_another_thread_leaves_its_loop_at_the_next_turn() {
         let counted = Arc::new(Counted);
