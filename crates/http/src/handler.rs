@@ -165,7 +165,9 @@ impl Handler {
     /// (unlimited unless set; [`Limits::max_body`](crate::Limits::max_body)
     /// does not apply), or one that arrives more slowly than
     /// [`ServerConfig::min_body_rate`](crate::ServerConfig::min_body_rate)
-    /// (counted only while the handler waits for a chunk) is answered 400,
+    /// (counted while the handler waits for a chunk, and while the server
+    /// reads and drops a rest the handler left unread; the time the handler
+    /// spends elsewhere is not counted) is answered 400,
     /// 413 or 408 by the server, in place of the handler's response, as it
     /// would be for a buffered handler.
     ///
