@@ -62,8 +62,9 @@ impl Pattern {
     ///
     /// [`Error::InvalidPattern`] when a `?` has nothing before it to make optional.
     pub fn new(pattern: &str) -> Result<Pattern> {
-        let mut re = String::with_capacity(pattern.len() * 2 + 2);
-        re.push('^');
+        let mut re = String::with_capacity(pattern.len() * 2 + 6);
+        // `s`: the `.` of a `*` matches a line feed too.
+        re.push_str("(?s)^");
         let mut slots = Vec::new();
         let mut group = 0;
         let mut can_be_optional = false;
@@ -623,6 +624,20 @@ mod tests {
             assert_eq!(p.is_match(path), want, "{pattern} vs {path}");
             assert_eq!(p.as_str(), pattern);
         }
+    }
+
+    /// Found by the `router` fuzz target: `*` matched any character but a
+    /// line feed (a regex `.`), though it is documented to match any run of
+    /// characters; a path decoded from `%0A` holds one.
+    #[test]
+    fn star_matches_a_line_feed_too() {
+        let p = Pattern::new("/files/*").unwrap();
+        let params = p.matches("/files/a\nb").expect("`*` matches across LF");
+        assert_eq!(params.get("*"), Some("a\nb"));
+        assert!(p.is_match("/files/\r\n"));
+        // `:name` already did, being "anything but `/`".
+        let p = Pattern::new("/u/:name").unwrap();
+        assert_eq!(p.matches("/u/a\nb").unwrap().get("name"), Some("a\nb"));
     }
 
     #[test]
