@@ -737,8 +737,10 @@ fn space_before_colon(buf: &[u8]) -> bool {
             return false; // still arriving
         };
         match line[flaw] {
-            b':' => continue,
+            // A name and its colon: a good line; the flaw is further on.
+            b':' if flaw > 0 => continue,
             b' ' | b'\t' => return flaw > 0,
+            // An empty name, or a byte no name may hold.
             _ => return false,
         }
     }
@@ -1359,6 +1361,29 @@ mod tests {
                 parse_request_head(b, &limits).map(|h| h.as_ref().map(summary))
             });
         }
+    }
+
+    /// Found by the `response_head` fuzz target: a line starting with a
+    /// colon (an empty name) was skipped as if it were a good field, so the
+    /// error named a later line's flaw once that line had arrived
+    /// (`SpaceBeforeColon`) and the empty name's before (`BadHeaderName`).
+    #[test]
+    fn an_empty_header_name_is_the_flaw_whatever_follows() {
+        let response = b"HTTP/1.0 200 OK\n:x \r\na b: c\r\n\r\n";
+        let parse = |b: &[u8]| {
+            parse_response_head(b, "GET", &Limits::default())
+                .map(|h| h.map(|h| (h.len(), String::new())))
+        };
+        assert_eq!(parse(response), Err(Error::BadHeaderName));
+        check_every_split(response, parse);
+        let request = b"GET / HTTP/1.1\r\n:x \r\nHost : y\r\n\r\n";
+        assert_eq!(
+            parse_request_head(request, &Limits::default()).err(),
+            Some(Error::BadHeaderName)
+        );
+        check_every_split(request, |b| {
+            parse_request_head(b, &Limits::default()).map(|h| h.as_ref().map(summary))
+        });
     }
 
     #[test]
