@@ -261,13 +261,14 @@ pub(crate) fn parse_request_head_into(
                 }
             }
             Ok(Status::Complete(len)) => {
-                check_line_ends(&view[..len])?;
+                // Before any flaw further on, as for a head still arriving.
                 let uri = req.path.unwrap_or_default();
                 if uri.len() > limits.max_uri {
                     return Err(Error::UriTooLong {
                         limit: limits.max_uri,
                     });
                 }
+                check_line_ends(&view[..len])?;
                 if !target_fits_method(uri, req.method.unwrap_or_default()) {
                     return Err(Error::BadRequestLine);
                 }
@@ -311,6 +312,19 @@ pub(crate) fn parse_request_head_into(
                     // len <= view.len() <= max_head < 4 GiB.
                     len: len as u32,
                 }))
+            }
+            // A head cut one byte past the target's limit is refused as too
+            // long (see Partial above), so the whole head is too, unless a
+            // flaw comes before that point.
+            Err(_) if overlong_target_end(view, limits.max_uri).is_some() => {
+                let end = overlong_target_end(view, limits.max_uri).unwrap_or_default();
+                let mut req = httparse::Request::new(&mut []);
+                Err(match req.parse(&view[..end]) {
+                    Err(e) => map_error(e, &view[..end], limits, false),
+                    Ok(_) => Error::UriTooLong {
+                        limit: limits.max_uri,
+                    },
+                })
             }
             Err(httparse::Error::Version) if later_http1_minor(view).is_some() => {
                 // RFC 9110 §2.5: a later minor version of HTTP/1 is processed
@@ -673,6 +687,20 @@ fn partial_target_len(buf: &[u8]) -> usize {
         .iter()
         .position(|&b| b == b' ')
         .unwrap_or(target.len())
+}
+
+/// Where to cut `buf` so that it holds the request target only up to one
+/// byte past `max_uri`, if the target in `buf` is longer than that.
+fn overlong_target_end(buf: &[u8], max_uri: usize) -> Option<usize> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let line = first_line(buf);
+    let sp = line.iter().position(|&b| b == b' ')?;
+    let target = &line[sp + 1..];
+    let len = target
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(target.len());
+    (len > max_uri).then_some(start + sp + 1 + max_uri + 1)
 }
 
 /// The first line of a head, after the empty lines that may precede a request.
@@ -1360,6 +1388,49 @@ mod tests {
             check_every_split(input, |b| {
                 parse_request_head(b, &limits).map(|h| h.as_ref().map(summary))
             });
+        }
+    }
+
+    /// Found by the `request_head` fuzz target: a prefix that ends inside a
+    /// target over `max_uri` is refused as too long (414), but the whole
+    /// head gave the error of a flaw further on (a bad version, a control
+    /// byte past the limit, a bare LF), so the answer depended on how the
+    /// bytes arrived. A flaw before the target's limit still wins.
+    #[test]
+    fn a_target_over_the_limit_is_414_whatever_follows_it() {
+        let mut limits = Limits::default();
+        limits.max_uri(8);
+        let too_long = [
+            "CONNECT [::1]::443 HTTP1.1\r\nHost: [::1]:443\r\n\r\n",
+            "GET /aaaaaaaaa\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /aaaaaaaaa HTTP/1.1\r\nHost : x\r\n\r\n",
+            "GET /aaaaaaaaa HTTP/1.1\r\nHost: x\nX: y\r\n\r\n",
+            "GET /aaaaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n",
+            "\r\nGET /aaaaaaaaa HTTP/1.2\r\nHost: x\r\n\r\n",
+            "GET /aaaaaaaaa HTTP/1.1\r\n\r\n",
+        ];
+        let outcome = |b: &[u8]| parse_request_head(b, &limits).map(|h| h.as_ref().map(summary));
+        for input in too_long {
+            assert_eq!(
+                outcome(input.as_bytes()),
+                Err(Error::UriTooLong { limit: 8 }),
+                "{input:?}"
+            );
+            check_every_split(input.as_bytes(), outcome);
+        }
+        let flaw_first = [
+            (
+                "G(T /aaaaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n",
+                Error::BadRequestLine,
+            ),
+            (
+                "GET /aa\x01aaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n",
+                Error::BadRequestLine,
+            ),
+        ];
+        for (input, want) in flaw_first {
+            assert_eq!(outcome(input.as_bytes()), Err(want), "{input:?}");
+            check_every_split(input.as_bytes(), outcome);
         }
     }
 
