@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 use monocle_http::{HttpRouter, Pattern, RouteMatch};
 
 /// The input is text, one item a line: the request's method (a digit, an
-/// index into `METHODS`) and path, as in `0 /items/7`; then routes, a method
+/// index into `METHODS`) and path, as in `0 /items/7` (`\\n` in the path
+/// stands for LF); then routes, a method
 /// digit and a pattern each, as in `1 /items/:id`; a line `re REGEX` adds a
 /// regex route tried on its own.
 #[derive(Debug, Default)]
@@ -30,6 +31,8 @@ impl Input {
         };
         let mut lines = text.split('\n');
         (input.method, input.path) = split(lines.next().unwrap_or_default());
+        // A path cannot hold the line separator itself.
+        input.path = input.path.replace("\\n", "\n");
         for line in lines {
             match line.strip_prefix("re ") {
                 Some(re) => input.regex = Some(re.to_owned()),
