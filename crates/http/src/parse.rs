@@ -570,7 +570,20 @@ fn target_fits_method(target: &str, method: &str) -> bool {
         || (target == "*" && method == "OPTIONS")
         || target
             .split_once("://")
-            .is_some_and(|(scheme, _)| is_scheme(scheme))
+            .is_some_and(|(scheme, rest)| is_scheme(scheme) && fits_scheme(scheme, rest))
+}
+
+/// Whether the rest of an absolute-form target after `scheme://` starts
+/// with an authority that `scheme` allows: for `http` and `https` a valid
+/// host that is not empty (RFC 9110 §4.2.1: such a URI is invalid), after
+/// any userinfo. Other schemes say for themselves.
+fn fits_scheme(scheme: &str, rest: &str) -> bool {
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return true;
+    }
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    !host.is_empty() && !host.starts_with(':') && is_valid_host(host.as_bytes())
 }
 
 /// Whether `v` is a valid `Host` value (RFC 9110 §7.2, RFC 3986 §3.2.2):
@@ -1208,6 +1221,44 @@ mod tests {
                 Some(Error::BadRequestLine),
                 "{req:?}"
             );
+        }
+    }
+
+    /// RFC 9110 §4.2.1: a recipient must reject an `http` or `https` URI
+    /// with an empty host as invalid; the absolute form was accepted with
+    /// only its scheme checked.
+    #[test]
+    fn an_absolute_http_target_needs_a_host() {
+        let misfits = [
+            "http:///a",
+            "http://",
+            "HTTP://?q",
+            "http://@/a",
+            "https://:443/",
+            "http://u@:80/",
+            "http://a\"b/",
+            "http://[::1/",
+        ];
+        for target in misfits {
+            let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(
+                parse(req.as_bytes()).err(),
+                Some(Error::BadRequestLine),
+                "{req:?}"
+            );
+        }
+        let fits = [
+            "http://a",
+            "http://a:",
+            "http://a:8080?q",
+            "https://[::1]:443/x",
+            "http://u:p@a/",
+            // Other schemes say for themselves what an authority is.
+            "file:///etc",
+        ];
+        for target in fits {
+            let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert!(parse(req.as_bytes()).is_ok(), "{req:?}");
         }
     }
 
