@@ -140,4 +140,12 @@ fn check_head(buf: &[u8], head: &RequestHead, limits: &Limits) {
     let _ = req.cookies().count();
     let _ = req.basic_auth();
     assert!(req.uri().contains(req.path()) || req.path() == "/");
+    // An absolute http(s) target names a host (RFC 9110 §4.2.1).
+    if req
+        .scheme()
+        .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))
+    {
+        let host = req.host().unwrap_or_default();
+        assert!(!host.is_empty() && !host.starts_with(':'), "{:?}", req.uri());
+    }
 }
