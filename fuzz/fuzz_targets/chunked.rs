@@ -31,7 +31,10 @@ impl Input {
             max_extensions: ext,
             max_trailers: trailers,
             out_len,
-            cuts: cuts.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect(),
+            cuts: cuts
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect(),
             bytes: rest[2 * n..].to_vec(),
         })
     }
@@ -64,7 +67,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(used.ends_with(b"\r\n"), "a body ends with CRLF");
     }
     if whole.result.is_ok() && whole.result != Ok(true) {
-        assert_eq!(whole.used, bytes.len(), "an unfinished body takes all it is given");
+        assert_eq!(
+            whole.used,
+            bytes.len(),
+            "an unfinished body takes all it is given"
+        );
     }
 
     let mut cuts: Vec<usize> = input
@@ -122,7 +129,11 @@ fn feed(limits: &Limits, bytes: &[u8], cuts: &[usize]) -> Outcome {
     }
     if decoder.is_done() {
         assert_eq!(decoder.body_len(), body.len() as u64);
-        assert_eq!(decoder.decode(b"more", &mut body), Ok(0), "done takes nothing");
+        assert_eq!(
+            decoder.decode(b"more", &mut body),
+            Ok(0),
+            "done takes nothing"
+        );
     }
     assert!(body.len() as u64 <= limits.body_limit());
     Outcome {

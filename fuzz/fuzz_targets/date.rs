@@ -28,7 +28,10 @@ fuzz_target!(|secs: u64| {
         text[23..25].parse().unwrap(),
     );
     assert_eq!(&text[25..], " GMT");
-    assert!((1..=31).contains(&day) && h < 24 && m < 60 && s < 60, "{text:?}");
+    assert!(
+        (1..=31).contains(&day) && h < 24 && m < 60 && s < 60,
+        "{text:?}"
+    );
     assert_eq!(DAYS[(secs / 86_400 % 7) as usize], day_name, "{text:?}");
     assert_eq!(h * 3600 + m * 60 + s, secs % 86_400);
     if year < 9999 {
@@ -44,6 +47,19 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     for y in 1970 + full_cycles * 400..year {
         days += if leap(y) { 366 } else { 365 };
     }
-    let lengths = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let lengths = [
+        31,
+        if leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     days + lengths[..(month - 1) as usize].iter().sum::<u64>() + day - 1
 }

@@ -44,14 +44,15 @@ impl Op {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("\\r", "\r").replace("\\n", "\n").replace("\\0", "\0")
+    s.replace("\\r", "\r")
+        .replace("\\n", "\n")
+        .replace("\\0", "\0")
 }
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn is_value(s: &str) -> bool {
@@ -75,9 +76,10 @@ fn lookups(map: &HttpHeaders, model: &[(String, String)], name: &str) {
     let first = model.iter().find(|(n, _)| same(n)).map(|(_, v)| v.as_str());
     assert_eq!(map.get(name), first, "get({name:?})");
     assert_eq!(map.contains(name), first.is_some());
-    assert!(map
-        .get_all(name)
-        .eq(model.iter().filter(|(n, _)| same(n)).map(|(_, v)| v.as_str())));
+    assert!(map.get_all(name).eq(model
+        .iter()
+        .filter(|(n, _)| same(n))
+        .map(|(_, v)| v.as_str())));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -103,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
                 let got = map.try_set(&name, value.as_str());
                 assert_eq!(got.is_ok(), ok, "try_set({name:?}, {value:?}) gave {got:?}");
                 if ok {
-                    match model.iter().position(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                    match model
+                        .iter()
+                        .position(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    {
                         Some(first) => {
                             model[first] = (name.clone(), value);
                             let mut i = 0;

@@ -35,7 +35,9 @@ impl Input {
                 auth = true;
             } else {
                 let (name, value) = line.split_once(':').unwrap_or((line, ""));
-                input.headers.push((name.to_owned(), value.trim_start().to_owned()));
+                input
+                    .headers
+                    .push((name.to_owned(), value.trim_start().to_owned()));
             }
         }
         input
@@ -83,7 +85,10 @@ fuzz_target!(|data: &[u8]| {
         .headers()
         .get_all("cookie")
         .flat_map(|v| v.split(';'))
-        .filter(|p| p.split_once('=').is_some_and(|(n, _)| !n.trim_matches([' ', '\t']).is_empty()))
+        .filter(|p| {
+            p.split_once('=')
+                .is_some_and(|(n, _)| !n.trim_matches([' ', '\t']).is_empty())
+        })
         .count();
     assert_eq!(cookies, pairs);
     let _ = req.basic_auth();
@@ -101,7 +106,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => assert!(
             input.user.contains(':')
-                || input.user.bytes().chain(input.password.bytes()).any(|b| b.is_ascii_control())
+                || input
+                    .user
+                    .bytes()
+                    .chain(input.password.bytes())
+                    .any(|b| b.is_ascii_control())
         ),
     }
 });

@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use monocle_http::{parse_request_head, BodyFraming, Error, HttpRequest, Limits, RequestHead, Version};
+use monocle_http::{
+    parse_request_head, BodyFraming, Error, HttpRequest, Limits, RequestHead, Version,
+};
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the limits: the defaults, or small ones that the
@@ -24,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
     let full = parse_request_head(buf, &limits);
     match &full {
         Ok(Some(head)) => check_head(buf, head, &limits),
-        Ok(None) => assert!(buf.len() <= limits.head_limit(), "incomplete past the head limit"),
+        Ok(None) => assert!(
+            buf.len() <= limits.head_limit(),
+            "incomplete past the head limit"
+        ),
         Err(e) => {
             let status = e.status();
             assert!(
@@ -75,7 +80,10 @@ fn summary(r: &Result<Option<RequestHead>, Error>) -> String {
 fn check_head(buf: &[u8], head: &RequestHead, limits: &Limits) {
     let len = head.len();
     assert!(len > 0 && len <= buf.len() && len <= limits.head_limit());
-    assert!(buf[..len].ends_with(b"\r\n\r\n"), "a head ends with CRLF CRLF");
+    assert!(
+        buf[..len].ends_with(b"\r\n\r\n"),
+        "a head ends with CRLF CRLF"
+    );
     assert!(head.uri().len() <= limits.uri_limit());
     assert!(!head.method().is_empty());
     let headers = head.headers();
@@ -102,7 +110,9 @@ fn check_head(buf: &[u8], head: &RequestHead, limits: &Limits) {
             assert_eq!(head.version(), Version::Http11);
             assert!(cl.is_empty(), "chunked with Content-Length");
             assert_eq!(te.len(), 1);
-            assert!(te[0].trim_matches([' ', '\t']).eq_ignore_ascii_case("chunked"));
+            assert!(te[0]
+                .trim_matches([' ', '\t'])
+                .eq_ignore_ascii_case("chunked"));
         }
         BodyFraming::Length(n) => {
             assert!(te.is_empty());
@@ -146,6 +156,10 @@ fn check_head(buf: &[u8], head: &RequestHead, limits: &Limits) {
         .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"))
     {
         let host = req.host().unwrap_or_default();
-        assert!(!host.is_empty() && !host.starts_with(':'), "{:?}", req.uri());
+        assert!(
+            !host.is_empty() && !host.starts_with(':'),
+            "{:?}",
+            req.uri()
+        );
     }
 }

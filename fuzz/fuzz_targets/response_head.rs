@@ -15,14 +15,20 @@ fuzz_target!(|data: &[u8]| {
     let method = METHODS[usize::from(pick) % METHODS.len()];
     let mut limits = Limits::default();
     if pick & 0x80 != 0 {
-        limits.max_head(48 + usize::from(pick & 0x3f)).max_headers(4).max_body(100);
+        limits
+            .max_head(48 + usize::from(pick & 0x3f))
+            .max_headers(4)
+            .max_body(100);
     }
     let full = parse_response_head(buf, method, &limits);
     if let Ok(Some(head)) = &full {
         check_head(buf, head, method, &limits);
     }
     if let Ok(None) = &full {
-        assert!(buf.len() <= limits.head_limit(), "incomplete past the head limit");
+        assert!(
+            buf.len() <= limits.head_limit(),
+            "incomplete past the head limit"
+        );
     }
     let want = summary(&full);
     let cuts: Vec<usize> = if buf.len() <= 300 {

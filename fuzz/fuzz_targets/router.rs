@@ -60,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
         }
         let method = METHODS[usize::from(*m) % METHODS.len()];
         let Some(elems) = parse(source) else {
-            assert!(Pattern::new(source).is_err(), "{source:?} has a `?` with nothing before it");
+            assert!(
+                Pattern::new(source).is_err(),
+                "{source:?} has a `?` with nothing before it"
+            );
             continue;
         };
         let pattern = Pattern::new(source).unwrap_or_else(|e| panic!("{source:?}: {e}"));
@@ -68,7 +71,10 @@ fuzz_target!(|data: &[u8]| {
         let want = reference(&elems, path);
         let got = pattern.matches(path);
         assert_eq!(
-            got.as_ref().map(|p| p.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect::<Vec<_>>()),
+            got.as_ref().map(|p| p
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect::<Vec<_>>()),
             want,
             "{source:?} against {path:?}"
         );
@@ -100,11 +106,20 @@ fuzz_target!(|data: &[u8]| {
             .find(|(_, rm, hit)| *hit && ok(rm))
             .map(|(i, _, _)| *i)
     };
-    let found = first(&|rm| rm == method || rm == "*")
-        .or_else(|| if method == "HEAD" { first(&|rm| rm == "GET") } else { None });
+    let found = first(&|rm| rm == method || rm == "*").or_else(|| {
+        if method == "HEAD" {
+            first(&|rm| rm == "GET")
+        } else {
+            None
+        }
+    });
     match router.find(method, path) {
         RouteMatch::Found { handler, .. } => {
-            assert_eq!(Some(*handler), found, "{method} {path:?} found the wrong route");
+            assert_eq!(
+                Some(*handler),
+                found,
+                "{method} {path:?} found the wrong route"
+            );
         }
         RouteMatch::MethodNotAllowed { allowed } => {
             assert!(found.is_none(), "405 though a route matches");
@@ -119,7 +134,10 @@ fuzz_target!(|data: &[u8]| {
         }
         RouteMatch::NotFound => {
             assert!(found.is_none());
-            assert!(table.iter().all(|(_, _, hit)| !hit), "404 though a pattern matches");
+            assert!(
+                table.iter().all(|(_, _, hit)| !hit),
+                "404 though a pattern matches"
+            );
         }
     }
 });
@@ -151,17 +169,26 @@ fn parse(source: &str) -> Option<Vec<Elem>> {
         i += 1;
         let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
         match c {
-            ':' if chars.get(i).is_some_and(|&c| c.is_ascii_alphabetic() || c == '_') => {
+            ':' if chars
+                .get(i)
+                .is_some_and(|&c| c.is_ascii_alphabetic() || c == '_') =>
+            {
                 let start = i;
                 while chars.get(i).is_some_and(|&c| name_char(c)) {
                     i += 1;
                 }
                 let name = chars[start..i].iter().collect();
-                elems.push(Elem { kind: Kind::Segment(name), optional: false });
+                elems.push(Elem {
+                    kind: Kind::Segment(name),
+                    optional: false,
+                });
                 can_be_optional = true;
             }
             '*' => {
-                elems.push(Elem { kind: Kind::Star, optional: false });
+                elems.push(Elem {
+                    kind: Kind::Star,
+                    optional: false,
+                });
                 can_be_optional = true;
             }
             '?' if can_be_optional => {
@@ -170,7 +197,10 @@ fn parse(source: &str) -> Option<Vec<Elem>> {
             }
             '?' => return None,
             c => {
-                elems.push(Elem { kind: Kind::Literal(c), optional: false });
+                elems.push(Elem {
+                    kind: Kind::Literal(c),
+                    optional: false,
+                });
                 can_be_optional = true;
             }
         }

@@ -28,7 +28,11 @@ struct Client {
 }
 
 impl AsyncRead for Client {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let n = (this.input.len() - this.at).min(this.piece).min(buf.len());
         buf[..n].copy_from_slice(&this.input[this.at..this.at + n]);
@@ -38,7 +42,11 @@ impl AsyncRead for Client {
 }
 
 impl AsyncWrite for Client {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.out.borrow_mut().extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -132,7 +140,11 @@ fn check_output(input: &[u8], out: &[u8]) {
         match head.framing() {
             BodyFraming::Empty => {}
             BodyFraming::Length(n) => {
-                assert!(out.len() - at >= n as usize, "short body: {:?}", String::from_utf8_lossy(out));
+                assert!(
+                    out.len() - at >= n as usize,
+                    "short body: {:?}",
+                    String::from_utf8_lossy(out)
+                );
                 at += n as usize;
             }
             BodyFraming::Chunked => {
@@ -147,10 +159,7 @@ fn check_output(input: &[u8], out: &[u8]) {
         }
         answered += 1;
     }
-    assert!(
-        answered >= methods.len().min(1),
-        "no answer to {methods:?}"
-    );
+    assert!(answered >= methods.len().min(1), "no answer to {methods:?}");
     assert!(
         answered <= methods.len() + 1,
         "{answered} responses to {} requests: {:?}",
