@@ -497,15 +497,18 @@ impl HttpHeaders {
     }
 
     /// Drops the bytes of removed fields from the buffer.
+    ///
+    /// The fields need not be in buffer order ([`try_set`](Self::try_set)
+    /// puts a new field in an old one's place), so each is placed afresh.
     fn compact(&mut self) {
         let mut data = String::with_capacity(self.live);
         for e in &mut self.entries {
             let start = data.len();
+            let name_len = e.name_end - e.name_start;
             data.push_str(&self.data[e.name_start..e.value_end]);
-            let shift = e.name_start - start;
-            e.name_start -= shift;
-            e.name_end -= shift;
-            e.value_end -= shift;
+            e.name_start = start;
+            e.name_end = start + name_len;
+            e.value_end = data.len();
         }
         self.data = data;
     }
@@ -728,6 +731,30 @@ impl<K: AsRef<str>, V: IntoHeaderValue> From<BTreeMap<K, V>> for HttpHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `headers` fuzz target: `set` puts the new field where
+    /// the old one was in order but at the end of the buffer, so the
+    /// fields are no longer in buffer order, and compacting (after enough
+    /// bytes were dropped) subtracted past zero: a panic where overflow is
+    /// checked (debug builds), and right only by wrapping elsewhere.
+    #[test]
+    fn compacting_after_set_keeps_every_field() {
+        let mut h = HttpHeaders::new();
+        h.add("A", "1");
+        h.add("B", "2");
+        // A is first in order but last in the buffer.
+        h.set("A", "x".repeat(2000));
+        // Drops 2,000 bytes: the buffer is compacted.
+        h.set("A", "long enough");
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [("A", "long enough"), ("B", "2")]
+        );
+        assert!(h.data.len() < 100, "compacted: {}", h.data.len());
+        h.add("C", "3");
+        assert_eq!(h.get("b"), Some("2"));
+        assert_eq!(h.get("c"), Some("3"));
+    }
 
     #[test]
     fn case_insensitive_get_keeps_spelling() {
