@@ -4,48 +4,14 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
-use std::net::TcpListener;
-use std::thread::JoinHandle;
+use std::io;
 use std::time::Duration;
 
-use common::find;
+use common::replying_server;
 use monocle_http::{basic_auth, HttpClient, HttpHeaders};
 use monocle_stack::block_on;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A raw server for one connection: for each request head it reads (no
-/// bodies here) it writes the next reply, then reads until the client
-/// closes. Returns the request heads.
-fn recording(replies: Vec<&'static [u8]>) -> (u16, JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        let mut heads = Vec::new();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        for reply in replies {
-            let end = loop {
-                if let Some(end) = find(&buf, b"\r\n\r\n") {
-                    break end;
-                }
-                match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => return heads,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            };
-            heads.push(String::from_utf8_lossy(&buf[..end]).into_owned());
-            buf.drain(..end + 4);
-            s.write_all(reply).unwrap();
-        }
-        while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
-        heads
-    });
-    (port, server)
-}
 
 /// The value of the field `name` in a request head, if any.
 fn field<'a>(head: &'a str, name: &str) -> Option<&'a str> {
@@ -57,9 +23,9 @@ fn field<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 
 #[test]
 fn a_redirect_is_returned_and_userinfo_is_not_sent() {
-    let (port, server) = recording(vec![
-        b"HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 5\r\n\r\nmoved",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    let (port, server) = replying_server(vec![
+        b"HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 5\r\n\r\nmoved".to_vec(),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
     ]);
     block_on(async move {
         let mut client = HttpClient::new();

@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::io::{self, Read, Write};
-use std::net::TcpListener;
-use std::thread::JoinHandle;
+use std::io;
 use std::time::Duration;
 
-use common::{exchange_until_close, find, start};
+use common::{exchange_until_close, replying_server, start};
 use monocle_http::{HttpClient, HttpRequest, HttpServer};
 use monocle_stack::block_on;
 
@@ -20,39 +18,12 @@ use monocle_stack::block_on;
 /// the client's timeout.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A raw server for one connection: for each request head it reads (the
-/// requests here have no body) it writes the next reply; once they are all
-/// written it reads until the client closes. Returns the request lines it
-/// read.
-fn hostile(replies: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        let mut lines = Vec::new();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        for reply in replies {
-            let end = loop {
-                if let Some(end) = find(&buf, b"\r\n\r\n") {
-                    break end;
-                }
-                match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => return lines,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            };
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            lines.push(head.lines().next().unwrap_or_default().to_owned());
-            buf.drain(..end + 4);
-            // The client may stop reading part way (a head over its limit).
-            let _ = s.write_all(&reply);
-        }
-        while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
-        lines
-    });
-    (port, server)
+/// The first line of each request head the raw server read.
+fn request_lines(heads: Vec<String>) -> Vec<String> {
+    heads
+        .iter()
+        .map(|head| head.lines().next().unwrap_or_default().to_owned())
+        .collect()
 }
 
 fn client() -> HttpClient {
@@ -72,7 +43,7 @@ fn long_head(len: usize) -> Vec<u8> {
 
 #[test]
 fn a_response_head_over_the_limit_is_called_a_response_head() {
-    let (port, server) = hostile(vec![long_head(70_000)]);
+    let (port, server) = replying_server(vec![long_head(70_000)]);
     let err = block_on(async move {
         let mut client = client();
         client.get(&format!("http://127.0.0.1:{port}/")).await
@@ -86,12 +57,12 @@ fn a_response_head_over_the_limit_is_called_a_response_head() {
     );
     assert!(msg.contains("HttpClient::limits_mut().max_head"), "{msg}");
     assert!(!msg.contains("request head"), "{msg}");
-    assert_eq!(server.join().unwrap(), ["GET / HTTP/1.1"]);
+    assert_eq!(request_lines(server.join().unwrap()), ["GET / HTTP/1.1"]);
 }
 
 #[test]
 fn a_response_head_over_a_lowered_limit_names_that_limit_through_a_reader() {
-    let (port, server) = hostile(vec![long_head(2000)]);
+    let (port, server) = replying_server(vec![long_head(2000)]);
     let err = block_on(async move {
         let mut client = client();
         client.limits_mut().max_head(1024);
@@ -131,7 +102,7 @@ fn the_server_still_calls_it_a_request_head() {
 #[test]
 fn a_content_length_past_u64_is_invalid_not_over_a_limit() {
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nabc".to_vec();
-    let (port, server) = hostile(vec![reply]);
+    let (port, server) = replying_server(vec![reply]);
     let err = block_on(async move {
         let mut client = client();
         client.get(&format!("http://127.0.0.1:{port}/")).await
@@ -150,7 +121,7 @@ fn a_content_length_past_u64_is_invalid_not_over_a_limit() {
 #[test]
 fn a_content_length_past_u64_fails_a_reader_the_same_way() {
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n".to_vec();
-    let (port, server) = hostile(vec![reply]);
+    let (port, server) = replying_server(vec![reply]);
     let err = block_on(async move {
         let mut client = client();
         client
@@ -171,7 +142,7 @@ fn a_content_length_past_u64_fails_a_reader_the_same_way() {
 #[test]
 fn a_url_with_cr_lf_or_tab_is_refused_like_a_path() {
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    let (port, server) = hostile(vec![OK.to_vec(), OK.to_vec()]);
+    let (port, server) = replying_server(vec![OK.to_vec(), OK.to_vec()]);
     block_on(async move {
         let mut client = client();
         let base = format!("http://127.0.0.1:{port}");
@@ -209,7 +180,7 @@ fn a_url_with_cr_lf_or_tab_is_refused_like_a_path() {
     })
     .unwrap();
     assert_eq!(
-        server.join().unwrap(),
+        request_lines(server.join().unwrap()),
         ["GET /first HTTP/1.1", "GET /last HTTP/1.1"]
     );
 }

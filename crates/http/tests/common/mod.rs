@@ -225,3 +225,37 @@ pub fn capture() -> &'static Capture {
         capture
     })
 }
+
+/// A raw server on loopback for one client connection: for each request head
+/// it reads (the requests have no body) it writes the next reply, as given
+/// (the client may stop reading part way); once all are written it reads
+/// until the client closes. Returns the request heads it read, without their
+/// final blank line.
+pub fn replying_server(replies: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut heads = Vec::new();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        for reply in replies {
+            let end = loop {
+                if let Some(end) = find(&buf, b"\r\n\r\n") {
+                    break end;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return heads,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            heads.push(String::from_utf8_lossy(&buf[..end]).into_owned());
+            buf.drain(..end + 4);
+            let _ = s.write_all(&reply);
+        }
+        while matches!(s.read(&mut chunk), Ok(n) if n > 0) {}
+        heads
+    });
+    (port, server)
+}
