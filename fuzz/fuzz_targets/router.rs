@@ -8,6 +8,9 @@ use std::collections::HashSet;
 use libfuzzer_sys::fuzz_target;
 use monocle_http::{HttpRouter, Pattern, RouteMatch};
 
+mod reference;
+use reference::percent_decode;
+
 /// The input is text, one item a line: the request's method (a digit, an
 /// index into `METHODS`) and path, as in `0 /items/7` (`\\n` in the path
 /// stands for LF); then routes, a method
@@ -272,24 +275,4 @@ fn go(
     }
     failed.insert((e, p));
     false
-}
-
-/// `%XX` decoded, other bytes kept, then read as UTF-8 with replacement.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |x: u8| (x as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
