@@ -32,6 +32,11 @@ fn client() -> HttpClient {
     client
 }
 
+/// The error of a `GET /` that the raw server on `port` answers.
+fn get_err(port: u16) -> io::Error {
+    block_on(async move { client().get(&format!("http://127.0.0.1:{port}/")).await }).unwrap_err()
+}
+
 /// A response head of `len` bytes or a little more: a status line and one
 /// long header field.
 fn long_head(len: usize) -> Vec<u8> {
@@ -44,11 +49,7 @@ fn long_head(len: usize) -> Vec<u8> {
 #[test]
 fn a_response_head_over_the_limit_is_called_a_response_head() {
     let (port, server) = replying_server(vec![long_head(70_000)]);
-    let err = block_on(async move {
-        let mut client = client();
-        client.get(&format!("http://127.0.0.1:{port}/")).await
-    })
-    .unwrap_err();
+    let err = get_err(port);
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     let msg = err.to_string();
     assert!(
@@ -103,11 +104,7 @@ fn the_server_still_calls_it_a_request_head() {
 fn a_content_length_past_u64_is_invalid_not_over_a_limit() {
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nabc".to_vec();
     let (port, server) = replying_server(vec![reply]);
-    let err = block_on(async move {
-        let mut client = client();
-        client.get(&format!("http://127.0.0.1:{port}/")).await
-    })
-    .unwrap_err();
+    let err = get_err(port);
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     let msg = err.to_string();
     assert!(msg.contains("content-length"), "{msg}");
